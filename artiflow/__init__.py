@@ -1,0 +1,69 @@
+"""artiflow: artifact-aware Airflow and Prefect tasks over a self-hosted artifact registry.
+
+The registry core (this package's top level) never imports Airflow, Prefect or a cloud SDK;
+integrations live in ``artiflow.operators``, ``artiflow.plugin`` and ``artiflow.prefect``.
+
+Example:
+    >>> import tempfile
+    >>> import artiflow
+    >>> reg = artiflow.Registry(home=tempfile.mkdtemp())
+    >>> draft = artiflow.Artifact("greeting", type="text")
+    >>> with draft.new_file("hello.txt") as f:
+    ...     _ = f.write("hello")
+    >>> reg.log(draft).ref
+    'default/greeting:v0'
+"""
+
+from .artifact import Artifact
+from .config import Settings
+from .events import RegistryEvent
+from .exceptions import (
+    AliasInUseError,
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    ArtiflowError,
+    ConflictError,
+    InvalidPathError,
+    InvalidRefError,
+    StoreError,
+    VerificationError,
+)
+from .helpers import log_artifact
+from .lineage import LineageGraph
+from .manifest import Entry, Manifest
+from .outputs import Output
+from .refs import Ref, parse_ref
+from .registry import GCResult, Registry
+from .runs import Run
+from .semver import SemVer
+from .version import ArtifactVersion
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AliasInUseError",
+    "Artifact",
+    "ArtifactFinalizedError",
+    "ArtifactNotFoundError",
+    "ArtifactVersion",
+    "ArtiflowError",
+    "ConflictError",
+    "Entry",
+    "GCResult",
+    "InvalidPathError",
+    "InvalidRefError",
+    "LineageGraph",
+    "Manifest",
+    "Output",
+    "Ref",
+    "Registry",
+    "RegistryEvent",
+    "Run",
+    "SemVer",
+    "Settings",
+    "StoreError",
+    "VerificationError",
+    "__version__",
+    "log_artifact",
+    "parse_ref",
+]

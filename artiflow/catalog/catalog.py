@@ -1,0 +1,1246 @@
+"""Queries and transactions of the registry catalog.
+
+Every write runs in one transaction that first locks the collection row (``SELECT … FOR UPDATE``
+on PostgreSQL; SQLite write transactions hold the database write lock from ``BEGIN IMMEDIATE``),
+so version allocation, alias moves and collaborative upserts are serialised per collection.
+
+Example:
+    >>> cat = Catalog.open("sqlite://")
+    >>> row, created, moves = cat.commit_version(
+    ...     "default", "ds", "dataset", entries=[], digest="d" * 64, size=0)
+    >>> (row.index, created)
+    (0, True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..exceptions import (
+    AliasInUseError,
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    ConflictError,
+)
+from ..manifest import Entry, Manifest
+from ..refs import LATEST, is_semver, is_version_index
+from .engine import WRITE, create_engine_for
+from .migrate import ensure_schema
+from .models import alias_events, aliases, collections, entries, run_io, runs, tags, versions
+
+__all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
+
+PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """A collection (an artifact name within a project, or a registry collection)."""
+
+    id: int
+    project: str
+    name: str
+    type: str
+    kind: str
+    description: str | None
+    created_at: dt.datetime
+    version_count: int = 0
+    latest_index: int | None = None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A version as stored, with its aliases and tags."""
+
+    id: int
+    collection_id: int
+    project: str
+    name: str
+    type: str
+    kind: str
+    index: int | None
+    digest: str | None
+    size: int
+    file_count: int
+    state: str
+    description: str | None
+    metadata: dict[str, Any]
+    semver: str | None
+    distributed_id: str | None
+    target_id: int | None
+    created_at: dt.datetime
+    committed_at: dt.datetime | None
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    is_latest: bool = False
+
+    @property
+    def version(self) -> str:
+        return f"v{self.index}" if self.index is not None else "pending"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run: one execution that used and logged versions."""
+
+    id: str
+    name: str
+    orchestrator: str
+    pipeline: str | None
+    pipeline_run: str | None
+    task: str | None
+    try_number: int | None
+    map_index: int | None
+    host: str | None
+    state: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """An alias that was set, moved or removed in a transaction."""
+
+    project: str
+    name: str
+    alias: str
+    version_index: int | None
+    previous_index: int | None
+
+
+_V_COLS = [
+    versions.c.id,
+    versions.c.collection_id,
+    collections.c.project,
+    collections.c.name,
+    collections.c.type,
+    collections.c.kind,
+    versions.c.idx,
+    versions.c.digest,
+    versions.c.size,
+    versions.c.file_count,
+    versions.c.state,
+    versions.c.description,
+    versions.c.meta,
+    versions.c.semver,
+    versions.c.distributed_id,
+    versions.c.target_id,
+    versions.c.created_at,
+    versions.c.committed_at,
+]
+
+
+def _entry_row(version_id: int, e: Entry) -> dict[str, Any]:
+    return {
+        "version_id": version_id,
+        "path": e.path,
+        "digest": e.digest,
+        "size": e.size,
+        "ref": e.ref,
+        "extra": dict(e.extra) if e.extra else None,
+    }
+
+
+class Catalog:
+    """Transactions and queries over the catalog tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Catalog:
+        """Open (and create or upgrade) the catalog at ``url``.
+
+        Example:
+            >>> Catalog.open("sqlite://").dialect
+            'sqlite'
+        """
+        engine = create_engine_for(url)
+        if migrate:
+            ensure_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Dispose the engine's connections."""
+        self.engine.dispose()
+
+    # ---- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (serialised on SQLite, row-locked on PostgreSQL)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**WRITE)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # ---- collections ----------------------------------------------------------------------
+    def _lock_collection(self, conn: Connection, project: str, name: str) -> Any:
+        q = select(collections).where(collections.c.project == project, collections.c.name == name)
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        return conn.execute(q).first()
+
+    def _get_or_create_collection(
+        self,
+        conn: Connection,
+        project: str,
+        name: str,
+        type_: str,
+        kind: str = "artifact",
+        description: str | None = None,
+    ) -> Any:
+        row = self._lock_collection(conn, project, name)
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(collections).values(
+                            project=project,
+                            name=name,
+                            type=type_,
+                            kind=kind,
+                            description=description,
+                            created_at=_now(),
+                            next_index=0,
+                        )
+                    )
+            except IntegrityError:
+                pass  # created concurrently: lock the winner's row below
+            row = self._lock_collection(conn, project, name)
+        if row.type != type_:
+            raise ConflictError(
+                f"collection {project}/{name} holds artifacts of type {row.type!r}, not "
+                f"{type_!r}: use type={row.type!r} or another name"
+            )
+        if row.kind != kind:
+            what = (
+                "a registry collection (use Registry.link)"
+                if row.kind == "registry"
+                else "an artifact collection"
+            )
+            raise ConflictError(f"{project}/{name} is {what}; choose another name")
+        return row
+
+    def collection(self, project: str, name: str) -> CollectionRow | None:
+        """One collection, or None."""
+        rows = self.collections(project=project, name=name)
+        return rows[0] if rows else None
+
+    def collections(
+        self,
+        *,
+        type: str | None = None,
+        project: str | None = None,
+        name: str | None = None,
+        search: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CollectionRow]:
+        """Collections with their number of committed versions, sorted by project and name."""
+        counts = (
+            select(
+                versions.c.collection_id,
+                func.count().label("n"),
+                func.max(versions.c.idx).label("latest"),
+            )
+            .where(versions.c.state == COMMITTED)
+            .group_by(versions.c.collection_id)
+            .subquery()
+        )
+        q = select(collections, counts.c.n, counts.c.latest).outerjoin(
+            counts, counts.c.collection_id == collections.c.id
+        )
+        if type is not None:
+            q = q.where(collections.c.type == type)
+        if project is not None:
+            q = q.where(collections.c.project == project)
+        if name is not None:
+            q = q.where(collections.c.name == name)
+        if kind is not None:
+            q = q.where(collections.c.kind == kind)
+        if search:
+            q = q.where(
+                or_(
+                    collections.c.name.ilike(f"%{search}%"),
+                    collections.c.project.ilike(f"%{search}%"),
+                )
+            )
+        q = q.order_by(collections.c.project, collections.c.name).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.read() as conn:
+            return [
+                CollectionRow(
+                    id=r.id,
+                    project=r.project,
+                    name=r.name,
+                    type=r.type,
+                    kind=r.kind,
+                    description=r.description,
+                    created_at=_aware(r.created_at),  # type: ignore[arg-type]
+                    version_count=r.n or 0,
+                    latest_index=r.latest,
+                )
+                for r in conn.execute(q)
+            ]
+
+    def count_collections(
+        self, *, type: str | None = None, project: str | None = None, search: str | None = None
+    ) -> int:
+        """How many collections match (for pagination)."""
+        q = select(func.count()).select_from(collections)
+        if type is not None:
+            q = q.where(collections.c.type == type)
+        if project is not None:
+            q = q.where(collections.c.project == project)
+        if search:
+            q = q.where(
+                or_(
+                    collections.c.name.ilike(f"%{search}%"),
+                    collections.c.project.ilike(f"%{search}%"),
+                )
+            )
+        with self.read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    # ---- reading versions -------------------------------------------------------------------
+    def _rows(
+        self,
+        conn: Connection,
+        where: Any,
+        order: Any = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[VersionRow]:
+        q = (
+            select(*_V_COLS)
+            .join(collections, collections.c.id == versions.c.collection_id)
+            .where(where)
+        )
+        if order is not None:
+            q = q.order_by(order)
+        if offset:
+            q = q.offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        raw = conn.execute(q).all()
+        if not raw:
+            return []
+        ids = [r.id for r in raw]
+        alias_map: dict[int, list[str]] = {}
+        tag_map: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for vid, alias in conn.execute(
+                select(aliases.c.version_id, aliases.c.alias).where(aliases.c.version_id.in_(chunk))
+            ):
+                alias_map.setdefault(vid, []).append(alias)
+            for vid, tag in conn.execute(
+                select(tags.c.version_id, tags.c.tag).where(tags.c.version_id.in_(chunk))
+            ):
+                tag_map.setdefault(vid, []).append(tag)
+        latest: dict[int, int | None] = {}
+        for cid in {r.collection_id for r in raw}:
+            latest[cid] = self._latest_index(conn, cid)
+        out = []
+        for r in raw:
+            is_latest = (
+                r.state == COMMITTED and r.idx is not None and latest.get(r.collection_id) == r.idx
+            )
+            names = sorted(alias_map.get(r.id, []))
+            if is_latest:
+                names = [LATEST, *names]
+            out.append(
+                VersionRow(
+                    id=r.id,
+                    collection_id=r.collection_id,
+                    project=r.project,
+                    name=r.name,
+                    type=r.type,
+                    kind=r.kind,
+                    index=r.idx,
+                    digest=r.digest,
+                    size=r.size or 0,
+                    file_count=r.file_count or 0,
+                    state=r.state,
+                    description=r.description,
+                    metadata=dict(r.meta or {}),
+                    semver=r.semver,
+                    distributed_id=r.distributed_id,
+                    target_id=r.target_id,
+                    created_at=_aware(r.created_at),  # type: ignore[arg-type]
+                    committed_at=_aware(r.committed_at),
+                    aliases=tuple(names),
+                    tags=tuple(sorted(tag_map.get(r.id, []))),
+                    is_latest=is_latest,
+                )
+            )
+        return out
+
+    def _latest_index(self, conn: Connection, collection_id: int) -> int | None:
+        return conn.execute(  # type: ignore[no-any-return]
+            select(func.max(versions.c.idx)).where(
+                versions.c.collection_id == collection_id, versions.c.state == COMMITTED
+            )
+        ).scalar()
+
+    def version_by_id(self, version_id: int, conn: Connection | None = None) -> VersionRow:
+        """One version by its database id."""
+        if conn is None:
+            with self.read() as c:
+                return self.version_by_id(version_id, c)
+        rows = self._rows(conn, versions.c.id == version_id)
+        if not rows:
+            raise ArtifactNotFoundError(f"version id {version_id} does not exist")
+        return rows[0]
+
+    def versions_by_ids(self, ids: Sequence[int]) -> dict[int, VersionRow]:
+        """Versions by database ids (missing ids are absent)."""
+        out: dict[int, VersionRow] = {}
+        with self.read() as conn:
+            for start in range(0, len(ids), 500):
+                for row in self._rows(conn, versions.c.id.in_(list(ids[start : start + 500]))):
+                    out[row.id] = row
+        return out
+
+    def resolve(self, project: str, name: str, selector: str) -> VersionRow:
+        """The committed version named by ``project/name:selector``."""
+        ref = f"{project}/{name}:{selector}"
+        with self.read() as conn:
+            coll = conn.execute(
+                select(collections.c.id).where(
+                    collections.c.project == project, collections.c.name == name
+                )
+            ).first()
+            if coll is None:
+                raise ArtifactNotFoundError(
+                    f"artifact {project}/{name} does not exist (asked for {ref}); "
+                    "check the name and project, or log it first"
+                )
+            cid = coll.id
+            if selector == LATEST:
+                idx = self._latest_index(conn, cid)
+                if idx is None:
+                    raise ArtifactNotFoundError(
+                        f"{project}/{name} has no committed version yet (asked for {ref})"
+                    )
+                where = and_(versions.c.collection_id == cid, versions.c.idx == idx)
+            elif is_version_index(selector):
+                where = and_(versions.c.collection_id == cid, versions.c.idx == int(selector[1:]))
+            elif is_semver(selector):
+                where = and_(versions.c.collection_id == cid, versions.c.semver == selector)
+            else:
+                vid = conn.execute(
+                    select(aliases.c.version_id).where(
+                        aliases.c.collection_id == cid, aliases.c.alias == selector
+                    )
+                ).scalar()
+                if vid is None:
+                    raise ArtifactNotFoundError(
+                        f"{project}/{name} has no version with alias {selector!r} (asked for {ref}); "
+                        "list aliases with `artiflow ls " + name + "`"
+                    )
+                where = versions.c.id == vid
+            rows = self._rows(conn, where)
+        if not rows:
+            raise ArtifactNotFoundError(
+                f"{ref} does not exist; list versions with `artiflow ls {name}`"
+            )
+        row = rows[0]
+        if row.state == DELETED:
+            raise ArtifactNotFoundError(
+                f"{ref} was deleted; its lineage is kept but its content is not"
+            )
+        if row.state != COMMITTED:
+            raise ArtifactNotFoundError(f"{ref} is not committed yet")
+        return row
+
+    def versions(
+        self,
+        project: str,
+        name: str,
+        *,
+        states: Sequence[str] = (COMMITTED,),
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[VersionRow]:
+        """Versions of a collection, oldest first unless ``newest_first``."""
+        with self.read() as conn:
+            coll = conn.execute(
+                select(collections.c.id).where(
+                    collections.c.project == project, collections.c.name == name
+                )
+            ).first()
+            if coll is None:
+                raise ArtifactNotFoundError(f"artifact {project}/{name} does not exist")
+            order = versions.c.idx.desc() if newest_first else versions.c.idx
+            return self._rows(
+                conn,
+                and_(versions.c.collection_id == coll.id, versions.c.state.in_(list(states))),
+                order=order,
+                limit=limit,
+                offset=offset,
+            )
+
+    def entries(
+        self,
+        version_id: int,
+        *,
+        paths: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> dict[str, Entry]:
+        """The entries of a version (a link's entries are its target's)."""
+        with self.read() as conn:
+            target = conn.execute(
+                select(versions.c.target_id).where(versions.c.id == version_id)
+            ).scalar()
+            vid = target if target is not None else version_id
+            q = select(
+                entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra
+            ).where(entries.c.version_id == vid)
+            if paths is not None:
+                q = q.where(entries.c.path.in_(list(paths)))
+            q = q.order_by(entries.c.path)
+            if offset:
+                q = q.offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
+            return {
+                r.path: Entry(r.path, digest=r.digest, size=r.size, ref=r.ref, extra=r.extra or {})
+                for r in conn.execute(q)
+            }
+
+    # ---- writing versions ---------------------------------------------------------------
+    def _set_alias(
+        self,
+        conn: Connection,
+        coll: Any,
+        version_id: int,
+        version_index: int | None,
+        alias: str,
+        run_id: str | None,
+    ) -> AliasMove | None:
+        current = conn.execute(
+            select(aliases.c.id, aliases.c.version_id).where(
+                aliases.c.collection_id == coll.id, aliases.c.alias == alias
+            )
+        ).first()
+        previous_index = None
+        if current is not None:
+            if current.version_id == version_id:
+                return None
+            previous_index = conn.execute(
+                select(versions.c.idx).where(versions.c.id == current.version_id)
+            ).scalar()
+            conn.execute(
+                update(aliases).where(aliases.c.id == current.id).values(version_id=version_id)
+            )
+        else:
+            conn.execute(
+                insert(aliases).values(collection_id=coll.id, alias=alias, version_id=version_id)
+            )
+        conn.execute(
+            insert(alias_events).values(
+                collection_id=coll.id,
+                alias=alias,
+                version_id=version_id,
+                previous_version_id=current.version_id if current is not None else None,
+                run_id=run_id,
+                at=_now(),
+            )
+        )
+        return AliasMove(coll.project, coll.name, alias, version_index, previous_index)
+
+    def _add_tags(self, conn: Connection, version_id: int, new_tags: Iterable[str]) -> None:
+        have = {
+            t for (t,) in conn.execute(select(tags.c.tag).where(tags.c.version_id == version_id))
+        }
+        rows = [
+            {"version_id": version_id, "tag": t} for t in dict.fromkeys(new_tags) if t not in have
+        ]
+        if rows:
+            conn.execute(insert(tags), rows)
+
+    def _record_io(self, conn: Connection, run_id: str, version_id: int, direction: str) -> None:
+        exists = conn.execute(
+            select(run_io.c.id).where(
+                run_io.c.run_id == run_id,
+                run_io.c.version_id == version_id,
+                run_io.c.direction == direction,
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(run_io).values(
+                    run_id=run_id, version_id=version_id, direction=direction, at=_now()
+                )
+            )
+
+    def _insert_entries(self, conn: Connection, version_id: int, items: Sequence[Entry]) -> None:
+        rows = [_entry_row(version_id, e) for e in items]
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(entries), rows[start : start + 5000])
+
+    def commit_version(
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        *,
+        entries: Sequence[Entry],
+        digest: str,
+        size: int,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        aliases: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        semver: str | None = None,
+        run_id: str | None = None,
+        kind: str = "artifact",
+        target_id: int | None = None,
+        noop_if_latest: bool = True,
+    ) -> tuple[VersionRow, bool, list[AliasMove]]:
+        """Commit a new version in one transaction, or return ``latest`` when its digest equals
+        ``digest``. Returns ``(version, created, alias moves)``."""
+        with self.write() as conn:
+            coll = self._get_or_create_collection(conn, project, name, type_, kind)
+            latest_idx = self._latest_index(conn, coll.id)
+            moves: list[AliasMove] = []
+            if noop_if_latest and latest_idx is not None:
+                latest = conn.execute(
+                    select(versions.c.id, versions.c.digest, versions.c.semver).where(
+                        versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+                    )
+                ).first()
+                if (
+                    latest is not None
+                    and latest.digest == digest
+                    and (semver is None or latest.semver in (None, semver))
+                ):
+                    if semver is not None and latest.semver is None:
+                        self._check_semver(conn, coll, semver)
+                        conn.execute(
+                            update(versions).where(versions.c.id == latest.id).values(semver=semver)
+                        )
+                    for alias in aliases:
+                        move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
+                        if move:
+                            moves.append(move)
+                    self._add_tags(conn, latest.id, tags)
+                    if run_id is not None:
+                        self._record_io(conn, run_id, latest.id, "logged")
+                    return self.version_by_id(latest.id, conn), False, moves
+            if semver is not None:
+                self._check_semver(conn, coll, semver)
+            idx = coll.next_index
+            conn.execute(
+                update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
+            )
+            now = _now()
+            vid = conn.execute(
+                insert(versions)
+                .values(
+                    collection_id=coll.id,
+                    idx=idx,
+                    digest=digest,
+                    size=size,
+                    file_count=len(entries),
+                    state=COMMITTED,
+                    description=description,
+                    meta=metadata or {},
+                    semver=semver,
+                    target_id=target_id,
+                    created_at=now,
+                    committed_at=now,
+                )
+                .returning(versions.c.id)
+            ).scalar_one()
+            if target_id is None:
+                self._insert_entries(conn, vid, entries)
+            moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
+            for alias in aliases:
+                move = self._set_alias(conn, coll, vid, idx, alias, run_id)
+                if move:
+                    moves.append(move)
+            self._add_tags(conn, vid, tags)
+            if run_id is not None:
+                self._record_io(conn, run_id, vid, "logged")
+            return self.version_by_id(vid, conn), True, moves
+
+    def _check_semver(self, conn: Connection, coll: Any, semver: str) -> None:
+        taken = conn.execute(
+            select(versions.c.idx).where(
+                versions.c.collection_id == coll.id,
+                versions.c.semver == semver,
+                versions.c.state != DELETED,
+            )
+        ).first()
+        if taken is not None:
+            raise ConflictError(
+                f"{coll.project}/{coll.name} already has version {semver} (v{taken.idx}); "
+                "semantic versions are unique per collection: pick the next one"
+            )
+
+    def set_alias(
+        self, version_id: int, alias: str, run_id: str | None = None
+    ) -> tuple[VersionRow, AliasMove | None]:
+        """Put ``alias`` on a committed version, moving it from the version that held it."""
+        with self.write() as conn:
+            row = self.version_by_id(version_id, conn)
+            if row.state != COMMITTED:
+                raise ArtifactNotFoundError(
+                    f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
+                )
+            coll = self._lock_collection(conn, row.project, row.name)
+            move = self._set_alias(conn, coll, version_id, row.index, alias, run_id)
+            return self.version_by_id(version_id, conn), move
+
+    def update_version(
+        self,
+        version_id: int,
+        *,
+        description: str | None,
+        metadata: dict[str, Any],
+        tags_: Sequence[str],
+        aliases_: Sequence[str],
+        run_id: str | None = None,
+    ) -> tuple[VersionRow, list[AliasMove]]:
+        """Persist the editable attributes of a version (description, metadata, tags, aliases)."""
+        with self.write() as conn:
+            row = self.version_by_id(version_id, conn)
+            coll = self._lock_collection(conn, row.project, row.name)
+            conn.execute(
+                update(versions)
+                .where(versions.c.id == version_id)
+                .values(description=description, meta=metadata)
+            )
+            conn.execute(
+                delete(tags).where(
+                    tags.c.version_id == version_id, tags.c.tag.not_in(list(tags_) or [""])
+                )
+            )
+            self._add_tags(conn, version_id, tags_)
+            moves: list[AliasMove] = []
+            wanted = [a for a in dict.fromkeys(aliases_) if a != LATEST]
+            if wanted and row.state != COMMITTED:
+                raise ArtifactNotFoundError(
+                    f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
+                )
+            for alias in wanted:
+                move = self._set_alias(conn, coll, version_id, row.index, alias, run_id)
+                if move:
+                    moves.append(move)
+            for old in set(row.aliases) - set(wanted) - {LATEST}:
+                conn.execute(
+                    delete(aliases).where(
+                        aliases.c.collection_id == coll.id, aliases.c.alias == old
+                    )
+                )
+                conn.execute(
+                    insert(alias_events).values(
+                        collection_id=coll.id,
+                        alias=old,
+                        version_id=None,
+                        previous_version_id=version_id,
+                        run_id=run_id,
+                        at=_now(),
+                    )
+                )
+                moves.append(AliasMove(row.project, row.name, old, None, row.index))
+            return self.version_by_id(version_id, conn), moves
+
+    def delete_version(
+        self, version_id: int, *, delete_aliases: bool = False
+    ) -> tuple[VersionRow, list[AliasMove]]:
+        """Mark a version DELETED (lineage rows stay). Raises if it holds user aliases."""
+        with self.write() as conn:
+            row = self.version_by_id(version_id, conn)
+            if row.state == DELETED:
+                return row, []
+            coll = self._lock_collection(conn, row.project, row.name)
+            user_aliases = [a for a in row.aliases if a != LATEST]
+            if user_aliases and not delete_aliases:
+                raise AliasInUseError(
+                    f"{row.ref} holds aliases {', '.join(user_aliases)}; move them first or call "
+                    "delete(delete_aliases=True)"
+                )
+            moves = []
+            for alias in user_aliases:
+                conn.execute(
+                    delete(aliases).where(
+                        aliases.c.collection_id == coll.id, aliases.c.alias == alias
+                    )
+                )
+                conn.execute(
+                    insert(alias_events).values(
+                        collection_id=coll.id,
+                        alias=alias,
+                        version_id=None,
+                        previous_version_id=version_id,
+                        at=_now(),
+                    )
+                )
+                moves.append(AliasMove(row.project, row.name, alias, None, row.index))
+            conn.execute(
+                update(versions)
+                .where(versions.c.id == version_id)
+                .values(state=DELETED, deleted_at=_now())
+            )
+            if row.is_latest:
+                moves.append(
+                    AliasMove(
+                        row.project, row.name, LATEST, self._latest_index(conn, coll.id), row.index
+                    )
+                )
+            return self.version_by_id(version_id, conn), moves
+
+    # ---- collaborative versions ---------------------------------------------------------
+    def _pending(self, conn: Connection, coll: Any, distributed_id: str) -> Any:
+        return conn.execute(
+            select(versions.c.id, versions.c.state, versions.c.idx).where(
+                versions.c.collection_id == coll.id, versions.c.distributed_id == distributed_id
+            )
+        ).first()
+
+    def _merge_entries(self, conn: Connection, vid: int, items: Sequence[Entry], who: str) -> None:
+        if not items:
+            return
+        existing: dict[str, Entry] = {}
+        paths = [e.path for e in items]
+        for start in range(0, len(paths), 500):
+            for r in conn.execute(
+                select(
+                    entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra
+                ).where(entries.c.version_id == vid, entries.c.path.in_(paths[start : start + 500]))
+            ):
+                existing[r.path] = Entry(r.path, r.digest, r.size, r.ref, r.extra or {})
+        new = []
+        for e in items:
+            old = existing.get(e.path)
+            if old is None:
+                new.append(e)
+            elif old.identity() != e.identity():
+                raise ConflictError(
+                    f"{who}: entry {e.path!r} was already added with different content by another "
+                    "writer; give each writer its own paths"
+                )
+        self._insert_entries(conn, vid, new)
+
+    def upsert(
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        distributed_id: str,
+        items: Sequence[Entry],
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Add entries to the PENDING version ``distributed_id``, creating it. Returns its id."""
+        who = f"{project}/{name} (distributed_id={distributed_id!r})"
+        with self.write() as conn:
+            coll = self._get_or_create_collection(conn, project, name, type_)
+            pending = self._pending(conn, coll, distributed_id)
+            if pending is None:
+                try:
+                    with conn.begin_nested():
+                        vid = conn.execute(
+                            insert(versions)
+                            .values(
+                                collection_id=coll.id,
+                                idx=None,
+                                state=PENDING,
+                                distributed_id=distributed_id,
+                                description=description,
+                                meta=metadata or {},
+                                created_at=_now(),
+                            )
+                            .returning(versions.c.id)
+                        ).scalar_one()
+                except IntegrityError:
+                    pending = self._pending(conn, coll, distributed_id)
+                    vid = pending.id
+            else:
+                if pending.state != PENDING:
+                    raise ArtifactFinalizedError(
+                        f"{who} was already finished as v{pending.idx}; use a new distributed_id"
+                    )
+                vid = pending.id
+                if metadata:
+                    meta = (
+                        conn.execute(select(versions.c.meta).where(versions.c.id == vid)).scalar()
+                        or {}
+                    )
+                    conn.execute(
+                        update(versions)
+                        .where(versions.c.id == vid)
+                        .values(meta={**meta, **metadata})
+                    )
+            self._merge_entries(conn, vid, items, who)
+            return int(vid)
+
+    def finish(
+        self,
+        project: str,
+        name: str,
+        type_: str,
+        distributed_id: str,
+        items: Sequence[Entry],
+        *,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        aliases: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        semver: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[VersionRow, bool, list[AliasMove]]:
+        """Commit the PENDING version ``distributed_id`` (adding ``items`` first)."""
+        who = f"{project}/{name} (distributed_id={distributed_id!r})"
+        vid = self.upsert(project, name, type_, distributed_id, items, description, metadata)
+        with self.write() as conn:
+            coll = self._lock_collection(conn, project, name)
+            pending = self._pending(conn, coll, distributed_id)
+            if pending is None or pending.state != PENDING:
+                raise ArtifactFinalizedError(
+                    f"{who} was already finished; use a new distributed_id"
+                )
+            all_entries = {
+                r.path: Entry(r.path, r.digest, r.size, r.ref, r.extra or {})
+                for r in conn.execute(
+                    select(
+                        entries.c.path,
+                        entries.c.digest,
+                        entries.c.size,
+                        entries.c.ref,
+                        entries.c.extra,
+                    ).where(entries.c.version_id == vid)
+                )
+            }
+            manifest = Manifest(all_entries)
+            digest = manifest.digest()
+            latest_idx = self._latest_index(conn, coll.id)
+            moves: list[AliasMove] = []
+            if latest_idx is not None:
+                latest = conn.execute(
+                    select(versions.c.id, versions.c.digest).where(
+                        versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+                    )
+                ).first()
+                if latest is not None and latest.digest == digest:
+                    conn.execute(delete(entries).where(entries.c.version_id == vid))
+                    conn.execute(delete(versions).where(versions.c.id == vid))
+                    for alias in aliases:
+                        move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
+                        if move:
+                            moves.append(move)
+                    self._add_tags(conn, latest.id, tags)
+                    if run_id is not None:
+                        self._record_io(conn, run_id, latest.id, "logged")
+                    return self.version_by_id(latest.id, conn), False, moves
+            if semver is not None:
+                self._check_semver(conn, coll, semver)
+            idx = coll.next_index
+            conn.execute(
+                update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
+            )
+            values: dict[str, Any] = {
+                "idx": idx,
+                "state": COMMITTED,
+                "digest": digest,
+                "size": manifest.size,
+                "file_count": len(all_entries),
+                "committed_at": _now(),
+                "semver": semver,
+            }
+            if description is not None:
+                values["description"] = description
+            conn.execute(update(versions).where(versions.c.id == vid).values(**values))
+            moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
+            for alias in aliases:
+                move = self._set_alias(conn, coll, vid, idx, alias, run_id)
+                if move:
+                    moves.append(move)
+            self._add_tags(conn, vid, tags)
+            if run_id is not None:
+                self._record_io(conn, run_id, vid, "logged")
+            return self.version_by_id(vid, conn), True, moves
+
+    # ---- runs ---------------------------------------------------------------------------
+    def create_run(self, row: RunRow) -> None:
+        """Insert a run."""
+        with self.write() as conn:
+            conn.execute(
+                insert(runs).values(
+                    id=row.id,
+                    name=row.name,
+                    orchestrator=row.orchestrator,
+                    pipeline=row.pipeline,
+                    pipeline_run=row.pipeline_run,
+                    task=row.task,
+                    try_number=row.try_number,
+                    map_index=row.map_index,
+                    host=row.host,
+                    state=row.state,
+                    started_at=row.started_at,
+                    info=row.info or {},
+                )
+            )
+
+    def finish_run(self, run_id: str, state: str, error: str | None = None) -> None:
+        """Set a run's final state and end time."""
+        with self.write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(state=state, ended_at=_now(), error=error)
+            )
+
+    def record_io(self, run_id: str, version_id: int, direction: str) -> None:
+        """Record that a run used or logged a version (idempotent)."""
+        with self.write() as conn:
+            self._record_io(conn, run_id, version_id, direction)
+
+    def runs_by_ids(self, ids: Sequence[str]) -> dict[str, RunRow]:
+        """Runs by id."""
+        out: dict[str, RunRow] = {}
+        with self.read() as conn:
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(
+                    select(runs).where(runs.c.id.in_(list(ids[start : start + 500])))
+                ):
+                    out[r.id] = self._run_row(r)
+        return out
+
+    @staticmethod
+    def _run_row(r: Any) -> RunRow:
+        return RunRow(
+            id=r.id,
+            name=r.name,
+            orchestrator=r.orchestrator,
+            pipeline=r.pipeline,
+            pipeline_run=r.pipeline_run,
+            task=r.task,
+            try_number=r.try_number,
+            map_index=r.map_index,
+            host=r.host,
+            state=r.state,
+            started_at=_aware(r.started_at),  # type: ignore[arg-type]
+            ended_at=_aware(r.ended_at),
+            info=dict(r.info or {}),
+            error=r.error,
+        )
+
+    def list_runs(
+        self,
+        *,
+        orchestrator: str | None = None,
+        pipeline: str | None = None,
+        pipeline_run: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[RunRow]:
+        """Runs, newest first."""
+        q = select(runs)
+        if orchestrator is not None:
+            q = q.where(runs.c.orchestrator == orchestrator)
+        if pipeline is not None:
+            q = q.where(runs.c.pipeline == pipeline)
+        if pipeline_run is not None:
+            q = q.where(runs.c.pipeline_run == pipeline_run)
+        q = q.order_by(runs.c.started_at.desc(), runs.c.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.read() as conn:
+            return [self._run_row(r) for r in conn.execute(q)]
+
+    def io_of_versions(self, version_ids: Sequence[int], direction: str) -> list[tuple[str, int]]:
+        """``(run_id, version_id)`` edges of the given versions in ``direction``."""
+        out: list[tuple[str, int]] = []
+        with self.read() as conn:
+            for start in range(0, len(version_ids), 500):
+                out.extend(
+                    (r.run_id, r.version_id)
+                    for r in conn.execute(
+                        select(run_io.c.run_id, run_io.c.version_id).where(
+                            run_io.c.version_id.in_(list(version_ids[start : start + 500])),
+                            run_io.c.direction == direction,
+                        )
+                    )
+                )
+        return out
+
+    def io_of_runs(self, run_ids: Sequence[str], direction: str) -> list[tuple[str, int]]:
+        """``(run_id, version_id)`` edges of the given runs in ``direction``."""
+        out: list[tuple[str, int]] = []
+        with self.read() as conn:
+            for start in range(0, len(run_ids), 500):
+                out.extend(
+                    (r.run_id, r.version_id)
+                    for r in conn.execute(
+                        select(run_io.c.run_id, run_io.c.version_id).where(
+                            run_io.c.run_id.in_(list(run_ids[start : start + 500])),
+                            run_io.c.direction == direction,
+                        )
+                    )
+                )
+        return out
+
+    def links_of(self, version_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """``(member_id, target_id)`` pairs where a registry member links one of the versions,
+        or one of the versions is a member."""
+        ids = list(version_ids)
+        out: list[tuple[int, int]] = []
+        with self.read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                out.extend(
+                    (r.id, r.target_id)
+                    for r in conn.execute(
+                        select(versions.c.id, versions.c.target_id).where(
+                            versions.c.target_id.is_not(None),
+                            or_(versions.c.target_id.in_(chunk), versions.c.id.in_(chunk)),
+                            versions.c.state != DELETED,
+                        )
+                    )
+                )
+        return out
+
+    def produced_in(
+        self,
+        project: str,
+        name: str,
+        *,
+        orchestrator: str,
+        pipeline_run: str,
+        pipeline: str | None = None,
+        tasks: Sequence[str] | None = None,
+    ) -> VersionRow | None:
+        """The newest committed version of ``project/name`` logged by a run of ``pipeline_run``."""
+        q = (
+            select(versions.c.id)
+            .join(run_io, run_io.c.version_id == versions.c.id)
+            .join(runs, runs.c.id == run_io.c.run_id)
+            .join(collections, collections.c.id == versions.c.collection_id)
+            .where(
+                run_io.c.direction == "logged",
+                runs.c.orchestrator == orchestrator,
+                runs.c.pipeline_run == pipeline_run,
+                collections.c.project == project,
+                collections.c.name == name,
+                versions.c.state == COMMITTED,
+            )
+            .order_by(run_io.c.at.desc(), versions.c.idx.desc())
+            .limit(1)
+        )
+        if pipeline is not None:
+            q = q.where(runs.c.pipeline == pipeline)
+        if tasks is not None:
+            q = q.where(runs.c.task.in_(list(tasks) or [""]))
+        with self.read() as conn:
+            vid = conn.execute(q).scalar()
+            return self.version_by_id(vid, conn) if vid is not None else None
+
+    def alias_history(
+        self, project: str, name: str, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Alias moves of a collection, newest first."""
+        coll = self.collection(project, name)
+        if coll is None:
+            raise ArtifactNotFoundError(f"artifact {project}/{name} does not exist")
+        v_new = versions.alias("v_new")
+        v_old = versions.alias("v_old")
+        q = (
+            select(
+                alias_events.c.alias,
+                alias_events.c.at,
+                alias_events.c.run_id,
+                v_new.c.idx.label("to_idx"),
+                v_old.c.idx.label("from_idx"),
+            )
+            .outerjoin(v_new, v_new.c.id == alias_events.c.version_id)
+            .outerjoin(v_old, v_old.c.id == alias_events.c.previous_version_id)
+            .where(alias_events.c.collection_id == coll.id)
+            .order_by(alias_events.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.read() as conn:
+            return [
+                {
+                    "alias": r.alias,
+                    "at": _aware(r.at),
+                    "run_id": r.run_id,
+                    "version": f"v{r.to_idx}" if r.to_idx is not None else None,
+                    "previous": f"v{r.from_idx}" if r.from_idx is not None else None,
+                }
+                for r in conn.execute(q)
+            ]
+
+    # ---- garbage collection -----------------------------------------------------------
+    def remove_stale_pending(self, older_than: dt.datetime) -> int:
+        """Delete PENDING versions (never visible) created before ``older_than``."""
+        with self.write() as conn:
+            ids = [
+                r.id
+                for r in conn.execute(
+                    select(versions.c.id).where(
+                        versions.c.state == PENDING, versions.c.created_at < older_than
+                    )
+                )
+            ]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(delete(entries).where(entries.c.version_id.in_(chunk)))
+                conn.execute(delete(versions).where(versions.c.id.in_(chunk)))
+            return len(ids)
+
+    def live_digests(self) -> set[str]:
+        """Digests of blobs that a committed or pending version, or a live link, needs."""
+        linked = select(versions.c.target_id).where(
+            versions.c.target_id.is_not(None), versions.c.state != DELETED
+        )
+        q = (
+            select(entries.c.digest)
+            .distinct()
+            .join(versions, versions.c.id == entries.c.version_id)
+            .where(
+                entries.c.ref.is_(None),
+                entries.c.digest.is_not(None),
+                or_(versions.c.state.in_([COMMITTED, PENDING]), versions.c.id.in_(linked)),
+            )
+        )
+        with self.read() as conn:
+            return {d for (d,) in conn.execute(q)}

@@ -1,0 +1,79 @@
+"""Create SQLAlchemy engines for the catalog: SQLite (WAL, busy timeout, BEGIN IMMEDIATE for
+writes) or PostgreSQL (psycopg 3).
+
+Example:
+    >>> e = create_engine_for("sqlite://")
+    >>> e.dialect.name
+    'sqlite'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from ..exceptions import StoreError
+
+__all__ = ["WRITE", "create_engine_for"]
+
+WRITE = {"artiflow_write": True}
+SQLITE_TIMEOUT_S = 60
+
+
+def create_engine_for(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and write transactions that take the
+    write lock up front (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing.
+
+    Example:
+        >>> create_engine_for("sqlite:///:memory:").dialect.name
+        'sqlite'
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        db = parsed.database
+        memory = db in (None, "", ":memory:")
+        if not memory:
+            Path(str(db)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        opts: dict[str, Any] = {
+            "connect_args": {"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False}
+        }
+        if memory:
+            opts["poolclass"] = StaticPool
+        engine = sa_create_engine(parsed, **opts, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            if conn.get_execution_options().get("artiflow_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        try:
+            return sa_create_engine(parsed, pool_pre_ping=True, **kwargs)
+        except ImportError as exc:
+            raise StoreError(
+                f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}. "
+                "Install it with: pip install 'artiflow[postgres]'"
+            ) from exc
+    return sa_create_engine(parsed, **kwargs)

@@ -1,0 +1,204 @@
+"""Streaming BLAKE3 hashing and a per-machine stat cache.
+
+Files are read once, in large chunks; the same read can feed a writer (the store uses this to hash
+and store a blob in one pass). The stat cache remembers ``(path, size, mtime, inode) -> digest`` so
+that re-logging unchanged files does not read them again.
+
+Example:
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> _ = open(p, "w").write("hello")
+    >>> hash_file(p)[0][:16], hash_file(p)[1]
+    ('ea8f163db38682925e4491c5e58d4bb3', 5)
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+import blake3
+
+__all__ = ["CHUNK", "StatCache", "hash_bytes", "hash_file", "hash_stream", "new_hasher"]
+
+CHUNK = 4 * 1024 * 1024
+_BIG = 64 * 1024 * 1024  # files above this use BLAKE3's multithreaded mode
+
+
+def new_hasher(size_hint: int = 0) -> blake3.blake3:
+    """A BLAKE3 hasher; multithreaded for large inputs.
+
+    Example:
+        >>> new_hasher().update(b"x").hexdigest()[:8]
+        'c2e8a8f6'
+    """
+    if size_hint >= _BIG:
+        return blake3.blake3(max_threads=blake3.blake3.AUTO)
+    return blake3.blake3()
+
+
+def hash_bytes(data: bytes) -> str:
+    """Hex BLAKE3 digest of ``data``.
+
+    Example:
+        >>> hash_bytes(b"")[:8]
+        'af1349b9'
+    """
+    return blake3.blake3(data).hexdigest()
+
+
+def hash_stream(
+    stream: BinaryIO,
+    *,
+    sink: Callable[[memoryview], object] | None = None,
+    progress: Callable[[int], object] | None = None,
+    size_hint: int = 0,
+) -> tuple[str, int]:
+    """Hash a binary stream in chunks, passing each chunk to ``sink`` too. Returns (digest, size).
+
+    Example:
+        >>> import io
+        >>> hash_stream(io.BytesIO(b"abc"))[1]
+        3
+    """
+    hasher = new_hasher(size_hint)
+    buf = bytearray(min(CHUNK, max(size_hint, 64 * 1024)) if size_hint else CHUNK)
+    view = memoryview(buf)
+    total = 0
+    readinto = getattr(stream, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(buf)
+            if not n:
+                break
+            chunk = view[:n]
+        else:
+            data = stream.read(CHUNK)
+            if not data:
+                break
+            n = len(data)
+            chunk = memoryview(data)
+        hasher.update(chunk)
+        if sink is not None:
+            sink(chunk)
+        total += n
+        if progress is not None:
+            progress(n)
+    return hasher.hexdigest(), total
+
+
+def hash_file(
+    path: str | os.PathLike[str],
+    *,
+    sink: Callable[[memoryview], object] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> tuple[str, int]:
+    """Hash a local file (one read). Returns (hex digest, size).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "b")
+        >>> _ = open(p, "wb").write(b"")
+        >>> hash_file(p)[1]
+        0
+    """
+    with open(path, "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if sink is None and size <= 256 * 1024:
+            data = fh.read()
+            if progress is not None:
+                progress(len(data))
+            return blake3.blake3(data).hexdigest(), len(data)
+        return hash_stream(fh, sink=sink, progress=progress, size_hint=size)  # type: ignore[arg-type]
+
+
+class StatCache:
+    """Remembers the digest of local files by ``(path, size, mtime_ns, inode)``.
+
+    The cache is local to a machine (it lives in ``$ARTIFLOW_HOME``), never in a shared database.
+    A file modified within ``racy_seconds`` of being hashed is not cached, so a write that lands in
+    the same mtime tick as the hash can never be mistaken for unchanged content.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> cache = StatCache(os.path.join(d, "stat.db"))
+        >>> cache.lookup([os.path.join(d, "missing")])
+        {}
+    """
+
+    def __init__(self, path: str | os.PathLike[str], racy_seconds: float = 0.05) -> None:
+        self.path = Path(path)
+        self.racy_ns = int(racy_seconds * 1e9)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, "
+                "mtime_ns INTEGER, inode INTEGER, digest TEXT)"
+            )
+            self._conn = conn
+        return self._conn
+
+    def lookup(
+        self, paths: Iterable[str], stats: dict[str, os.stat_result] | None = None
+    ) -> dict[str, str]:
+        """Digests of the ``paths`` whose stat still matches the cache (others are absent)."""
+        wanted = list(paths)
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        with self._lock:
+            db = self._db()
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT path, size, mtime_ns, inode, digest FROM stat WHERE path IN ({marks})",
+                    chunk,
+                ).fetchall()
+                for path, size, mtime_ns, inode, digest in rows:
+                    st = stats.get(path) if stats is not None else None
+                    if st is None:
+                        try:
+                            st = os.stat(path)
+                        except OSError:
+                            continue
+                    if st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_ino == inode:
+                        found[path] = digest
+        return found
+
+    def store(
+        self, items: Iterable[tuple[str, os.stat_result, str]], hashed_at_ns: int | None = None
+    ) -> None:
+        """Remember ``(path, stat, digest)`` triples, skipping racily-modified files."""
+        limit = (hashed_at_ns or time.time_ns()) - self.racy_ns
+        rows = [
+            (path, st.st_size, st.st_mtime_ns, st.st_ino, digest)
+            for path, st, digest in items
+            if st.st_mtime_ns < limit
+        ]
+        if not rows:
+            return
+        with self._lock:
+            db = self._db()
+            with db:
+                db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        """Close the underlying connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

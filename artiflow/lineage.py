@@ -1,0 +1,293 @@
+"""Lineage graphs of versions and runs, and their exports (dict/JSON, Mermaid, DOT, OpenLineage).
+
+Nodes are versions (``version:<id>``) and runs (``run:<id>``); edges are ``used`` (version -> run),
+``logged`` (run -> version) and ``link`` (a version -> the registry member that links it).
+
+Example:
+    >>> g = LineageGraph(root="version:1")
+    >>> g.add_node({"id": "version:1", "kind": "version", "ref": "default/ds:v0", "aliases": []})
+    >>> print(g.to_mermaid())
+    graph LR
+      version_1[("default/ds:v0")]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalog import Catalog, RunRow, VersionRow
+
+__all__ = ["DIRECTIONS", "LineageGraph", "build"]
+
+DIRECTIONS = ("upstream", "downstream", "both")
+
+
+@dataclass
+class LineageGraph:
+    """A lineage graph rooted at one version."""
+
+    root: str
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add_node(self, node: dict[str, Any]) -> None:
+        self.nodes.setdefault(node["id"], node)
+
+    def add_edge(self, src: str, dst: str, kind: str) -> None:
+        edge = (src, dst, kind)
+        if edge not in self._edge_set:
+            self._edge_set.add(edge)
+            self.edges.append(edge)
+
+    @property
+    def _edge_set(self) -> set[tuple[str, str, str]]:
+        if not hasattr(self, "_edges_seen"):
+            self._edges_seen: set[tuple[str, str, str]] = set(self.edges)
+        return self._edges_seen
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Version nodes."""
+        return [n for n in self.nodes.values() if n["kind"] == "version"]
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Run nodes."""
+        return [n for n in self.nodes.values() if n["kind"] == "run"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"root", "nodes": [...], "edges": [{"source","target","kind"}]}``.
+
+        Example:
+            >>> LineageGraph(root="version:1").to_dict()["edges"]
+            []
+        """
+        return {
+            "root": self.root,
+            "nodes": list(self.nodes.values()),
+            "edges": [{"source": s, "target": t, "kind": k} for s, t, k in self.edges],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The graph as JSON."""
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+    @staticmethod
+    def _label(node: dict[str, Any]) -> str:
+        if node["kind"] == "version":
+            aliases = [a for a in node.get("aliases", []) if a != "latest"]
+            label = node["ref"] + (f" [{', '.join(aliases)}]" if aliases else "")
+        else:
+            where = node.get("pipeline") or ""
+            label = f"{node.get('orchestrator', 'run')}: {where + '.' if where else ''}{node.get('task') or node['name']}"
+        return label.replace('"', "'")
+
+    def to_mermaid(self) -> str:
+        """A Mermaid flowchart (versions as cylinders, runs as boxes).
+
+        Example:
+            >>> LineageGraph(root="version:1").to_mermaid()
+            'graph LR'
+        """
+        lines = ["graph LR"]
+        ids = {nid: nid.replace(":", "_").replace("-", "_") for nid in self.nodes}
+        for nid, node in self.nodes.items():
+            label = self._label(node)
+            if node["kind"] == "version":
+                lines.append(f'  {ids[nid]}[("{label}")]')
+            else:
+                lines.append(f'  {ids[nid]}["{label}"]')
+        for s, t, kind in self.edges:
+            arrow = "-.->" if kind == "link" else "-->"
+            lines.append(f"  {ids[s]} {arrow}|{kind}| {ids[t]}")
+        if self.root in ids:
+            lines.append(f"  style {ids[self.root]} stroke-width:3px")
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        """A Graphviz DOT digraph.
+
+        Example:
+            >>> LineageGraph(root="version:1").to_dot().splitlines()[0]
+            'digraph lineage {'
+        """
+        lines = ["digraph lineage {", "  rankdir=LR;"]
+        for nid, node in self.nodes.items():
+            shape = "cylinder" if node["kind"] == "version" else "box"
+            extra = ", penwidth=3" if nid == self.root else ""
+            lines.append(f'  "{nid}" [label="{self._label(node)}", shape={shape}{extra}];')
+        for s, t, kind in self.edges:
+            style = ", style=dashed" if kind == "link" else ""
+            lines.append(f'  "{s}" -> "{t}" [label="{kind}"{style}];')
+        lines.append("}")
+        return "\n".join(lines)
+
+    def to_openlineage(
+        self, producer: str = "https://github.com/artiflow/artiflow"
+    ) -> list[dict[str, Any]]:
+        """One OpenLineage ``RunEvent`` (as a dict) per run in the graph, with its inputs and
+        outputs as datasets (namespace ``artiflow://<project>``) carrying their version.
+
+        Example:
+            >>> LineageGraph(root="version:1").to_openlineage()
+            []
+        """
+        events = []
+        for run in self.runs():
+            inputs = [self.nodes[s] for s, t, k in self.edges if t == run["id"] and k == "used"]
+            outputs = [self.nodes[t] for s, t, k in self.edges if s == run["id"] and k == "logged"]
+            state = {"SUCCESS": "COMPLETE", "FAILED": "FAIL", "RUNNING": "RUNNING"}.get(
+                run.get("state", ""), "OTHER"
+            )
+            job_ns = f"artiflow://{run.get('orchestrator', 'manual')}"
+            job_name = ".".join(
+                x for x in (run.get("pipeline"), run.get("task") or run["name"]) if x
+            )
+            events.append(
+                {
+                    "eventType": state,
+                    "eventTime": run.get("ended_at") or run.get("started_at"),
+                    "producer": producer,
+                    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+                    "run": {"runId": _uuid_of(run["id"][4:])},
+                    "job": {"namespace": job_ns, "name": job_name},
+                    "inputs": [_ol_dataset(v, producer) for v in inputs],
+                    "outputs": [_ol_dataset(v, producer) for v in outputs],
+                }
+            )
+        return events
+
+
+def _uuid_of(hex_id: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(hex_id))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, hex_id))
+
+
+def _ol_dataset(node: dict[str, Any], producer: str) -> dict[str, Any]:
+    return {
+        "namespace": f"artiflow://{node['project']}",
+        "name": node["name"],
+        "facets": {
+            "version": {
+                "_producer": producer,
+                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+                "datasetVersion": node["version"],
+            }
+        },
+    }
+
+
+def version_node(row: VersionRow) -> dict[str, Any]:
+    return {
+        "id": f"version:{row.id}",
+        "kind": "version",
+        "ref": row.ref,
+        "project": row.project,
+        "name": row.name,
+        "version": row.version,
+        "type": row.type,
+        "digest": row.digest,
+        "state": row.state,
+        "aliases": list(row.aliases),
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
+
+
+def run_node(row: RunRow) -> dict[str, Any]:
+    return {
+        "id": f"run:{row.id}",
+        "kind": "run",
+        "name": row.name,
+        "orchestrator": row.orchestrator,
+        "pipeline": row.pipeline,
+        "pipeline_run": row.pipeline_run,
+        "task": row.task,
+        "try_number": row.try_number,
+        "map_index": row.map_index,
+        "state": row.state,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+    }
+
+
+def build(
+    catalog: Catalog, root: VersionRow, direction: str = "upstream", depth: int | None = None
+) -> LineageGraph:
+    """Walk the graph from ``root``; ``depth`` counts runs between versions (None: unlimited)."""
+    graph = LineageGraph(root=f"version:{root.id}")
+    version_rows: dict[int, VersionRow] = {root.id: root}
+    run_ids: set[str] = set()
+    edges: list[tuple[str, str, str]] = []
+    for way in ("upstream", "downstream") if direction == "both" else (direction,):
+        up = way == "upstream"
+        frontier: list[int] = [root.id]
+        seen: set[int] = {root.id}
+        seen_runs: set[str] = set()
+        level = 0
+        while frontier and (depth is None or level < depth):
+            level += 1
+            # registry links are hops of their own, without a run between
+            link_ids = list(frontier)
+            while link_ids:
+                current = set(link_ids)
+                nxt = []
+                for member, target in catalog.links_of(link_ids):
+                    if up and member in current:
+                        other = target
+                    elif not up and target in current:
+                        other = member
+                    else:
+                        continue
+                    edges.append((f"version:{target}", f"version:{member}", "link"))
+                    if other not in seen:
+                        seen.add(other)
+                        nxt.append(other)
+                frontier.extend(nxt)
+                link_ids = nxt
+            step = catalog.io_of_versions(frontier, "logged" if up else "used")
+            new_runs = sorted({r for r, _ in step} - seen_runs)
+            for r, v in step:
+                edges.append(
+                    (f"run:{r}", f"version:{v}", "logged")
+                    if up
+                    else (f"version:{v}", f"run:{r}", "used")
+                )
+            seen_runs.update(new_runs)
+            if not new_runs:
+                break
+            hop = catalog.io_of_runs(new_runs, "used" if up else "logged")
+            frontier = []
+            for r, v in hop:
+                edges.append(
+                    (f"version:{v}", f"run:{r}", "used")
+                    if up
+                    else (f"run:{r}", f"version:{v}", "logged")
+                )
+                if v not in seen:
+                    seen.add(v)
+                    frontier.append(v)
+        run_ids |= seen_runs
+        missing = [v for v in seen if v not in version_rows]
+        version_rows.update(catalog.versions_by_ids(missing))
+    # link targets/members referenced by edges
+    referenced = {
+        int(x.split(":")[1]) for s, t, _ in edges for x in (s, t) if x.startswith("version:")
+    }
+    version_rows.update(catalog.versions_by_ids([v for v in referenced if v not in version_rows]))
+    runs = catalog.runs_by_ids(sorted(run_ids))
+    graph.add_node(version_node(root))
+    for vid, row in version_rows.items():
+        if vid != root.id:
+            graph.add_node(version_node(row))
+    for rid in sorted(run_ids):
+        if rid in runs:
+            graph.add_node(run_node(runs[rid]))
+    for s, t, k in edges:
+        if s in graph.nodes and t in graph.nodes:
+            graph.add_edge(s, t, k)
+    return graph

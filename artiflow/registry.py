@@ -1,0 +1,779 @@
+"""The ``Registry`` facade: log, get, alias, delete, link, lineage, gc.
+
+Example:
+    >>> import tempfile
+    >>> from artiflow import Artifact, Registry
+    >>> reg = Registry(home=tempfile.mkdtemp())
+    >>> art = Artifact("notes", type="text")
+    >>> with art.new_file("a.txt") as f:
+    ...     _ = f.write("hello")
+    >>> v = reg.log(art, aliases=["production"])
+    >>> (v.version, v.aliases, reg.get("notes:production").version)
+    ('v0', ['latest', 'production'], 'v0')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifact import Artifact, LocalSource, ReferenceSource
+from .catalog import Catalog, VersionRow
+from .catalog.catalog import AliasMove
+from .config import Settings
+from .events import ALIAS_MOVED, VERSION_CREATED, RegistryEvent
+from .exceptions import ArtifactNotFoundError, InvalidRefError, StoreError
+from .hashing import StatCache, hash_file
+from .lineage import DIRECTIONS, LineageGraph, build
+from .manifest import Entry, Manifest, normalize_path
+from .refs import LATEST, Ref, parse_ref, validate_alias, validate_name
+from .runs import Run, new_run_row
+from .semver import SemVer
+from .store import BlobStore, link_or_copy
+from .version import ArtifactVersion
+
+__all__ = ["GCResult", "Registry"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], object] | None
+_WORKERS = max(4, min(16, (os.cpu_count() or 2) * 4))
+
+
+@dataclass(frozen=True)
+class GCResult:
+    """What :meth:`Registry.gc` removed (or would remove, with ``dry_run``)."""
+
+    blobs: list[str]
+    bytes_freed: int
+    pending_removed: int
+    dry_run: bool
+
+    @property
+    def blobs_deleted(self) -> int:
+        return len(self.blobs)
+
+
+def _validate_labels(aliases: Iterable[str], tags: Iterable[str]) -> tuple[list[str], list[str]]:
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if isinstance(tags, str):
+        tags = [tags]
+    alias_list = [validate_alias(a) for a in dict.fromkeys(aliases)]
+    tag_list = [validate_name(t, "tag") for t in dict.fromkeys(tags)]
+    return alias_list, tag_list
+
+
+class Registry:
+    """The artifact registry: metadata in SQLAlchemy, content in a blob store.
+
+    ``Registry()`` reads ``ARTIFLOW_DB_URL`` / ``ARTIFLOW_STORE_URL``, else uses
+    ``$ARTIFLOW_HOME`` (default ``~/.artiflow``). Nothing is opened until first use.
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        store_url: str | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        default_project: str | None = None,
+        link_type: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings.resolve(
+            home=home,
+            db_url=db_url,
+            store_url=store_url,
+            default_project=default_project,
+            link_type=link_type,
+            storage_options=storage_options,
+        )
+        self._catalog: Catalog | None = None
+        self._store: BlobStore | None = None
+        self._cache: BlobStore | None = None
+        self._stat_cache: StatCache | None = None
+        self._subscribers: list[Callable[[RegistryEvent], object]] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        db = make_url(self.settings.db_url).render_as_string(hide_password=True)
+        return f"Registry(db={db!r}, store={self.settings.store_url!r})"
+
+    # ---- lazily opened parts -----------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url
+
+    @property
+    def store_url(self) -> str:
+        return self.settings.store_url
+
+    @property
+    def default_project(self) -> str:
+        return self.settings.default_project
+
+    @property
+    def catalog(self) -> Catalog:
+        """The metadata catalog (opened, and created or upgraded, on first use)."""
+        if self._catalog is None:
+            with self._lock:
+                if self._catalog is None:
+                    self._catalog = Catalog.open(self.settings.db_url)
+        return self._catalog
+
+    @property
+    def store(self) -> BlobStore:
+        """The content store."""
+        if self._store is None:
+            self._store = BlobStore(self.settings.store_url, self.settings.storage_options)
+        return self._store
+
+    @property
+    def stat_cache(self) -> StatCache:
+        """The per-machine stat cache."""
+        if self._stat_cache is None:
+            self._stat_cache = StatCache(self.settings.stat_cache_path)
+        return self._stat_cache
+
+    def close(self) -> None:
+        """Release database connections and caches."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        if self._stat_cache is not None:
+            self._stat_cache.close()
+            self._stat_cache = None
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- events -------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[RegistryEvent], object]) -> Callable[[], None]:
+        """Call ``callback(event)`` after each new version and alias move; returns an
+        unsubscribe function.
+
+        Example:
+            >>> import tempfile
+            >>> reg = Registry(home=tempfile.mkdtemp())
+            >>> seen = []
+            >>> stop = reg.subscribe(seen.append)
+            >>> stop()
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(
+        self, row: VersionRow, created: bool, moves: Sequence[AliasMove], run_id: str | None
+    ) -> None:
+        if not self._subscribers:
+            return
+        events = []
+        if created:
+            events.append(
+                RegistryEvent(
+                    VERSION_CREATED,
+                    row.project,
+                    row.name,
+                    row.ref,
+                    row.version,
+                    row.index,
+                    row.digest,
+                    list(row.aliases),
+                    run_id=run_id,
+                )
+            )
+        for m in moves:
+            if m.alias == LATEST:
+                continue
+            version = f"v{m.version_index}" if m.version_index is not None else None
+            events.append(
+                RegistryEvent(
+                    ALIAS_MOVED,
+                    m.project,
+                    m.name,
+                    f"{m.project}/{m.name}:{version}" if version else None,
+                    version,
+                    m.version_index,
+                    row.digest if version == row.version else None,
+                    list(row.aliases) if version == row.version else [],
+                    alias=m.alias,
+                    previous=f"v{m.previous_index}" if m.previous_index is not None else None,
+                    run_id=run_id,
+                )
+            )
+        for event in events:
+            for callback in list(self._subscribers):
+                try:
+                    callback(event)
+                except Exception:  # a subscriber must never undo a commit
+                    log.exception(
+                        "artiflow: event subscriber %r failed on %s", callback, event.kind
+                    )
+
+    # ---- resolving ----------------------------------------------------------------------
+    def parse(self, ref: str | Ref) -> Ref:
+        """Parse a ref with this registry's default project.
+
+        Example:
+            >>> Registry(home="/tmp/x").parse("ds:v2").project
+            'default'
+        """
+        return parse_ref(ref, self.default_project)
+
+    def get(self, ref: str | Ref) -> ArtifactVersion:
+        """The committed version named by ``[project/]name[:alias|vN|semver]``.
+
+        Example:
+            >>> # registry.get("bike-dataset:production").download()
+        """
+        r = self.parse(ref)
+        return ArtifactVersion(self, self.catalog.resolve(r.project, r.name, r.selector))
+
+    def _version_by_id(self, version_id: int) -> ArtifactVersion:
+        return ArtifactVersion(self, self.catalog.version_by_id(version_id))
+
+    def versions(self, name: str, *, include_deleted: bool = False) -> list[ArtifactVersion]:
+        """Versions of a collection, oldest first.
+
+        Example:
+            >>> # [v.version for v in registry.versions("bike-dataset")]
+        """
+        r = self.parse(name)
+        states = ("COMMITTED", "DELETED") if include_deleted else ("COMMITTED",)
+        return [
+            ArtifactVersion(self, row)
+            for row in self.catalog.versions(r.project, r.name, states=states)
+        ]
+
+    def collections(self, type: str | None = None, project: str | None = None) -> list[Any]:
+        """Collections (optionally of one type or project), with their version counts.
+
+        Example:
+            >>> # [c.name for c in registry.collections(type="model")]
+        """
+        return self.catalog.collections(type=type, project=project)
+
+    def alias_history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Alias moves of a collection, newest first."""
+        r = self.parse(name)
+        return self.catalog.alias_history(r.project, r.name, limit=limit)
+
+    # ---- logging --------------------------------------------------------------------------
+    def log(
+        self,
+        artifact: Artifact,
+        aliases: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        version: str | None = None,
+        run: Run | None = None,
+        progress: Progress = None,
+    ) -> ArtifactVersion:
+        """Store the draft's content and commit a new version (or return ``latest`` when the
+        content is unchanged). Aliases move atomically; ``version`` is a semantic version label.
+
+        Example:
+            >>> # v = registry.log(draft, aliases=["candidate"], version="1.4.0")
+        """
+        artifact._check_open()
+        alias_list, tag_list = _validate_labels(aliases, tags)
+        semver = str(SemVer.parse(version)) if version is not None else None
+        project = artifact.project or self.default_project
+        entries = self._prepare_entries(artifact, progress)
+        manifest = Manifest({e.path: e for e in entries})
+        row, created, moves = self.catalog.commit_version(
+            project,
+            artifact.name,
+            artifact.type,
+            entries=entries,
+            digest=manifest.digest(),
+            size=manifest.size,
+            description=artifact.description,
+            metadata=artifact.metadata,
+            aliases=alias_list,
+            tags=tag_list,
+            semver=semver,
+            run_id=run.id if run is not None else None,
+        )
+        result = ArtifactVersion(self, row)
+        artifact._finalize(result)
+        self._emit(row, created, moves, run.id if run is not None else None)
+        return result
+
+    def _prepare_entries(self, artifact: Artifact, progress: Progress) -> list[Entry]:
+        """Hash and store every local file of the draft (one read each; the stat cache skips
+        unchanged files), resolve references. Nothing is committed here."""
+        sources = artifact.sources()
+        local = {p: s.path for p, s in sources.items() if isinstance(s, LocalSource)}
+        stats: dict[str, os.stat_result] = {}
+        for p, full in local.items():
+            try:
+                stats[full] = os.stat(full)
+            except FileNotFoundError:
+                raise StoreError(
+                    f"file {full!r} (entry {p!r}) disappeared before it was logged"
+                ) from None
+        known = self.stat_cache.lookup(local.values(), stats)
+        out: dict[str, Entry] = {}
+        # entries carried over from a previous version (patches) need their blobs present
+        carried = {p: s for p, s in sources.items() if isinstance(s, Entry)}
+        store = self.store
+        need_check = {s.digest for s in carried.values() if s.ref is None and s.digest}
+        need_check |= set(known.values())
+        missing = store.missing(need_check) if need_check else set()
+        lost = {p for p, s in carried.items() if s.ref is None and s.digest in missing}
+        if lost:
+            raise StoreError(
+                f"{len(lost)} carried-over entries (e.g. {sorted(lost)[0]!r}) have no content in the store any "
+                "more (garbage-collected?): add those files again"
+            )
+        out.update(carried)
+        hashed_at = time.time_ns()
+        todo: list[tuple[str, str, str | None]] = []
+        touch: list[str] = []
+        for p, full in local.items():
+            digest = known.get(full)
+            if digest is not None and digest not in missing:
+                out[p] = Entry(p, digest=digest, size=stats[full].st_size)
+                touch.append(digest)
+                if progress is not None:
+                    progress(stats[full].st_size)
+            else:
+                todo.append((p, full, digest))
+        if store.is_local:
+            for d in touch:  # keep gc's grace window for blobs a new version is about to use
+                with contextlib.suppress(OSError):
+                    os.utime(store.path(d))
+        if todo:
+            fresh: list[tuple[str, os.stat_result, str]] = []
+            if store.is_local:
+
+                def put(item: tuple[str, str, str | None]) -> tuple[str, str, int]:
+                    p, full, digest = item
+                    d, size = store.put_file(full, digest=digest, progress=progress)
+                    return p, d, size
+
+                results = self._parallel(put, todo)
+            else:
+
+                def hash_one(item: tuple[str, str, str | None]) -> tuple[str, str, int]:
+                    p, full, digest = item
+                    if digest is not None:
+                        return p, digest, stats[full].st_size
+                    d, size = hash_file(full)
+                    return p, d, size
+
+                results = self._parallel(hash_one, todo)
+                by_path = {p: full for p, full, _ in todo}
+                store.put_many([(by_path[p], d) for p, d, _ in results], progress=progress)
+            for p, d, size in results:
+                out[p] = Entry(p, digest=d, size=size)
+                full = local[p]
+                if os.stat(full).st_mtime_ns == stats[full].st_mtime_ns:
+                    fresh.append((full, stats[full], d))
+            self.stat_cache.store(fresh, hashed_at_ns=hashed_at)
+        refs = [(p, s) for p, s in sources.items() if isinstance(s, ReferenceSource)]
+        for p, s in refs:
+            from .references import resolve
+
+            for entry in resolve(
+                p, s.uri, checksum=s.checksum, max_objects=s.max_objects, hasher=self._cached_hash
+            ):
+                if entry.path in out:
+                    from .exceptions import ConflictError
+
+                    raise ConflictError(
+                        f"reference {s.uri!r} expands to {entry.path!r}, which the draft already has"
+                    )
+                out[entry.path] = entry
+        return [out[p] for p in sorted(out)]
+
+    def _cached_hash(self, path: str) -> tuple[str, int]:
+        st = os.stat(path)
+        hit = self.stat_cache.lookup([path], {path: st})
+        if path in hit:
+            return hit[path], st.st_size
+        started = time.time_ns()
+        digest, size = hash_file(path)
+        self.stat_cache.store([(path, st, digest)], hashed_at_ns=started)
+        return digest, size
+
+    @staticmethod
+    def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    # ---- aliases, links, edits ----------------------------------------------------------
+    def alias(self, ref: str | Ref, alias: str, run: Run | None = None) -> ArtifactVersion:
+        """Put ``alias`` on the version ``ref`` names, moving it atomically from any other
+        version of the collection.
+
+        Example:
+            >>> # registry.alias("churn-model:v7", "production")
+        """
+        validate_alias(alias)
+        version = self.get(ref)
+        row, move = self.catalog.set_alias(version.id, alias, run.id if run is not None else None)
+        self._emit(row, False, [move] if move else [], run.id if run is not None else None)
+        return ArtifactVersion(self, row)
+
+    def _save(self, version: ArtifactVersion, aliases: list[str]) -> None:
+        tags = [validate_name(t, "tag") for t in dict.fromkeys(version.tags)]
+        row, moves = self.catalog.update_version(
+            version.id,
+            description=version.description,
+            metadata=dict(version.metadata),
+            tags_=tags,
+            aliases_=aliases,
+        )
+        version._refresh(row)
+        self._emit(row, False, moves, None)
+
+    def _delete(self, version: ArtifactVersion, delete_aliases: bool) -> None:
+        row, moves = self.catalog.delete_version(version.id, delete_aliases=delete_aliases)
+        version._refresh(row)
+        self._emit(row, False, moves, None)
+
+    def link(
+        self, version_ref: str | Ref | ArtifactVersion, target: str, aliases: Iterable[str] = ()
+    ) -> ArtifactVersion:
+        """Link a version into a registry collection ``"registry-name/collection"`` (no content is
+        copied). The member gets its own index and aliases (``production``, ``staging``).
+
+        Example:
+            >>> # registry.link("churn-model:v7", "model-registry/churn", aliases=["production"])
+        """
+        source = version_ref if isinstance(version_ref, ArtifactVersion) else self.get(version_ref)
+        if not isinstance(target, str) or ":" in target:
+            raise InvalidRefError(
+                f"invalid link target {target!r}: use 'registry-name/collection' without a selector"
+            )
+        t = self.parse(target)
+        alias_list, _ = _validate_labels(aliases, ())
+        target_row = source._row
+        if source.is_link and source._row.target_id is not None:  # link the original, not a link
+            target_row = self.catalog.version_by_id(source._row.target_id)
+        row, created, moves = self.catalog.commit_version(
+            t.project,
+            t.name,
+            target_row.type,
+            entries=[],
+            digest=target_row.digest or "",
+            size=target_row.size,
+            description=target_row.description,
+            metadata=dict(target_row.metadata),
+            aliases=alias_list,
+            kind="registry",
+            target_id=target_row.id,
+        )
+        if not created and row.target_id != target_row.id:
+            # same content linked from another version: keep the first member
+            pass
+        self._emit(row, created, moves, None)
+        return ArtifactVersion(self, row)
+
+    # ---- collaborative versions -----------------------------------------------------------
+    def upsert(self, artifact: Artifact, distributed_id: str) -> None:
+        """Add the draft's entries to the PENDING collaborative version ``distributed_id``
+        (several runs or processes may call this). ``finish`` commits it.
+
+        Example:
+            >>> # registry.upsert(part, distributed_id=f"{dag_run_id}-shards")
+        """
+        if not isinstance(distributed_id, str) or not distributed_id:
+            raise InvalidRefError("distributed_id must be a non-empty string shared by all writers")
+        artifact._check_open()
+        project = artifact.project or self.default_project
+        entries = self._prepare_entries(artifact, None)
+        self.catalog.upsert(
+            project,
+            artifact.name,
+            artifact.type,
+            distributed_id,
+            entries,
+            artifact.description,
+            artifact.metadata,
+        )
+        artifact._finalize(None)
+        artifact._logged = _Upserted(distributed_id)
+
+    def finish(
+        self,
+        artifact: Artifact,
+        distributed_id: str,
+        aliases: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        version: str | None = None,
+        run: Run | None = None,
+    ) -> ArtifactVersion:
+        """Commit the collaborative version ``distributed_id`` (adding this draft's entries).
+
+        Example:
+            >>> # v = registry.finish(Artifact("shards", type="dataset"), distributed_id="run-42")
+        """
+        if not isinstance(distributed_id, str) or not distributed_id:
+            raise InvalidRefError("distributed_id must be a non-empty string shared by all writers")
+        artifact._check_open()
+        alias_list, tag_list = _validate_labels(aliases, tags)
+        semver = str(SemVer.parse(version)) if version is not None else None
+        project = artifact.project or self.default_project
+        entries = self._prepare_entries(artifact, None)
+        row, created, moves = self.catalog.finish(
+            project,
+            artifact.name,
+            artifact.type,
+            distributed_id,
+            entries,
+            description=artifact.description,
+            metadata=artifact.metadata,
+            aliases=alias_list,
+            tags=tag_list,
+            semver=semver,
+            run_id=run.id if run is not None else None,
+        )
+        result = ArtifactVersion(self, row)
+        artifact._finalize(result)
+        self._emit(row, created, moves, run.id if run is not None else None)
+        return result
+
+    # ---- runs ---------------------------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        *,
+        orchestrator: str = "manual",
+        pipeline: str | None = None,
+        pipeline_run: str | None = None,
+        task: str | None = None,
+        try_number: int | None = None,
+        map_index: int | None = None,
+        host: str | None = None,
+        info: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        """Start a run: ``with registry.run("train") as run: run.use(...); run.log(...)``.
+
+        Example:
+            >>> # with registry.run("train", pipeline="nightly") as run: ...
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidRefError("a run needs a non-empty name")
+        row = new_run_row(
+            name,
+            orchestrator=orchestrator,
+            pipeline=pipeline,
+            pipeline_run=pipeline_run,
+            task=task,
+            try_number=try_number,
+            map_index=map_index,
+            host=host,
+            info=info,
+            run_id=run_id,
+        )
+        self.catalog.create_run(row)
+        return Run(self, row)
+
+    start_run = run
+
+    def get_run(self, run_id: str) -> Run:
+        """A run by id."""
+        rows = self.catalog.runs_by_ids([run_id])
+        if run_id not in rows:
+            raise ArtifactNotFoundError(f"run {run_id!r} does not exist")
+        return Run(self, rows[run_id])
+
+    def runs(self, **filters: Any) -> list[Run]:
+        """Runs, newest first (filters: orchestrator, pipeline, pipeline_run, limit, offset)."""
+        return [Run(self, r) for r in self.catalog.list_runs(**filters)]
+
+    def _runs_of(self, version: ArtifactVersion, direction: str) -> list[Run]:
+        ids = [r for r, _ in self.catalog.io_of_versions([version.id], direction)]
+        rows = self.catalog.runs_by_ids(ids)
+        return sorted(
+            (Run(self, rows[i]) for i in dict.fromkeys(ids) if i in rows),
+            key=lambda r: r.started_at,
+        )
+
+    def _versions_of_run(self, run_id: str, direction: str) -> list[ArtifactVersion]:
+        ids = [v for _, v in self.catalog.io_of_runs([run_id], direction)]
+        rows = self.catalog.versions_by_ids(ids)
+        return [ArtifactVersion(self, rows[i]) for i in dict.fromkeys(ids) if i in rows]
+
+    def produced_in(
+        self,
+        name: str,
+        *,
+        orchestrator: str,
+        pipeline_run: str,
+        pipeline: str | None = None,
+        tasks: Sequence[str] | None = None,
+    ) -> ArtifactVersion | None:
+        """The version of ``name`` that a run of ``pipeline_run`` logged (same-run pinning), or
+        None when no run of it did.
+
+        Example:
+            >>> # registry.produced_in("bike-dataset", orchestrator="airflow", pipeline_run=run_id)
+        """
+        r = self.parse(name)
+        row = self.catalog.produced_in(
+            r.project,
+            r.name,
+            orchestrator=orchestrator,
+            pipeline_run=str(pipeline_run),
+            pipeline=pipeline,
+            tasks=tasks,
+        )
+        return ArtifactVersion(self, row) if row is not None else None
+
+    # ---- lineage --------------------------------------------------------------------------
+    def lineage(
+        self,
+        ref: str | Ref | ArtifactVersion,
+        direction: str = "upstream",
+        depth: int | None = None,
+    ) -> LineageGraph:
+        """The lineage graph of a version: ``upstream`` (what it came from), ``downstream``
+        (what used it) or ``both``; ``depth`` counts runs.
+
+        Example:
+            >>> # print(registry.lineage("churn-model:production").to_mermaid())
+        """
+        if direction not in DIRECTIONS:
+            raise InvalidRefError(
+                f"invalid direction {direction!r}: use one of {', '.join(DIRECTIONS)}"
+            )
+        if depth is not None and (not isinstance(depth, int) or depth < 0):
+            raise InvalidRefError(f"invalid depth {depth!r}: use a whole number >= 0, or None")
+        version = ref if isinstance(ref, ArtifactVersion) else self.get(ref)
+        return build(self.catalog, version._row, direction, depth)
+
+    # ---- reading content ----------------------------------------------------------------
+    def _local_blob(self, digest: str) -> str:
+        store = self.store
+        if store.is_local:
+            path = store.path(digest)
+            if not os.path.exists(path):
+                raise StoreError(
+                    f"blob {digest} is missing from store {store.url!r}: the store lost content the "
+                    "registry references; restore it or re-log the artifact"
+                )
+            return path
+        if self._cache is None:
+            self._cache = BlobStore(str(self.settings.cache_dir))
+        cache = self._cache
+        if not cache.exists(digest):
+            tmp = cache._tmp_path()
+            try:
+                store.get_file(digest, tmp)
+                cache._install(tmp, digest)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return cache.path(digest)
+
+    def _materialize(self, items: Sequence[Entry], base: Path, progress: Progress = None) -> None:
+        from .references import download_reference
+
+        link_type = self.settings.link_type
+        dests = {e.path: base / normalize_path(e.path) for e in items}
+        present: dict[str, os.stat_result] = {}
+        for dest in dests.values():
+            with contextlib.suppress(OSError):
+                present[str(dest)] = os.stat(dest)
+        known = self.stat_cache.lookup(present, present) if present else {}
+        started = time.time_ns()
+        fresh: list[tuple[str, os.stat_result, str]] = []
+
+        def one(entry: Entry) -> None:
+            dest = dests[entry.path]
+            key = str(dest)
+            if (
+                key in present
+                and entry.digest is not None
+                and present[key].st_size == (entry.size or 0)
+            ):
+                digest = known.get(key)
+                if digest is None and not dest.is_symlink():
+                    digest = hash_file(dest)[0]
+                    fresh.append((key, present[key], digest))
+                if digest == entry.digest:
+                    if progress is not None:
+                        progress(entry.size or 0)
+                    return
+            if dest.is_dir() and not dest.is_symlink():
+                raise StoreError(f"cannot write {key!r}: a folder is in the way")
+            if entry.ref is not None:
+                download_reference(entry, dest)
+                if progress is not None:
+                    progress(entry.size or 0)
+                return
+            assert entry.digest is not None
+            link_or_copy(
+                self._local_blob(entry.digest), dest, link_type, entry.digest, progress=progress
+            )
+
+        self._parallel(one, list(items))
+        if fresh:
+            self.stat_cache.store(fresh, hashed_at_ns=started)
+
+    # ---- garbage collection ---------------------------------------------------------------
+    def gc(self, dry_run: bool = False, grace_seconds: float | None = None) -> GCResult:
+        """Remove blobs no live version needs, and PENDING versions older than the grace period.
+
+        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h)
+        are kept, so uploads of versions still being logged are safe.
+
+        Example:
+            >>> # registry.gc(dry_run=True).blobs_deleted
+        """
+        grace = (
+            self.settings.pending_grace_seconds if grace_seconds is None else float(grace_seconds)
+        )
+        now = time.time()
+        cutoff = dt.datetime.fromtimestamp(now - grace, dt.timezone.utc)
+        pending = 0 if dry_run else self.catalog.remove_stale_pending(cutoff)
+        live = self.catalog.live_digests()
+        victims = [
+            d for d, mtime in self.store.iter_blobs() if d not in live and mtime <= now - grace
+        ]
+        freed = 0
+        for d in victims:
+            with contextlib.suppress(OSError):
+                if self.store.is_local:
+                    freed += os.path.getsize(self.store.path(d))
+                else:
+                    freed += int(self.store.fs.size(self.store.path(d)) or 0)
+            if not dry_run:
+                self.store.delete(d)
+        if not dry_run:
+            self.store.clean_tmp(older_than=grace)
+        return GCResult(victims, freed, pending, dry_run)
+
+
+@dataclass(frozen=True)
+class _Upserted:
+    distributed_id: str
+
+    @property
+    def ref(self) -> str:
+        return f"pending collaborative version {self.distributed_id!r}"

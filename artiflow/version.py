@@ -1,0 +1,353 @@
+"""``ArtifactVersion``: a logged, immutable version (its editable labels aside).
+
+Example:
+    >>> # v = registry.get("bike-dataset:latest")
+    >>> # path = v.download()           # ./artifacts/bike-dataset:v3/, every file verified
+    >>> # v.aliases.append("production"); v.save()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ArtifactNotFoundError, InvalidPathError, VerificationError
+from .hashing import hash_file
+from .manifest import Entry, Manifest
+from .refs import LATEST, validate_alias
+from .semver import SemVer
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .catalog import VersionRow
+    from .registry import Registry
+    from .runs import Run
+
+__all__ = ["ArtifactVersion"]
+
+
+class ArtifactVersion:
+    """A committed version of a collection. Content is immutable; ``description``,
+    ``metadata``, ``tags`` and ``aliases`` can be edited and persisted with :meth:`save`."""
+
+    def __init__(self, registry: Registry, row: VersionRow) -> None:
+        self._registry = registry
+        self._row = row
+        self._manifest: Manifest | None = None
+        self.description: str | None = row.description
+        self.metadata: dict[str, Any] = dict(row.metadata)
+        self.tags: list[str] = list(row.tags)
+        self.aliases: list[str] = list(row.aliases)
+        self.local_path: Path | None = None
+
+    # ---- identity ----------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        """Database id (stable within one registry)."""
+        return self._row.id
+
+    @property
+    def project(self) -> str:
+        return self._row.project
+
+    @property
+    def collection(self) -> str:
+        """The collection (artifact) name."""
+        return self._row.name
+
+    name = collection
+
+    @property
+    def type(self) -> str:
+        return self._row.type
+
+    @property
+    def index(self) -> int:
+        assert self._row.index is not None
+        return self._row.index
+
+    @property
+    def version(self) -> str:
+        """``"v3"``."""
+        return self._row.version
+
+    @property
+    def ref(self) -> str:
+        """``"project/name:v3"``."""
+        return self._row.ref
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.project}/{self.collection}"
+
+    @property
+    def digest(self) -> str:
+        assert self._row.digest is not None
+        return self._row.digest
+
+    @property
+    def size(self) -> int:
+        return self._row.size
+
+    @property
+    def file_count(self) -> int:
+        return self._row.file_count
+
+    @property
+    def state(self) -> str:
+        return self._row.state
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return self._row.committed_at or self._row.created_at
+
+    @property
+    def is_link(self) -> bool:
+        """True for a member of a registry collection (it links a version elsewhere)."""
+        return self._row.target_id is not None
+
+    @property
+    def linked_version(self) -> ArtifactVersion | None:
+        """For a registry member, the version it links; else None."""
+        if self._row.target_id is None:
+            return None
+        return self._registry._version_by_id(self._row.target_id)
+
+    @property
+    def semver(self) -> SemVer | None:
+        return SemVer.parse(self._row.semver) if self._row.semver else None
+
+    @property
+    def manifest(self) -> Manifest:
+        """The entries of this version (loaded on first use)."""
+        if self._manifest is None:
+            entries = self._registry.catalog.entries(self._row.id)
+            self._manifest = Manifest({p: e.bind(self) for p, e in entries.items()})
+        return self._manifest
+
+    def __repr__(self) -> str:
+        return f"<ArtifactVersion {self.ref} aliases={self.aliases} digest={self._row.digest and self._row.digest[:12]}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ArtifactVersion)
+            and other._row.id == self._row.id
+            and other._registry is self._registry
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._row.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (no entries).
+
+        Example:
+            >>> # registry.get("model:v0").to_dict()["ref"]
+        """
+        return {
+            "ref": self.ref,
+            "project": self.project,
+            "name": self.collection,
+            "type": self.type,
+            "version": self.version,
+            "index": self._row.index,
+            "digest": self._row.digest,
+            "size": self.size,
+            "file_count": self.file_count,
+            "state": self.state,
+            "created_at": self.created_at.isoformat(),
+            "aliases": list(self.aliases),
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+            "description": self.description,
+            "semver": self._row.semver,
+            "linked": self.linked_version.ref if self.is_link and self.linked_version else None,
+        }
+
+    # ---- editing ---------------------------------------------------------------------
+    def save(self) -> ArtifactVersion:
+        """Persist edits to ``description``, ``metadata``, ``tags`` and ``aliases``.
+
+        Example:
+            >>> # v.metadata["auc"] = 0.91; v.aliases.append("production"); v.save()
+        """
+        wanted = [a for a in dict.fromkeys(self.aliases) if a != LATEST]
+        for a in wanted:
+            validate_alias(a)
+        self._registry._save(self, wanted)
+        return self
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Mark this version DELETED; its lineage stays, ``gc`` reclaims its blobs later.
+
+        Example:
+            >>> # registry.get("ds:v0").delete(delete_aliases=True)
+        """
+        self._registry._delete(self, delete_aliases)
+
+    def _refresh(self, row: VersionRow) -> None:
+        self._row = row
+        self.description = row.description
+        self.metadata = dict(row.metadata)
+        self.tags = list(row.tags)
+        self.aliases = list(row.aliases)
+
+    # ---- lineage ------------------------------------------------------------------------
+    def logged_by(self) -> Run | None:
+        """The run that produced this version (the first one, if several logged it)."""
+        runs = self._registry._runs_of(self, "logged")
+        return runs[0] if runs else None
+
+    def used_by(self) -> list[Run]:
+        """Runs that consumed this version."""
+        return self._registry._runs_of(self, "used")
+
+    # ---- reading ----------------------------------------------------------------------
+    def files(self) -> Iterator[Entry]:
+        """Iterate entries without downloading.
+
+        Example:
+            >>> # [e.path for e in v.files()]
+        """
+        yield from self.manifest.entries.values()
+
+    def get_path(self, name: str) -> Entry:
+        """The entry at ``name`` (call ``.download()`` on it to fetch just that file)."""
+        entry = self.manifest.entries.get(name)
+        if entry is None:
+            raise ArtifactNotFoundError(
+                f"{self.ref} has no entry {name!r}; it has {len(self.manifest)} entries (see version.files())"
+            )
+        return entry
+
+    def default_root(self) -> Path:
+        """``./artifacts/<name>:<version>/``."""
+        return Path("artifacts") / f"{self.collection}:{self.version}"
+
+    def download(self, root: str | os.PathLike[str] | None = None, *, progress: Any = None) -> Path:
+        """Download every entry under ``root`` (default ``./artifacts/<name>:<version>/``).
+
+        Files already in ``root`` with the right content are left alone; other files there are
+        left alone too (use :meth:`checkout` for an exact copy). Every file is verified.
+
+        Example:
+            >>> # path = registry.get("bike-dataset:latest").download("/tmp/ds")
+        """
+        return self._download_entries(list(self.manifest.entries.values()), root, progress=progress)
+
+    def _download_entries(
+        self, items: list[Entry], root: str | os.PathLike[str] | None, progress: Any = None
+    ) -> Path:
+        base = Path(root) if root is not None else self.default_root()
+        base.mkdir(parents=True, exist_ok=True)
+        self._registry._materialize(items, base, progress=progress)
+        self.local_path = base.absolute()
+        return self.local_path
+
+    def file(self, root: str | os.PathLike[str] | None = None) -> Path:
+        """Download a single-file artifact and return the file's path.
+
+        Example:
+            >>> # model_path = registry.get("churn-model:production").file()
+        """
+        if len(self.manifest) != 1:
+            raise InvalidPathError(
+                f"{self.ref} has {len(self.manifest)} entries; file() is for single-file artifacts: "
+                "use download() or get_path(name).download()"
+            )
+        base = self.download(root)
+        return base / next(iter(self.manifest.entries))
+
+    def checkout(self, root: str | os.PathLike[str]) -> Path:
+        """Make ``root`` exactly this version: download what differs, remove extra files.
+
+        Example:
+            >>> # registry.get("ds:v2").checkout("data/")
+        """
+        base = self.download(root)
+        wanted = set(self.manifest.entries)
+        for dirpath, dirnames, filenames in os.walk(base, topdown=False):
+            for f in filenames:
+                full = os.path.join(dirpath, f)
+                rel = os.path.relpath(full, base).replace(os.sep, "/")
+                if rel not in wanted:
+                    os.unlink(full)
+            for d in dirnames:
+                full = os.path.join(dirpath, d)
+                if os.path.islink(full):
+                    os.unlink(full)
+                elif not os.listdir(full):
+                    os.rmdir(full)
+        return base
+
+    def verify(self, root: str | os.PathLike[str]) -> None:
+        """Raise :class:`VerificationError` listing every missing, changed or extra file under
+        ``root`` (and every reference whose remote identity changed).
+
+        Example:
+            >>> # registry.get("ds:v2").verify("data/")
+        """
+        from .references import changed
+
+        base = Path(root)
+        problems: list[tuple[str, str]] = []
+        entries = self.manifest.entries
+
+        def check(entry: Entry) -> tuple[str, str] | None:
+            full = base / entry.path
+            if not full.is_file():
+                return ("missing", entry.path)
+            if entry.digest is not None:
+                if entry.size is not None and full.stat().st_size != entry.size:
+                    return ("changed", entry.path)
+                if hash_file(full)[0] != entry.digest:
+                    return ("changed", entry.path)
+            elif entry.size is not None and full.stat().st_size != entry.size:
+                return ("changed", entry.path)
+            if entry.is_reference and changed(entry):
+                return ("reference changed", entry.path)
+            return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            problems.extend(p for p in pool.map(check, entries.values()) if p is not None)
+        if base.is_dir():
+            for dirpath, _dirs, filenames in os.walk(base):
+                for f in filenames:
+                    rel = os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/")
+                    if rel not in entries:
+                        problems.append(("extra", rel))
+        if problems:
+            problems.sort(key=lambda p: (p[1], p[0]))
+            listing = "; ".join(f"{kind}: {path}" for kind, path in problems[:20])
+            more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+            raise VerificationError(
+                f"{os.fspath(root)!r} does not match {self.ref}: {listing}{more}. "
+                f"Run `artiflow get {self.ref} -o {os.fspath(root)}` or version.checkout(root) to restore it",
+                problems,
+            )
+
+    def new_draft(self) -> Artifact:
+        """A draft pre-filled with this version's entries: add/remove, then log a patch.
+        Only changed files are hashed and stored.
+
+        Example:
+            >>> # draft = registry.get("ds:latest").new_draft(); draft.remove("old.csv")
+        """
+        from .artifact import Artifact
+
+        draft = Artifact(
+            f"{self.project}/{self.collection}",
+            type=self.type,
+            description=self.description,
+            metadata=dict(self.metadata),
+        )
+        for path, entry in self.manifest.entries.items():
+            draft._sources[path] = Entry(
+                path, entry.digest, entry.size, entry.ref, dict(entry.extra)
+            )
+        draft.base = self
+        return draft
