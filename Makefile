@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	ARTIFLOW_HOME=$${ARTIFLOW_HOME:-$(CURDIR)/.demo-home} $(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
