@@ -90,6 +90,7 @@ class Artifact:
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._sources: dict[str, Source] = {}
+        self._dirs: set[str] = set()  # every folder that holds an entry (file/folder conflicts)
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._logged: Any = None  # the ArtifactVersion once logged
         self.base: Any = None  # the version a patch draft started from
@@ -131,11 +132,18 @@ class Artifact:
                 f"entry {path!r} was already added with different content; remove it first or use "
                 "another name"
             )
-        for other in self._sources:
-            if other.startswith(path + "/") or path.startswith(other + "/"):
+        if old is None:
+            if path in self._dirs:
                 raise ConflictError(
-                    f"entry {path!r} conflicts with {other!r}: a path cannot be both a file and a folder"
+                    f"entry {path!r} is already a folder in the draft: a path cannot be both a file and a folder"
                 )
+            parents = _parents(path)
+            for parent in parents:
+                if parent in self._sources:
+                    raise ConflictError(
+                        f"entry {path!r} conflicts with {parent!r}: a path cannot be both a file and a folder"
+                    )
+            self._dirs.update(parents)
         self._sources[path] = source
 
     def add_file(self, local_path: str | os.PathLike[str], name: str | None = None) -> str:
@@ -170,27 +178,22 @@ class Artifact:
         real_root = os.path.realpath(root)
         added: list[tuple[str, LocalSource]] = []
         abs_root = str(root.absolute())
-        for dirpath, dirnames, filenames in os.walk(abs_root, followlinks=False):
-            keep = []
-            for d in dirnames:
-                full = os.path.join(dirpath, d)
-                if os.path.islink(full):
-                    if _inside(os.path.realpath(full), real_root):
-                        keep.append(d)
-                    else:
-                        log.warning("artiflow: skipped %s: the link leaves %s", full, abs_root)
-                else:
-                    keep.append(d)
-            dirnames[:] = sorted(keep)
-            for f in sorted(filenames):
-                full = os.path.join(dirpath, f)
-                if os.path.islink(full) and not _inside(os.path.realpath(full), real_root):
-                    log.warning("artiflow: skipped %s: the link leaves %s", full, abs_root)
+
+        def walk(folder: str, rel: str) -> None:
+            with os.scandir(folder) as it:
+                items = sorted(it, key=lambda e: e.name)
+            for item in items:
+                if item.is_symlink() and not _inside(os.path.realpath(item.path), real_root):
+                    log.warning("artiflow: skipped %s: the link leaves %s", item.path, abs_root)
                     continue
-                if not os.path.isfile(full):
-                    continue
-                rel = os.path.relpath(full, abs_root).replace(os.sep, "/")
-                added.append((normalize_path(prefix + rel), LocalSource(full)))
+                if item.is_dir():
+                    walk(item.path, f"{rel}{item.name}/")
+                elif item.is_file():
+                    added.append((f"{prefix}{rel}{item.name}", LocalSource(item.path)))
+
+        walk(abs_root, "")
+        for entry, _ in added:
+            normalize_path(entry)
         for entry, source in added:  # validated all paths before changing the draft
             self._put(entry, source)
         return [e for e, _ in added]
@@ -271,6 +274,7 @@ class Artifact:
             raise InvalidPathError(f"entry {path!r} is not in the draft of {self.qualified_name!r}")
         for p in hits:
             del self._sources[p]
+        self._dirs = {d for p in self._sources for d in _parents(p)}
 
     def _finalize(self, version: Any) -> None:
         self._logged = version
@@ -283,6 +287,11 @@ class Artifact:
         if tmp is not None:
             with contextlib.suppress(Exception):
                 shutil.rmtree(tmp.name, ignore_errors=True)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _inside(path: str, root: str) -> bool:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,16 @@ def _human(n: float) -> str:
 def _progress(total: int, desc: str, enabled: bool | None) -> Iterator[Callable[[int], object]]:
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=enabled is False
-              or (enabled is None and not sys.stderr.isatty()), file=sys.stderr, leave=False) as bar:
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=enabled is False or (enabled is None and not sys.stderr.isatty()),
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
         yield bar.update
 
 
@@ -48,10 +56,8 @@ def _tree_size(path: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
         for f in files:
-            try:
+            with suppress(OSError):
                 total += os.path.getsize(os.path.join(dirpath, f))
-            except OSError:
-                pass
     return total
 
 
@@ -69,8 +75,13 @@ def _meta(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _registry(args: argparse.Namespace) -> Registry:
-    return Registry(db_url=args.db_url, store_url=args.store_url, home=args.home, default_project=args.project,
-                    link_type=getattr(args, "link_type", None))
+    return Registry(
+        db_url=args.db_url,
+        store_url=args.store_url,
+        home=args.home,
+        default_project=args.project,
+        link_type=getattr(args, "link_type", None),
+    )
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -105,13 +116,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for v in reg.versions(args.name, include_deleted=args.all):
             state = "" if v.state == "COMMITTED" else f"  [{v.state.lower()}]"
             semver = f"  {v._row.semver}" if v._row.semver else ""
-            print(f"{v.ref}{semver}  {v.created_at:%Y-%m-%d %H:%M}  {_human(v.size)}  "
-                  f"{', '.join(v.aliases)}{state}")
+            print(
+                f"{v.ref}{semver}  {v.created_at:%Y-%m-%d %H:%M}  {_human(v.size)}  "
+                f"{', '.join(v.aliases)}{state}"
+            )
         return 0
     for c in reg.collections(type=args.type, project=args.project):
         latest = f"v{c.latest_index}" if c.latest_index is not None else "-"
-        print(f"{c.project}/{c.name}  type={c.type}  versions={c.version_count}  latest={latest}"
-              + ("  (registry)" if c.kind == "registry" else ""))
+        print(
+            f"{c.project}/{c.name}  type={c.type}  versions={c.version_count}  latest={latest}"
+            + ("  (registry)" if c.kind == "registry" else "")
+        )
     return 0
 
 
@@ -186,8 +201,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     result = _registry(args).gc(dry_run=args.dry_run, grace_seconds=args.grace)
     verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {result.blobs_deleted} blobs ({_human(result.bytes_freed)}) and "
-          f"{result.pending_removed} stale pending versions")
+    print(
+        f"{verb} {result.blobs_deleted} blobs ({_human(result.bytes_freed)}) and "
+        f"{result.pending_removed} stale pending versions"
+    )
     return 0
 
 
@@ -212,10 +229,17 @@ def cmd_ui(args: argparse.Namespace) -> int:  # pragma: no cover - exercised by 
     try:
         from .ui import serve
     except ImportError as exc:
-        raise ArtiflowError(f"the web page needs its extra: pip install 'artiflow[ui]' ({exc})") from exc
+        raise ArtiflowError(
+            f"the web page needs its extra: pip install 'artiflow[ui]' ({exc})"
+        ) from exc
     token = args.token or os.environ.get("ARTIFLOW_UI_TOKEN")
-    serve(host=args.host, port=args.port, registry=_registry(args), allow_writes=args.allow_writes,
-          write_token=token)
+    serve(
+        host=args.host,
+        port=args.port,
+        registry=_registry(args),
+        allow_writes=args.allow_writes,
+        write_token=token,
+    )
     return 0
 
 
@@ -224,17 +248,30 @@ def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
     d: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     p.add_argument("--home", help="registry home (default $ARTIFLOW_HOME or ~/.artiflow)", **d)
     p.add_argument("--db-url", help="SQLAlchemy URL of the catalog (default $ARTIFLOW_DB_URL)", **d)
-    p.add_argument("--store-url", help="fsspec URL of the content store (default $ARTIFLOW_STORE_URL)", **d)
-    p.add_argument("--project", help="default project (default $ARTIFLOW_PROJECT or 'default')", **d)
+    p.add_argument(
+        "--store-url", help="fsspec URL of the content store (default $ARTIFLOW_STORE_URL)", **d
+    )
+    p.add_argument(
+        "--project", help="default project (default $ARTIFLOW_PROJECT or 'default')", **d
+    )
     prog = p.add_mutually_exclusive_group()
-    prog.add_argument("--progress", dest="progress", action="store_true", help="always show progress",
-                      **({"default": None} if top else d))
-    prog.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress", **d)
+    prog.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        help="always show progress",
+        **({"default": None} if top else d),
+    )
+    prog.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show progress", **d
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    p = argparse.ArgumentParser(prog="artiflow", description="Versioned artifacts and their lineage.")
+    p = argparse.ArgumentParser(
+        prog="artiflow", description="Versioned artifacts and their lineage."
+    )
     p.add_argument("--version", action="version", version=f"artiflow {__version__}")
     _add_common(p, top=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -251,9 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("path")
     s.add_argument("--name", help="collection name (default: the file or folder name)")
     s.add_argument("--type", default="dataset", help="artifact type (default: dataset)")
-    s.add_argument("--alias", action="append", default=[], help="alias to put on the version (repeatable)")
+    s.add_argument(
+        "--alias", action="append", default=[], help="alias to put on the version (repeatable)"
+    )
     s.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
-    s.add_argument("--meta", action="append", default=[], help="metadata key=value, value as JSON if it parses")
+    s.add_argument(
+        "--meta", action="append", default=[], help="metadata key=value, value as JSON if it parses"
+    )
     s.add_argument("--description")
     s.add_argument("--semver", help="semantic version label, e.g. 1.4.0")
     s.set_defaults(fn=cmd_log)
@@ -303,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("gc", help="remove content no version needs")
     s.add_argument("--dry-run", action="store_true")
-    s.add_argument("--grace", type=float, help="keep blobs and pending versions younger than this (seconds)")
+    s.add_argument(
+        "--grace", type=float, help="keep blobs and pending versions younger than this (seconds)"
+    )
     s.set_defaults(fn=cmd_gc)
 
     s = sub.add_parser("db", help="database schema")
@@ -313,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ui", help="serve the registry web page")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
-    s.add_argument("--allow-writes", action="store_true", help="enable alias/metadata edits (needs a token)")
+    s.add_argument(
+        "--allow-writes", action="store_true", help="enable alias/metadata edits (needs a token)"
+    )
     s.add_argument("--token", help="bearer token for writes (default $ARTIFLOW_UI_TOKEN)")
     s.set_defaults(fn=cmd_ui)
     return p

@@ -1,12 +1,20 @@
 """Content-addressed blobs over fsspec.
 
 Blobs are named by their BLAKE3 digest and sharded ``<root>/ab/cdef…``. Writes are atomic (a
-temporary name, then a rename; object stores' PUT is atomic by itself) and never overwrite an
-existing blob. Every read is verified against the digest.
+temporary name, then a rename; an object store's PUT or completed multipart upload is atomic by
+itself) and never overwrite an existing blob. Every read is verified against the digest; a blob
+whose content no longer matches its name is removed (so the next ``log`` uploads it again) and
+never handed out.
 
 Local folders get a fast path that hashes and writes in one read of the source file; any other
 fsspec URL (``s3://``, ``gs://``, ``memory://``) goes through fsspec, lazily importing the backend
-and naming the extra to install when it is missing.
+and naming the extra to install when it is missing. Credentials and endpoints come from the
+backend's own settings (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, ``STORAGE_EMULATOR_HOST``,
+``GOOGLE_APPLICATION_CREDENTIALS``, ``FSSPEC_S3_*`` …) or from ``storage_options``.
+
+Many small blobs move in parallel (:meth:`BlobStore.put_many`, :meth:`BlobStore.get_many`;
+``ARTIFLOW_TRANSFER_CONCURRENCY`` requests at once, default 16); large ones are streamed in
+8 MiB parts, never held whole in memory.
 
 Example:
     >>> import tempfile, os
@@ -23,18 +31,24 @@ import errno
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from .exceptions import StoreError, VerificationError
 from .hashing import hash_bytes, hash_file, hash_stream
 
-__all__ = ["BlobStore", "link_or_copy"]
+__all__ = ["DEFAULT_CONCURRENCY", "BlobStore", "link_or_copy"]
 
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 _SMALL = 1024 * 1024
+_PART = 8 * 1024 * 1024  # multipart/resumable chunk: bounds memory per transfer
+_HEAD_LIMIT = 64  # up to this many digests: one HEAD each; more: list the shards instead
+DEFAULT_CONCURRENCY = 16
 Progress = Callable[[int], object] | None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _is_local(url: str) -> bool:
@@ -42,10 +56,14 @@ def _is_local(url: str) -> bool:
 
 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    """The fsspec file system and root path for ``url`` (listing cache off: the store is shared,
+    other writers change it behind our back)."""
     import fsspec
 
+    options = dict(storage_options)
+    options.setdefault("use_listings_cache", False)
     try:
-        fs, root = fsspec.core.url_to_fs(url, **storage_options)
+        fs, root = fsspec.core.url_to_fs(url, **options)
     except ImportError as exc:
         proto = url.split("://", 1)[0]
         extra = _EXTRAS.get(proto)
@@ -55,65 +73,171 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
             else f"install the fsspec backend for {proto!r}"
         )
         raise StoreError(f"cannot open store {url!r}: {exc}. Install it with: {hint}") from exc
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise StoreError(f"cannot open store {url!r}: {exc}") from exc
     return fs, root.rstrip("/")
 
 
-class BlobStore:
-    """A content-addressed blob store at ``url`` (a local folder or any fsspec URL)."""
+def _concurrency(value: int | None) -> int:
+    if value is None:
+        raw = os.environ.get("ARTIFLOW_TRANSFER_CONCURRENCY", "")
+        try:
+            value = int(raw) if raw else DEFAULT_CONCURRENCY
+        except ValueError:
+            raise StoreError(
+                f"ARTIFLOW_TRANSFER_CONCURRENCY={raw!r} is not a whole number; set it to e.g. 16"
+            ) from None
+    if value < 1:
+        raise StoreError(f"transfer concurrency must be at least 1, not {value}")
+    return value
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+
+def _callback(progress: Progress) -> Any:
+    """An fsspec callback forwarding byte counts to ``progress``."""
+    from fsspec.callbacks import Callback
+
+    class _Forward(Callback):  # type: ignore[misc]
+        def relative_update(self, inc: int = 1) -> None:
+            if progress is not None and inc:
+                progress(inc)
+
+        def absolute_update(self, value: int) -> None:
+            pass
+
+    return _Forward()
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    value = info.get("LastModified") or info.get("mtime") or info.get("updated") or 0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    if isinstance(value, str):
+        from datetime import datetime
+
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return float(value)
+
+
+class BlobStore:
+    """A content-addressed blob store at ``url`` (a local folder or any fsspec URL).
+
+    ``max_concurrency`` bounds parallel requests of the bulk operations (default
+    ``ARTIFLOW_TRANSFER_CONCURRENCY`` or 16; the GCS emulator wants 1).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        max_concurrency: int | None = None,
+    ) -> None:
         self.url = url
         self.storage_options = dict(storage_options or {})
         self.is_local = _is_local(url)
+        self.max_concurrency = _concurrency(max_concurrency)
         if self.is_local:
-            self.root = Path(url[len("file://") :] if url.startswith("file://") else url)
+            self.root = Path(url[len("file://") :] if url.startswith("file://") else url).absolute()
+            self._root_s = str(self.root)
             self.fs: Any = None
             self._tmp = self.root / "tmp"
+            self._made: set[str] = set()  # shard folders known to exist
+            self.protocol = "file"
         else:
             self.fs, self._remote_root = _filesystem(url, self.storage_options)
+            proto = self.fs.protocol
+            self.protocol = proto if isinstance(proto, str) else proto[0]
 
     def __repr__(self) -> str:
         return f"BlobStore({self.url!r})"
 
     # ---- naming -------------------------------------------------------------------------
     def path(self, digest: str) -> str:
-        """Where the blob of ``digest`` lives (a local path or a URL path of the backend)."""
+        """Where the blob of ``digest`` lives (a local path or a URL path of the backend).
+
+        Example:
+            >>> BlobStore("/tmp/s").path("ab" * 32)[:12]
+            '/tmp/s/ab/ab'
+        """
         if self.is_local:
-            return str(self.root / digest[:2] / digest[2:])
+            return f"{self._root_s}/{digest[:2]}/{digest[2:]}"
         return f"{self._remote_root}/{digest[:2]}/{digest[2:]}"
 
+    def _pool_map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if len(items) <= 1 or self.max_concurrency == 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+            return list(pool.map(fn, items))
+
     # ---- queries ------------------------------------------------------------------------
-    def exists(self, digest: str) -> bool:
-        """True when the blob is stored."""
-        if self.is_local:
-            return os.path.exists(self.path(digest))
+    def _remote_exists(self, digest: str) -> bool:
+        path = self.path(digest)
         try:
-            return bool(self.fs.exists(self.path(digest)))
+            if self.protocol in ("s3", "s3a"):
+                bucket, key, _ = self.fs.split_path(path)
+                self.fs.call_s3("head_object", Bucket=bucket, Key=key)  # one request, no LIST
+                return True
+            return bool(self.fs.exists(path))
+        except FileNotFoundError:
+            return False
         except OSError as exc:
             raise StoreError(f"cannot reach store {self.url!r}: {exc}") from exc
 
+    def exists(self, digest: str) -> bool:
+        """True when the blob is stored.
+
+        Example:
+            >>> import tempfile
+            >>> BlobStore(tempfile.mkdtemp()).exists("ab" * 32)
+            False
+        """
+        if self.is_local:
+            return os.path.exists(self.path(digest))
+        return self._remote_exists(digest)
+
     def missing(self, digests: Iterable[str]) -> set[str]:
-        """The subset of ``digests`` that is not stored."""
+        """The subset of ``digests`` that is not stored (checked in parallel on object stores:
+        one HEAD per digest for a few, one listing per shard for many).
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+            >>> s.missing([d, "00" * 32]) == {"00" * 32}
+            True
+        """
         wanted = set(digests)
         if self.is_local:
             return {d for d in wanted if not os.path.exists(self.path(d))}
         if not wanted:
             return set()
-        present: set[str] = set()
-        for prefix in {d[:2] for d in wanted}:
+        if len(wanted) <= _HEAD_LIMIT:
+            order = sorted(wanted)
+            found = self._pool_map(self._remote_exists, order)
+            return {d for d, ok in zip(order, found, strict=True) if not ok}
+
+        def shard(prefix: str) -> set[str]:
             try:
-                names = self.fs.ls(f"{self._remote_root}/{prefix}", detail=False, refresh=True)
+                names = self.fs.ls(f"{self._remote_root}/{prefix}", detail=False)
             except FileNotFoundError:
-                continue
+                return set()
             except OSError as exc:
                 raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
-            present.update(prefix + n.rstrip("/").rsplit("/", 1)[-1] for n in names)
+            return {prefix + n.rstrip("/").rsplit("/", 1)[-1] for n in names}
+
+        present: set[str] = set()
+        for names in self._pool_map(shard, sorted({d[:2] for d in wanted})):
+            present |= names
         return wanted - present
 
     def iter_blobs(self) -> Iterator[tuple[str, float]]:
-        """Yield ``(digest, modified_time)`` for every blob in the store."""
+        """Yield ``(digest, modified_time)`` for every blob in the store.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+            >>> [b for b, _ in s.iter_blobs()] == [d]
+            True
+        """
         if self.is_local:
             if not self.root.exists():
                 return
@@ -128,32 +252,54 @@ class BlobStore:
             listing = self.fs.find(self._remote_root, detail=True)
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
+        root = self.fs._strip_protocol(self._remote_root).rstrip("/")
         for path, info in listing.items():
-            parts = path.rstrip("/").rsplit("/", 2)
-            if len(parts) < 3 or len(parts[-2]) != 2:
+            rel = self.fs._strip_protocol(path)[len(root) :].strip("/").split("/")
+            if len(rel) != 2 or len(rel[0]) != 2 or len(rel[0] + rel[1]) != 64:
                 continue
-            mtime = info.get("LastModified") or info.get("updated") or info.get("mtime") or 0
-            if hasattr(mtime, "timestamp"):
-                mtime = mtime.timestamp()
-            elif isinstance(mtime, str):
-                from datetime import datetime
-
-                mtime = datetime.fromisoformat(mtime.replace("Z", "+00:00")).timestamp()
-            yield parts[-2] + parts[-1], float(mtime)
+            yield rel[0] + rel[1], _mtime(info)
 
     # ---- writing ------------------------------------------------------------------------
     def _tmp_path(self) -> Path:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        if "tmp" not in self._made:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            self._made.add("tmp")
         return self._tmp / uuid.uuid4().hex
 
-    def _install(self, tmp: Path, digest: str) -> None:
-        final = Path(self.path(digest))
-        if final.exists():
-            tmp.unlink(missing_ok=True)
+    def _install(self, tmp: Path | str, digest: str) -> None:
+        final = self.path(digest)
+        if os.path.exists(final):
+            os.unlink(tmp)
             return
-        final.parent.mkdir(parents=True, exist_ok=True)
+        shard = digest[:2]
+        if shard not in self._made:
+            os.makedirs(f"{self._root_s}/{shard}", exist_ok=True)
+            self._made.add(shard)
         os.chmod(tmp, 0o444)  # blobs are read-only, so hardlinked checkouts cannot corrupt them
         os.replace(tmp, final)
+
+    def _write_new(self, data: bytes | memoryview, digest: str) -> None:
+        """Write a small blob atomically (temporary name, then rename)."""
+        tmp = self._tmp_path()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        try:
+            shard = digest[:2]
+            if shard not in self._made:
+                os.makedirs(f"{self._root_s}/{shard}", exist_ok=True)
+                self._made.add(shard)
+            os.replace(tmp, self.path(digest))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` and return its digest.
@@ -167,10 +313,7 @@ class BlobStore:
         if self.exists(digest):
             return digest
         if self.is_local:
-            tmp = self._tmp_path()
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            self._install(tmp, digest)
+            self._write_new(data, digest)
         else:
             self._remote_write(digest, lambda: self.fs.pipe_file(self.path(digest), data))
         return digest
@@ -185,6 +328,7 @@ class BlobStore:
         """Store a local file, hashing it in the same read. Returns ``(digest, size)``.
 
         When ``digest`` is given (from the stat cache) and the blob exists, nothing is read.
+        Object stores get the file streamed in parts (never whole in memory).
 
         Example:
             >>> import tempfile, os
@@ -207,10 +351,7 @@ class BlobStore:
                     data = fh.read()
                 found = hash_bytes(data)
                 if not os.path.exists(self.path(found)):
-                    tmp = self._tmp_path()
-                    with open(tmp, "wb") as out:
-                        out.write(data)
-                    self._install(tmp, found)
+                    self._write_new(data, found)
                 if progress is not None:
                     progress(len(data))
                 return found, len(data)
@@ -235,67 +376,93 @@ class BlobStore:
         except OSError as exc:
             raise StoreError(f"cannot write blob {digest[:12]} to {self.url!r}: {exc}") from exc
 
+    def _upload(self, local_path: str | os.PathLike[str], digest: str, progress: Progress) -> None:
+        kwargs: dict[str, Any] = {}
+        if self.protocol in ("s3", "s3a", "gs", "gcs"):
+            kwargs["chunksize"] = _PART  # multipart above 2 parts: bounded memory
+        if progress is not None:
+            kwargs["callback"] = _callback(progress)
+        # a PUT, or a multipart upload that is only completed at the end: readers see the
+        # whole blob or none, also when this process is killed half-way
+        self._remote_write(
+            digest, lambda: self.fs.put_file(os.fspath(local_path), self.path(digest), **kwargs)
+        )
+
     def _put_remote(
         self, local_path: str | os.PathLike[str], *, digest: str | None, progress: Progress
     ) -> tuple[str, int]:
         found, size = (
             hash_file(local_path) if digest is None else (digest, os.stat(local_path).st_size)
         )
-        if not self.exists(found):
-            # object PUTs are atomic: readers see the whole blob or none
-            self._remote_write(
-                found, lambda: self.fs.put_file(os.fspath(local_path), self.path(found))
-            )
-        if progress is not None:
-            progress(size)
+        if self.exists(found):
+            if progress is not None:
+                progress(size)
+        else:
+            self._upload(local_path, found, progress)
         return found, size
 
     def put_many(
         self,
-        items: list[tuple[str, str]],
+        items: Sequence[tuple[str, str]],
         *,
         progress: Progress = None,
         batch_size: int | None = None,
-    ) -> None:
-        """Upload many ``(local_path, digest)`` pairs whose digests are known, in parallel.
+    ) -> int:
+        """Store many ``(local_path, digest)`` pairs whose digests are known, ``batch_size``
+        (default :attr:`max_concurrency`) at a time. Blobs already stored are skipped (one bulk
+        :meth:`missing` check). Returns how many blobs were uploaded.
 
-        Object stores get one concurrent ``fs.put`` (s3fs/gcsfs run it on their event loop);
-        local folders copy with a thread pool.
+        Example:
+            >>> import tempfile, os
+            >>> from artiflow.hashing import hash_file
+            >>> d = tempfile.mkdtemp(); p = os.path.join(d, "f")
+            >>> _ = open(p, "wb").write(b"abc")
+            >>> s = BlobStore(os.path.join(d, "store"))
+            >>> s.put_many([(p, hash_file(p)[0])]), s.put_many([(p, hash_file(p)[0])])
+            (1, 0)
         """
-        todo = [(p, d) for p, d in items]
-        if not todo:
-            return
-        missing = self.missing(d for _, d in todo)
-        todo = [(p, d) for p, d in todo if d in missing]
-        seen: set[str] = set()
-        unique = []
-        for p, d in todo:
-            if d not in seen:
-                seen.add(d)
-                unique.append((p, d))
-        if self.is_local:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                for _ in pool.map(lambda pd: self.put_file(pd[0], digest=None), unique):
-                    pass
-        elif unique:
-            kwargs: dict[str, Any] = {}
-            if batch_size is not None:
-                kwargs["batch_size"] = batch_size
-            try:
-                self.fs.put([p for p, _ in unique], [self.path(d) for _, d in unique], **kwargs)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot upload {len(unique)} blobs to {self.url!r}: {exc}"
-                ) from exc
-        if progress is not None:
-            for p, _ in items:
+        if not items:
+            return 0
+        missing = self.missing(d for _, d in items)
+        unique: dict[str, str] = {}
+        for p, d in items:
+            if d in missing and d not in unique:
+                unique[d] = p
+            elif progress is not None:
                 progress(os.stat(p).st_size)
+        todo = [(p, d) for d, p in unique.items()]
+        workers = batch_size or self.max_concurrency
+
+        def one(pd: tuple[str, str]) -> None:
+            p, d = pd
+            if self.is_local:
+                found, _ = self.put_file(p, progress=progress)
+                if found != d:
+                    raise StoreError(
+                        f"file {p!r} changed while it was being stored (expected {d[:12]}, "
+                        f"read {found[:12]}); log it again"
+                    )
+            else:
+                self._upload(p, d, progress)
+
+        if len(todo) <= 1 or workers == 1:
+            for pd in todo:
+                one(pd)
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                list(pool.map(one, todo))
+        return len(todo)
 
     # ---- reading ------------------------------------------------------------------------
     def open(self, digest: str) -> BinaryIO:
-        """Open the blob for reading (unverified; prefer :meth:`get_file` / :meth:`read_bytes`)."""
+        """Open the blob for reading (unverified; prefer :meth:`get_file` / :meth:`read_bytes`).
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp())
+            >>> with s.open(s.put_bytes(b"hi")) as fh: fh.read()
+            b'hi'
+        """
         try:
             if self.is_local:
                 return open(self.path(digest), "rb")
@@ -308,54 +475,138 @@ class BlobStore:
         except OSError as exc:
             raise StoreError(f"cannot read blob {digest[:12]} from {self.url!r}: {exc}") from exc
 
+    def _corrupt(self, digest: str, found: str) -> VerificationError:
+        # content-addressed: a blob that does not hash to its name is useless; removing it lets
+        # the next log of that content upload it again instead of skipping it as present
+        with contextlib.suppress(OSError):
+            self.delete(digest)
+        return VerificationError(
+            f"blob {digest} in {self.url!r} is corrupt (its content hashes to {found}); it was "
+            "not handed out and was removed from the store. Log the artifact again to restore it"
+        )
+
     def read_bytes(self, digest: str) -> bytes:
-        """The verified content of a blob."""
+        """The verified content of a blob.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); s.read_bytes(s.put_bytes(b"x"))
+            b'x'
+        """
         with self.open(digest) as fh:
             data = fh.read()
-        if hash_bytes(data) != digest:
-            raise VerificationError(f"blob {digest} in {self.url!r} is corrupt (hash mismatch)")
+        found = hash_bytes(data)
+        if found != digest:
+            raise self._corrupt(digest, found)
         return data
 
     def get_file(
         self, digest: str, dest: str | os.PathLike[str], *, progress: Progress = None
     ) -> None:
-        """Write the blob to ``dest`` atomically, verifying its hash on the way.
+        """Write the blob to ``dest`` atomically, verifying its hash on the way (streamed).
 
         A corrupt blob raises :class:`VerificationError` and leaves ``dest`` untouched.
+
+        Example:
+            >>> import tempfile, os
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+            >>> out = os.path.join(tempfile.mkdtemp(), "x"); s.get_file(d, out)
+            >>> open(out, "rb").read()
+            b'x'
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.artiflow-{uuid.uuid4().hex[:8]}"
         try:
-            with self.open(digest) as src, open(tmp, "wb") as out:
-                found, _ = hash_stream(src, sink=out.write, progress=progress)
+            if self.is_local:
+                with self.open(digest) as src, open(tmp, "wb") as out:
+                    found, _ = hash_stream(src, sink=out.write, progress=progress)
+            else:
+                kwargs: dict[str, Any] = {}
+                if progress is not None:
+                    kwargs["callback"] = _callback(progress)
+                try:
+                    self.fs.get_file(self.path(digest), str(tmp), **kwargs)
+                except FileNotFoundError as exc:
+                    raise StoreError(
+                        f"blob {digest} is missing from store {self.url!r}: the store lost "
+                        "content the registry still references; restore it or re-log the artifact"
+                    ) from exc
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot read blob {digest[:12]} from {self.url!r}: {exc}"
+                    ) from exc
+                found, _ = hash_file(tmp)
             if found != digest:
-                raise VerificationError(
-                    f"blob {digest} in {self.url!r} is corrupt (its content hashes to {found}); "
-                    "it was not handed out. Re-log the artifact or restore the blob"
-                )
+                raise self._corrupt(digest, found)
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
 
+    def get_many(
+        self, digests: Iterable[str], into: BlobStore, *, progress: Progress = None
+    ) -> int:
+        """Copy the blobs ``digests`` that the local store ``into`` lacks (a download cache)
+        from this store, in parallel, each verified before it becomes visible in ``into``.
+        Returns how many were fetched.
+
+        Example:
+            >>> import tempfile
+            >>> remote = BlobStore("memory://artiflow-doc"); d = remote.put_bytes(b"x")
+            >>> cache = BlobStore(tempfile.mkdtemp())
+            >>> remote.get_many([d], cache), cache.exists(d)
+            (1, True)
+        """
+        if not into.is_local:
+            raise StoreError(f"get_many copies into a local folder, not {into.url!r}")
+        todo = sorted(into.missing(digests))
+
+        def one(digest: str) -> None:
+            tmp = into._tmp_path()
+            try:
+                self.get_file(digest, tmp, progress=progress)
+                into._install(tmp, digest)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+        self._pool_map(one, todo)
+        return len(todo)
+
     def delete(self, digest: str) -> None:
-        """Remove a blob (missing blobs are ignored)."""
+        """Remove a blob (missing blobs are ignored).
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x"); s.delete(d)
+            >>> s.exists(d)
+            False
+        """
         if self.is_local:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path(digest))
             return
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self.fs.rm_file(self.path(digest))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot delete blob {digest[:12]} from {self.url!r}: {exc}") from exc
 
     def clean_tmp(self, older_than: float = 3600.0) -> int:
-        """Remove temporary files left by killed writers. Returns how many were removed."""
+        """Remove temporary files left by killed writers. Returns how many were removed.
+
+        Example:
+            >>> import tempfile
+            >>> BlobStore(tempfile.mkdtemp()).clean_tmp()
+            0
+        """
         if not self.is_local or not self._tmp.exists():
             return 0
         cutoff = time.time() - older_than
         removed = 0
         for entry in os.scandir(self._tmp):
             with contextlib.suppress(FileNotFoundError):
-                if entry.stat().st_mtime < cutoff:
+                if entry.stat().st_mtime <= cutoff:
                     os.unlink(entry.path)
                     removed += 1
         return removed

@@ -420,7 +420,7 @@ def test_file_reference_records_checksum_and_detects_change(registry, tmp_path):
     src.write_text("1,2,4")
     with pytest.raises(VerificationError, match="reference changed"):
         v.verify(out)
-    with pytest.raises(VerificationError, match="changed since it was logged"):
+    with pytest.raises(VerificationError, match="does not match what was logged"):
         v.download(tmp_path / "again")
 
 

@@ -415,6 +415,22 @@ class Catalog:
             )
         ).scalar()
 
+    def latest_digest(self, project: str, name: str) -> str | None:
+        """The digest of ``latest`` of a collection, or None (a cheap pre-check for no-op logs)."""
+        with self.read() as conn:
+            row = conn.execute(
+                select(versions.c.digest)
+                .join(collections, collections.c.id == versions.c.collection_id)
+                .where(
+                    collections.c.project == project,
+                    collections.c.name == name,
+                    versions.c.state == COMMITTED,
+                )
+                .order_by(versions.c.idx.desc())
+                .limit(1)
+            ).first()
+            return row[0] if row else None
+
     def version_by_id(self, version_id: int, conn: Connection | None = None) -> VersionRow:
         """One version by its database id."""
         if conn is None:
@@ -720,11 +736,12 @@ class Catalog:
         """Put ``alias`` on a committed version, moving it from the version that held it."""
         with self.write() as conn:
             row = self.version_by_id(version_id, conn)
+            coll = self._lock_collection(conn, row.project, row.name)
+            row = self.version_by_id(version_id, conn)  # re-read under the lock (PostgreSQL)
             if row.state != COMMITTED:
                 raise ArtifactNotFoundError(
                     f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
                 )
-            coll = self._lock_collection(conn, row.project, row.name)
             move = self._set_alias(conn, coll, version_id, row.index, alias, run_id)
             return self.version_by_id(version_id, conn), move
 
@@ -742,6 +759,7 @@ class Catalog:
         with self.write() as conn:
             row = self.version_by_id(version_id, conn)
             coll = self._lock_collection(conn, row.project, row.name)
+            row = self.version_by_id(version_id, conn)  # aliases as of the lock (PostgreSQL)
             conn.execute(
                 update(versions)
                 .where(versions.c.id == version_id)
@@ -788,9 +806,10 @@ class Catalog:
         """Mark a version DELETED (lineage rows stay). Raises if it holds user aliases."""
         with self.write() as conn:
             row = self.version_by_id(version_id, conn)
+            coll = self._lock_collection(conn, row.project, row.name)
+            row = self.version_by_id(version_id, conn)  # aliases as of the lock (PostgreSQL)
             if row.state == DELETED:
                 return row, []
-            coll = self._lock_collection(conn, row.project, row.name)
             user_aliases = [a for a in row.aliases if a != LATEST]
             if user_aliases and not delete_aliases:
                 raise AliasInUseError(
