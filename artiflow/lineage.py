@@ -6,8 +6,7 @@ Nodes are versions (``version:<id>``) and runs (``run:<id>``); edges are ``used`
 Example:
     >>> g = LineageGraph(root="version:1")
     >>> g.add_node({"id": "version:1", "kind": "version", "ref": "default/ds:v0", "aliases": []})
-    >>> print(g.to_mermaid())
-    graph LR
+    >>> print(g.to_mermaid().splitlines()[1])
       version_1[("default/ds:v0")]
 """
 

@@ -2,9 +2,16 @@
 uses and logs versions. Lineage is the graph of these edges.
 
 Example:
-    >>> # with registry.run("train") as run:
-    >>> #     ds = run.use("bike-dataset:latest")
-    >>> #     run.log(model_draft, aliases=["candidate"])
+    >>> import tempfile
+    >>> from artiflow import Artifact, Registry
+    >>> registry = Registry(home=tempfile.mkdtemp())
+    >>> draft = Artifact("model", type="model")
+    >>> with draft.new_file("w.json") as f:
+    ...     _ = f.write("{}")
+    >>> with registry.run("train", pipeline="nightly") as run:
+    ...     model = run.log(draft, aliases=["candidate"])
+    >>> model.logged_by().name, run.state
+    ('train', 'SUCCESS')
 """
 
 from __future__ import annotations

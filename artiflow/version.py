@@ -1,9 +1,18 @@
 """``ArtifactVersion``: a logged, immutable version (its editable labels aside).
 
 Example:
-    >>> # v = registry.get("bike-dataset:latest")
-    >>> # path = v.download()           # ./artifacts/bike-dataset:v3/, every file verified
-    >>> # v.aliases.append("production"); v.save()
+    >>> import tempfile
+    >>> from artiflow import Artifact, Registry
+    >>> registry = Registry(home=tempfile.mkdtemp())
+    >>> draft = Artifact("bike-dataset")
+    >>> with draft.new_file("rows.csv") as f:
+    ...     _ = f.write("a,b")
+    >>> v = registry.log(draft)
+    >>> v.aliases.append("production"); _ = v.save()
+    >>> registry.get("bike-dataset:production").version
+    'v0'
+    >>> (v.download(tempfile.mkdtemp()) / "rows.csv").read_text()
+    'a,b'
 """
 
 from __future__ import annotations

@@ -38,9 +38,9 @@ def fit(csv: Path) -> dict[str, float]:
         xs.append(float(temp))
         ys.append(float(rentals))
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     intercept = my - slope * mx
-    ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys))
+    ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     ss_tot = sum((y - my) ** 2 for y in ys)
     return {"slope": slope, "intercept": intercept, "r2": 1 - ss_res / ss_tot}
 
@@ -51,7 +51,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # 1. the nightly ETL logs a dataset version
-        with registry.run("build-dataset", pipeline="demo", pipeline_run="nightly-1", task="extract") as run:
+        with registry.run(
+            "build-dataset", pipeline="demo", pipeline_run="nightly-1", task="extract"
+        ) as run:
             draft = Artifact("bike-dataset", type="dataset", metadata={"source": "demo generator"})
             draft.add_file(make_dataset(work, seed=7))
             dataset = run.log(draft, tags=["nightly"])
@@ -78,11 +80,15 @@ def main() -> None:
                 print(f"kept {v.ref} out of production (r2 < 0.5)")
 
     prod = registry.get("rentals-model:production")
-    print(f"\nrentals-model:production -> {prod.ref}, trained on "
-          f"{[v.ref for v in prod.logged_by().used_artifacts()]}\n")
+    print(
+        f"\nrentals-model:production -> {prod.ref}, trained on "
+        f"{[v.ref for v in prod.logged_by().used_artifacts()]}\n"
+    )
     print("lineage of rentals-model:production (Mermaid):\n")
     print(registry.lineage("rentals-model:production", direction="upstream").to_mermaid())
-    print(f"\nartiflow {artiflow.__version__}: try `artiflow ls` or `artiflow lineage rentals-model:production`")
+    print(
+        f"\nartiflow {artiflow.__version__}: try `artiflow ls` or `artiflow lineage rentals-model:production`"
+    )
 
 
 if __name__ == "__main__":

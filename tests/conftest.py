@@ -12,7 +12,9 @@ from artiflow import Registry
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never touch ~/.artiflow from a test: point ARTIFLOW_HOME at a temporary folder."""
     home = tmp_path_factory.mktemp("artiflow-home")
     monkeypatch.setenv("ARTIFLOW_HOME", str(home))

@@ -24,8 +24,29 @@ def run_cli(*args, home):
 def test_cli_round_trip(tmp_path, make_files, capsys):
     data = make_files({"train.csv": "a,b\n1,2\n", "img/1.png": b"\x89PNG"})
     home = tmp_path / "home"
-    assert main(["--home", str(home), "log", str(data), "--name", "bike-dataset", "--alias", "production",
-                 "--tag", "raw", "--meta", "rows=1", "--meta", "source=web", "--description", "bikes"]) == 0
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "log",
+                str(data),
+                "--name",
+                "bike-dataset",
+                "--alias",
+                "production",
+                "--tag",
+                "raw",
+                "--meta",
+                "rows=1",
+                "--meta",
+                "source=web",
+                "--description",
+                "bikes",
+            ]
+        )
+        == 0
+    )
     assert "default/bike-dataset:v0" in capsys.readouterr().out
     assert main(["ls", "--home", str(home)]) == 0  # options accepted after the command too
     assert "default/bike-dataset  type=dataset  versions=1  latest=v0" in capsys.readouterr().out
@@ -69,11 +90,16 @@ def test_cli_bad_input_one_line_and_nonzero(tmp_path, args, message):
     (tmp_path / "f.txt").write_text("x")
     proc = subprocess.run(
         [sys.executable, "-m", "artiflow.cli", "--home", str(tmp_path / "h"), *args],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("artiflow: error:") and message in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("artiflow: error:") and message in lines[0], (
+        proc.stderr
+    )
 
 
 def test_cli_progress_bar_on_request(tmp_path, make_files):
@@ -86,7 +112,9 @@ def test_cli_progress_bar_on_request(tmp_path, make_files):
 
 
 def test_console_script_installed():
-    exe = __import__("shutil").which("artiflow", path=str(__import__("pathlib").Path(sys.executable).parent))
+    exe = __import__("shutil").which(
+        "artiflow", path=str(__import__("pathlib").Path(sys.executable).parent)
+    )
     assert exe, "the `artiflow` console script is not installed in the venv"
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "artiflow" in proc.stdout

@@ -8,7 +8,9 @@ from artiflow import InvalidPathError, Registry, log_artifact
 def test_log_artifact_file_and_folder(tmp_path, make_files):
     reg = Registry(home=tmp_path / "h")
     data = make_files({"a.csv": "1", "b.csv": "2"}, root="train-data")
-    v = log_artifact(data, type="dataset", desc="training data", labels=["raw"], meta={"rows": 2}, registry=reg)
+    v = log_artifact(
+        data, type="dataset", desc="training data", labels=["raw"], meta={"rows": 2}, registry=reg
+    )
     assert v.ref == "default/train-data:v0" and v.tags == ["raw"] and v.metadata == {"rows": 2}
     assert v.description == "training data" and sorted(v.manifest.entries) == ["a.csv", "b.csv"]
     model = tmp_path / "model.pkl"

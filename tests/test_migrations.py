@@ -27,7 +27,9 @@ def test_upgrade_from_empty_matches_models(tmp_path):
     from alembic.migration import MigrationContext
 
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"render_as_batch": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"render_as_batch": True}), metadata
+        )
     assert diff == []
     engine.dispose()
 

@@ -9,7 +9,11 @@ import artiflow
 
 
 def test_all_matches_public_names():
-    public = {n for n in dir(artiflow) if not n.startswith("_") and n[0].isupper() or n in ("log_artifact", "parse_ref")}
+    public = {
+        n
+        for n in dir(artiflow)
+        if (not n.startswith("_") and n[0].isupper()) or n in ("log_artifact", "parse_ref")
+    }
     assert set(artiflow.__all__) - {"__version__"} == public
     for name in artiflow.__all__:
         assert getattr(artiflow, name) is not None

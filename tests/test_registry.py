@@ -188,7 +188,11 @@ def test_download_default_root_and_verify(registry, chdir_tmp):
     (root / "sub" / "b.txt").unlink()
     with pytest.raises(VerificationError) as info:
         v.verify(root)
-    assert sorted(info.value.problems) == [("changed", "a.txt"), ("extra", "extra.txt"), ("missing", "sub/b.txt")]
+    assert sorted(info.value.problems) == [
+        ("changed", "a.txt"),
+        ("extra", "extra.txt"),
+        ("missing", "sub/b.txt"),
+    ]
     # download leaves extra files alone and repairs the rest
     v.download(root)
     assert (root / "extra.txt").exists() and (root / "a.txt").read_text() == "alpha"
@@ -262,10 +266,14 @@ def test_collaborative_upsert_and_finish(registry):
         registry.upsert(draft("shards", files={f"part-{i}.csv": str(i)}), distributed_id="run-1")
     with pytest.raises(ArtifactNotFoundError):
         registry.get("shards")  # pending is invisible
-    registry.upsert(draft("shards", files={"part-0.csv": "0"}), distributed_id="run-1")  # same content ok
+    registry.upsert(
+        draft("shards", files={"part-0.csv": "0"}), distributed_id="run-1"
+    )  # same content ok
     with pytest.raises(ConflictError, match="part-0.csv"):
         registry.upsert(draft("shards", files={"part-0.csv": "different"}), distributed_id="run-1")
-    v = registry.finish(Artifact("shards", type="dataset"), distributed_id="run-1", aliases=["complete"])
+    v = registry.finish(
+        Artifact("shards", type="dataset"), distributed_id="run-1", aliases=["complete"]
+    )
     assert sorted(v.manifest.entries) == ["part-0.csv", "part-1.csv", "part-2.csv"]
     assert v.version == "v0" and "complete" in v.aliases
     with pytest.raises(ArtifactFinalizedError):
@@ -305,9 +313,13 @@ def test_runs_and_lineage(registry):
     with registry.run("clean", pipeline="nightly", pipeline_run="r1", task="clean") as clean:
         used = clean.use("raw:latest")
         ds = clean.log(draft("bike-dataset", files={"c": "clean"}))
-    with registry.run("train", orchestrator="airflow", pipeline="train", pipeline_run="t1", task="fit") as train:
+    with registry.run(
+        "train", orchestrator="airflow", pipeline="train", pipeline_run="t1", task="fit"
+    ) as train:
         train.use(ds)
-        model = train.log(draft("churn-model", type="model", files={"m": "w"}), aliases=["candidate"])
+        model = train.log(
+            draft("churn-model", type="model", files={"m": "w"}), aliases=["candidate"]
+        )
     assert used == raw
     assert model.logged_by() == train and train.state == "SUCCESS"
     assert [r.name for r in ds.used_by()] == ["train"]
@@ -317,7 +329,10 @@ def test_runs_and_lineage(registry):
     assert refs == ["default/bike-dataset:v0", "default/churn-model:v0", "default/raw:v0"]
     assert sorted(n["name"] for n in up.runs()) == ["clean", "ingest", "train"]
     one = registry.lineage("churn-model:candidate", depth=1)
-    assert sorted(n["ref"] for n in one.versions()) == ["default/bike-dataset:v0", "default/churn-model:v0"]
+    assert sorted(n["ref"] for n in one.versions()) == [
+        "default/bike-dataset:v0",
+        "default/churn-model:v0",
+    ]
     down = registry.lineage("raw:v0", direction="downstream")
     assert "default/churn-model:v0" in {n["ref"] for n in down.versions()}
     both = registry.lineage("bike-dataset:v0", direction="both")
@@ -346,15 +361,24 @@ def test_failed_run_is_recorded_and_commits_nothing_it_did_not_log(registry):
 
 
 def test_same_run_pinning_primitive(registry):
-    with registry.run("prep", orchestrator="airflow", pipeline="dag", pipeline_run="run-a", task="prep") as r:
+    with registry.run(
+        "prep", orchestrator="airflow", pipeline="dag", pipeline_run="run-a", task="prep"
+    ) as r:
         mine = r.log(draft(files={"a": "mine"}))
     # a concurrent run logs a newer version meanwhile
-    with registry.run("prep", orchestrator="airflow", pipeline="dag", pipeline_run="run-b", task="prep") as r:
+    with registry.run(
+        "prep", orchestrator="airflow", pipeline="dag", pipeline_run="run-b", task="prep"
+    ) as r:
         r.log(draft(files={"a": "theirs"}))
     assert registry.get("ds").version == "v1"
-    pinned = registry.produced_in("ds", orchestrator="airflow", pipeline_run="run-a", tasks=["prep"])
+    pinned = registry.produced_in(
+        "ds", orchestrator="airflow", pipeline_run="run-a", tasks=["prep"]
+    )
     assert pinned == mine
-    assert registry.produced_in("ds", orchestrator="airflow", pipeline_run="run-a", tasks=["other"]) is None
+    assert (
+        registry.produced_in("ds", orchestrator="airflow", pipeline_run="run-a", tasks=["other"])
+        is None
+    )
     assert registry.produced_in("ds", orchestrator="prefect", pipeline_run="run-a") is None
 
 
@@ -399,7 +423,10 @@ def test_missing_collection_and_alias_messages(registry):
 def test_projects_group_collections(registry):
     registry.log(draft("team/ds"))
     registry.log(draft("ds"))
-    assert {(c.project, c.name) for c in registry.collections()} == {("team", "ds"), ("default", "ds")}
+    assert {(c.project, c.name) for c in registry.collections()} == {
+        ("team", "ds"),
+        ("default", "ds"),
+    }
     assert registry.get("team/ds").ref == "team/ds:v0"
     assert [c.project for c in registry.collections(project="team")] == ["team"]
     assert len(registry.collections(type="model")) == 0

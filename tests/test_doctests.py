@@ -1,0 +1,40 @@
+"""The examples in the core's docstrings run, so they cannot go stale."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+CORE = [
+    "artiflow",
+    "artiflow.refs",
+    "artiflow.semver",
+    "artiflow.hashing",
+    "artiflow.manifest",
+    "artiflow.artifact",
+    "artiflow.config",
+    "artiflow.exceptions",
+    "artiflow.lineage",
+    "artiflow.events",
+    "artiflow.outputs",
+    "artiflow.registry",
+    "artiflow.helpers",
+    "artiflow.version",
+    "artiflow.runs",
+    "artiflow.store",
+    "artiflow.catalog",
+    "artiflow.catalog.catalog",
+    "artiflow.catalog.engine",
+    "artiflow.catalog.migrate",
+    "artiflow.catalog.models",
+]
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_docstring_examples(name, chdir_tmp):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no docstring example"
+    assert result.failed == 0
