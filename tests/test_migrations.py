@@ -56,3 +56,26 @@ def test_new_registry_is_created_at_head_by_cli(tmp_path):
     engine = create_engine_for(f"sqlite:///{tmp_path / 'registry.db'}")
     assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+def _first_open_and_log(args):
+    home, i = args
+    from artiflow import Artifact, Registry
+
+    reg = Registry(home=home)
+    art = Artifact("ds")
+    with art.new_file("x") as f:
+        f.write(str(i))
+    return reg.log(art).version
+
+
+def test_concurrent_first_open_migrates_once(tmp_path):
+    import multiprocessing as mp
+
+    home = str(tmp_path / "shared")
+    with mp.get_context("spawn").Pool(6) as pool:
+        versions = pool.map(_first_open_and_log, [(home, i) for i in range(6)])
+    assert sorted(versions) == [f"v{i}" for i in range(6)]
+    engine = create_engine_for(f"sqlite:///{home}/registry.db")
+    assert current_revision(engine) == HEAD
+    engine.dispose()

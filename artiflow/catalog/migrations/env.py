@@ -29,6 +29,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=False,
+        # SQLite runs DDL in transactions too: one transaction (BEGIN IMMEDIATE) around reading
+        # the current revision and migrating, so concurrent first opens cannot migrate twice
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
