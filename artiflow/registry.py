@@ -265,18 +265,44 @@ class Registry:
             for row in self.catalog.versions(r.project, r.name, states=states)
         ]
 
-    def collections(self, type: str | None = None, project: str | None = None) -> list[Any]:
-        """Collections (optionally of one type or project), with their version counts.
+    def collections(
+        self,
+        type: str | None = None,
+        project: str | None = None,
+        *,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Any]:
+        """Collections (optionally of one type or project, or matching ``search``), sorted by
+        project and name, with their version counts.
 
         Example:
             >>> # [c.name for c in registry.collections(type="model")]
         """
-        return self.catalog.collections(type=type, project=project)
+        return self.catalog.collections(
+            type=type, project=project, search=search, limit=limit, offset=offset
+        )
 
-    def alias_history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Alias moves of a collection, newest first."""
+    def count_collections(
+        self, type: str | None = None, project: str | None = None, *, search: str | None = None
+    ) -> int:
+        """How many collections :meth:`collections` would list (for pagination)."""
+        return self.catalog.count_collections(type=type, project=project, search=search)
+
+    def alias_history(
+        self, name: str, *, alias: str | None = None, limit: int | None = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Alias moves of a collection (optionally of one alias), newest first: dicts with
+        ``alias``, ``version`` (None when removed), ``previous``, ``at`` and ``run_id``.
+
+        Example:
+            >>> # registry.alias_history("churn-model", alias="production")[0]["version"]
+        """
         r = self.parse(name)
-        return self.catalog.alias_history(r.project, r.name, limit=limit)
+        return self.catalog.alias_history(
+            r.project, r.name, limit=limit, offset=offset, alias=alias
+        )
 
     # ---- logging --------------------------------------------------------------------------
     def log(
@@ -637,8 +663,16 @@ class Registry:
         return Run(self, rows[run_id])
 
     def runs(self, **filters: Any) -> list[Run]:
-        """Runs, newest first (filters: orchestrator, pipeline, pipeline_run, limit, offset)."""
+        """Runs, newest first (filters: orchestrator, pipeline, pipeline_run, state, limit, offset).
+
+        Example:
+            >>> # registry.runs(orchestrator="airflow", state="FAILED", limit=20)
+        """
         return [Run(self, r) for r in self.catalog.list_runs(**filters)]
+
+    def count_runs(self, **filters: Any) -> int:
+        """How many runs match (filters: orchestrator, pipeline, pipeline_run, state)."""
+        return self.catalog.count_runs(**filters)
 
     def _runs_of(self, version: ArtifactVersion, direction: str) -> list[Run]:
         ids = [r for r, _ in self.catalog.io_of_versions([version.id], direction)]

@@ -17,15 +17,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .exceptions import ArtifactNotFoundError, InvalidPathError, VerificationError
-from .hashing import hash_file
+from .hashing import hash_file, new_hasher
 from .manifest import Entry, Manifest
 from .refs import LATEST, validate_alias
 from .semver import SemVer
@@ -37,6 +40,54 @@ if TYPE_CHECKING:
     from .runs import Run
 
 __all__ = ["ArtifactVersion"]
+
+
+class _VerifiedReader(io.RawIOBase):
+    """A read-only stream that hashes what it hands out and checks the digest at the end."""
+
+    def __init__(self, raw: BinaryIO, digest: str, path: str) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._path = path
+        self._hasher = new_hasher()
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        if n == 0:
+            if not self._done:
+                self._done = True
+                if self._hasher.hexdigest() != self._digest:
+                    raise VerificationError(
+                        f"entry {self._path!r}: its stored content does not match digest {self._digest}; "
+                        "the blob is corrupt and must not be used",
+                        [("changed", self._path)],
+                    )
+            return 0
+        buffer[:n] = data
+        self._hasher.update(data)
+        return n
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        super().close()
+
+
+class _Cleanup(io.BufferedReader):
+    """An open file whose temporary folder goes away when it is closed."""
+
+    def __init__(self, raw: io.FileIO, folder: Path) -> None:
+        super().__init__(raw)
+        self._folder = folder
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class ArtifactVersion:
@@ -232,6 +283,23 @@ class ArtifactVersion:
                 f"{self.ref} has no entry {name!r}; it has {len(self.manifest)} entries (see version.files())"
             )
         return entry
+
+    def open(self, name: str) -> BinaryIO:
+        """Open one entry for reading, verified as it is read: a :class:`VerificationError` is
+        raised at the end of a blob whose content does not match its digest.
+
+        Example:
+            >>> # with version.open("rows.csv") as fh: header = fh.readline()
+        """
+        entry = self.get_path(name)
+        if entry.is_reference or entry.digest is None:
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="artiflow-open-"))
+            path = entry.download(tmp)
+            return _Cleanup(io.FileIO(path, "rb"), tmp)  # type: ignore[return-value]
+        reader = _VerifiedReader(self._registry.store.open(entry.digest), entry.digest, entry.path)
+        return io.BufferedReader(reader)  # type: ignore[return-value]
 
     def default_root(self) -> Path:
         """``./artifacts/<name>:<version>/``."""

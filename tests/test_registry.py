@@ -514,3 +514,46 @@ def test_unknown_store_backend_names_the_extra(tmp_path):
     reg = Registry(home=tmp_path, store_url="nosuchproto://bucket/x")
     with pytest.raises(StoreError, match="nosuchproto"):
         reg.log(draft())
+
+
+def test_open_streams_verified_content(registry, tmp_path):
+    v = registry.log(draft(files={"a.txt": "alpha" * 1000, "b.txt": "beta"}))
+    with v.open("a.txt") as fh:
+        assert fh.read() == b"alpha" * 1000
+    blob = registry.store.path(v.get_path("b.txt").digest)
+    os.chmod(blob, 0o644)
+    with open(blob, "w") as fh:
+        fh.write("evil")
+    with pytest.raises(VerificationError, match="corrupt"), v.open("b.txt") as fh:
+        fh.read()
+    with pytest.raises(ArtifactNotFoundError):
+        v.open("missing.txt")
+    ref_src = tmp_path / "r.txt"
+    ref_src.write_text("referenced")
+    art = Artifact("refs")
+    art.add_reference(f"file://{ref_src}")
+    with registry.log(art).open("r.txt") as fh:
+        assert fh.read() == b"referenced"
+
+
+def test_listing_filters_and_counts(registry):
+    for name in ("alpha", "beta", "gamma"):
+        registry.log(draft(name, description=f"{name} data"))
+    assert registry.count_collections() == 3
+    assert [c.name for c in registry.collections(search="a", limit=2, offset=1)] == [
+        "beta",
+        "gamma",
+    ]
+    assert registry.collections(search="alp")[0].description == "alpha data"
+    registry.log(draft("alpha", files={"a.txt": "2"}), aliases=["production"])
+    registry.alias("alpha:v0", "production")
+    registry.alias("alpha:v1", "staging")
+    moves = registry.alias_history("alpha", alias="production")
+    assert [(m["version"], m["previous"]) for m in moves] == [("v0", "v1"), ("v1", None)]
+    assert len(registry.alias_history("alpha", limit=1, offset=1)) == 1
+    with registry.run("ok"):
+        pass
+    with pytest.raises(RuntimeError), registry.run("bad"):
+        raise RuntimeError("x")
+    assert registry.count_runs() == 2 and registry.count_runs(state="FAILED") == 1
+    assert [r.name for r in registry.runs(state="FAILED")] == ["bad"]

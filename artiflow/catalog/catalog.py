@@ -652,7 +652,13 @@ class Catalog:
         """Commit a new version in one transaction, or return ``latest`` when its digest equals
         ``digest``. Returns ``(version, created, alias moves)``."""
         with self.write() as conn:
-            coll = self._get_or_create_collection(conn, project, name, type_, kind)
+            coll = self._get_or_create_collection(conn, project, name, type_, kind, description)
+            if coll.description is None and description:
+                conn.execute(
+                    update(collections)
+                    .where(collections.c.id == coll.id)
+                    .values(description=description)
+                )
             latest_idx = self._latest_index(conn, coll.id)
             moves: list[AliasMove] = []
             if noop_if_latest and latest_idx is not None:
@@ -1082,28 +1088,56 @@ class Catalog:
             error=r.error,
         )
 
+    @staticmethod
+    def _run_filters(
+        q: Any,
+        orchestrator: str | None,
+        pipeline: str | None,
+        pipeline_run: str | None,
+        state: str | None,
+    ) -> Any:
+        for column, value in (
+            (runs.c.orchestrator, orchestrator),
+            (runs.c.pipeline, pipeline),
+            (runs.c.pipeline_run, pipeline_run),
+            (runs.c.state, state),
+        ):
+            if value is not None:
+                q = q.where(column == value)
+        return q
+
     def list_runs(
         self,
         *,
         orchestrator: str | None = None,
         pipeline: str | None = None,
         pipeline_run: str | None = None,
+        state: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[RunRow]:
         """Runs, newest first."""
-        q = select(runs)
-        if orchestrator is not None:
-            q = q.where(runs.c.orchestrator == orchestrator)
-        if pipeline is not None:
-            q = q.where(runs.c.pipeline == pipeline)
-        if pipeline_run is not None:
-            q = q.where(runs.c.pipeline_run == pipeline_run)
+        q = self._run_filters(select(runs), orchestrator, pipeline, pipeline_run, state)
         q = q.order_by(runs.c.started_at.desc(), runs.c.id).offset(offset)
         if limit is not None:
             q = q.limit(limit)
         with self.read() as conn:
             return [self._run_row(r) for r in conn.execute(q)]
+
+    def count_runs(
+        self,
+        *,
+        orchestrator: str | None = None,
+        pipeline: str | None = None,
+        pipeline_run: str | None = None,
+        state: str | None = None,
+    ) -> int:
+        """How many runs match (for pagination)."""
+        q = self._run_filters(
+            select(func.count()).select_from(runs), orchestrator, pipeline, pipeline_run, state
+        )
+        with self.read() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def io_of_versions(self, version_ids: Sequence[int], direction: str) -> list[tuple[str, int]]:
         """``(run_id, version_id)`` edges of the given versions in ``direction``."""
@@ -1193,7 +1227,12 @@ class Catalog:
             return self.version_by_id(vid, conn) if vid is not None else None
 
     def alias_history(
-        self, project: str, name: str, limit: int = 100, offset: int = 0
+        self,
+        project: str,
+        name: str,
+        limit: int | None = 100,
+        offset: int = 0,
+        alias: str | None = None,
     ) -> list[dict[str, Any]]:
         """Alias moves of a collection, newest first."""
         coll = self.collection(project, name)
@@ -1213,9 +1252,12 @@ class Catalog:
             .outerjoin(v_old, v_old.c.id == alias_events.c.previous_version_id)
             .where(alias_events.c.collection_id == coll.id)
             .order_by(alias_events.c.id.desc())
-            .limit(limit)
             .offset(offset)
         )
+        if alias is not None:
+            q = q.where(alias_events.c.alias == alias)
+        if limit is not None:
+            q = q.limit(limit)
         with self.read() as conn:
             return [
                 {
