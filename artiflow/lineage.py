@@ -181,6 +181,42 @@ def _ol_dataset(node: dict[str, Any], producer: str) -> dict[str, Any]:
     }
 
 
+def _build_recursive(
+    catalog: Catalog, conn: Any, root: VersionRow, direction: str, depth: int | None
+) -> LineageGraph:
+    """Lineage from one recursive query per direction (no links in the registry)."""
+    graph = LineageGraph(root=f"version:{root.id}")
+    edges: list[tuple[str, str, str]] = []
+    version_ids: set[int] = {root.id}
+    run_ids: set[str] = set()
+    for way in ("upstream", "downstream") if direction == "both" else (direction,):
+        up = way == "upstream"
+        if depth == 0:
+            continue
+        for run_id, near, far in catalog.lineage_edges(
+            root.id, upstream=up, depth=depth, conn=conn
+        ):
+            run_ids.add(run_id)
+            version_ids.add(near)
+            r, n = f"run:{run_id}", f"version:{near}"
+            edges.append((r, n, "logged") if up else (n, r, "used"))
+            if far is not None:
+                version_ids.add(far)
+                f = f"version:{far}"
+                edges.append((f, r, "used") if up else (r, f, "logged"))
+    rows = catalog.versions_by_ids(sorted(version_ids - {root.id}), conn)
+    runs = catalog.runs_by_ids(sorted(run_ids), conn)
+    graph.add_node(version_node(root))
+    for vid in sorted(rows):
+        graph.add_node(version_node(rows[vid]))
+    for rid in sorted(runs):
+        graph.add_node(run_node(runs[rid]))
+    for s, t, k in edges:
+        if s in graph.nodes and t in graph.nodes:
+            graph.add_edge(s, t, k)
+    return graph
+
+
 def version_node(row: VersionRow) -> dict[str, Any]:
     return {
         "id": f"version:{row.id}",
@@ -217,8 +253,22 @@ def run_node(row: RunRow) -> dict[str, Any]:
 def build(
     catalog: Catalog, root: VersionRow, direction: str = "upstream", depth: int | None = None
 ) -> LineageGraph:
-    """Walk the graph from ``root``; ``depth`` counts runs between versions (None: unlimited)."""
+    """Walk the graph from ``root``; ``depth`` counts runs between versions (None: unlimited).
+
+    The whole walk runs in one read transaction: one consistent snapshot, and no per-level
+    transaction round trips (which dominate on a networked PostgreSQL)."""
+    with catalog.read() as conn:
+        return _build(catalog, conn, root, direction, depth)
+
+
+def _build(
+    catalog: Catalog, conn: Any, root: VersionRow, direction: str, depth: int | None
+) -> LineageGraph:
+    if not catalog.has_links(conn):
+        return _build_recursive(catalog, conn, root, direction, depth)
+    # registry links are hops without a run between: walk level by level
     graph = LineageGraph(root=f"version:{root.id}")
+    links = True
     version_rows: dict[int, VersionRow] = {root.id: root}
     run_ids: set[str] = set()
     edges: list[tuple[str, str, str]] = []
@@ -231,11 +281,11 @@ def build(
         while frontier and (depth is None or level < depth):
             level += 1
             # registry links are hops of their own, without a run between
-            link_ids = list(frontier)
+            link_ids = list(frontier) if links else []
             while link_ids:
                 current = set(link_ids)
                 nxt = []
-                for member, target in catalog.links_of(link_ids):
+                for member, target in catalog.links_of(link_ids, conn):
                     if up and member in current:
                         other = target
                     elif not up and target in current:
@@ -248,7 +298,7 @@ def build(
                         nxt.append(other)
                 frontier.extend(nxt)
                 link_ids = nxt
-            step = catalog.io_of_versions(frontier, "logged" if up else "used")
+            step = catalog.io_of_versions(frontier, "logged" if up else "used", conn)
             new_runs = sorted({r for r, _ in step} - seen_runs)
             for r, v in step:
                 edges.append(
@@ -259,7 +309,7 @@ def build(
             seen_runs.update(new_runs)
             if not new_runs:
                 break
-            hop = catalog.io_of_runs(new_runs, "used" if up else "logged")
+            hop = catalog.io_of_runs(new_runs, "used" if up else "logged", conn)
             frontier = []
             for r, v in hop:
                 edges.append(
@@ -272,13 +322,15 @@ def build(
                     frontier.append(v)
         run_ids |= seen_runs
         missing = [v for v in seen if v not in version_rows]
-        version_rows.update(catalog.versions_by_ids(missing))
+        version_rows.update(catalog.versions_by_ids(missing, conn))
     # link targets/members referenced by edges
     referenced = {
         int(x.split(":")[1]) for s, t, _ in edges for x in (s, t) if x.startswith("version:")
     }
-    version_rows.update(catalog.versions_by_ids([v for v in referenced if v not in version_rows]))
-    runs = catalog.runs_by_ids(sorted(run_ids))
+    version_rows.update(
+        catalog.versions_by_ids([v for v in referenced if v not in version_rows], conn)
+    )
+    runs = catalog.runs_by_ids(sorted(run_ids), conn)
     graph.add_node(version_node(root))
     for vid, row in version_rows.items():
         if vid != root.id:

@@ -20,7 +20,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..exceptions import (
@@ -38,6 +51,7 @@ from .models import alias_events, aliases, collections, entries, run_io, runs, t
 __all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
 
 PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
+MAX_LINEAGE_DEPTH = 10_000
 
 
 def _now() -> dt.datetime:
@@ -198,10 +212,13 @@ class Catalog:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read transaction."""
-        with self.engine.connect() as conn, conn.begin():
+    def read(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A read transaction (or ``conn``, when the caller already holds one)."""
+        if conn is not None:
             yield conn
+            return
+        with self.engine.connect() as new, new.begin():
+            yield new
 
     # ---- collections ----------------------------------------------------------------------
     def _lock_collection(self, conn: Connection, project: str, name: str) -> Any:
@@ -343,8 +360,15 @@ class Catalog:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[VersionRow]:
+        newest = versions.alias("newest")
+        latest_col = (
+            select(func.max(newest.c.idx))
+            .where(newest.c.collection_id == versions.c.collection_id, newest.c.state == COMMITTED)
+            .scalar_subquery()
+            .label("latest_idx")
+        )
         q = (
-            select(*_V_COLS)
+            select(*_V_COLS, latest_col)
             .join(collections, collections.c.id == versions.c.collection_id)
             .where(where)
         )
@@ -362,22 +386,19 @@ class Catalog:
         tag_map: dict[int, list[str]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            for vid, alias in conn.execute(
-                select(aliases.c.version_id, aliases.c.alias).where(aliases.c.version_id.in_(chunk))
-            ):
-                alias_map.setdefault(vid, []).append(alias)
-            for vid, tag in conn.execute(
-                select(tags.c.version_id, tags.c.tag).where(tags.c.version_id.in_(chunk))
-            ):
-                tag_map.setdefault(vid, []).append(tag)
-        latest: dict[int, int | None] = {}
-        for cid in {r.collection_id for r in raw}:
-            latest[cid] = self._latest_index(conn, cid)
+            labels = union_all(
+                select(
+                    aliases.c.version_id, literal("a").label("k"), aliases.c.alias.label("v")
+                ).where(aliases.c.version_id.in_(chunk)),
+                select(tags.c.version_id, literal("t").label("k"), tags.c.tag.label("v")).where(
+                    tags.c.version_id.in_(chunk)
+                ),
+            )
+            for vid, kind, value in conn.execute(labels):
+                (alias_map if kind == "a" else tag_map).setdefault(vid, []).append(value)
         out = []
         for r in raw:
-            is_latest = (
-                r.state == COMMITTED and r.idx is not None and latest.get(r.collection_id) == r.idx
-            )
+            is_latest = r.state == COMMITTED and r.idx is not None and r.latest_idx == r.idx
             names = sorted(alias_map.get(r.id, []))
             if is_latest:
                 names = [LATEST, *names]
@@ -441,55 +462,68 @@ class Catalog:
             raise ArtifactNotFoundError(f"version id {version_id} does not exist")
         return rows[0]
 
-    def versions_by_ids(self, ids: Sequence[int]) -> dict[int, VersionRow]:
+    def versions_by_ids(
+        self, ids: Sequence[int], conn: Connection | None = None
+    ) -> dict[int, VersionRow]:
         """Versions by database ids (missing ids are absent)."""
         out: dict[int, VersionRow] = {}
-        with self.read() as conn:
+        with self.read(conn) as conn:
             for start in range(0, len(ids), 500):
                 for row in self._rows(conn, versions.c.id.in_(list(ids[start : start + 500]))):
                     out[row.id] = row
         return out
 
     def resolve(self, project: str, name: str, selector: str) -> VersionRow:
-        """The committed version named by ``project/name:selector``."""
+        """The committed version named by ``project/name:selector`` (two queries)."""
         ref = f"{project}/{name}:{selector}"
+        in_coll = (collections.c.project == project, collections.c.name == name)
+        if selector == LATEST:
+            q = (
+                select(versions.c.id)
+                .join(collections, collections.c.id == versions.c.collection_id)
+                .where(*in_coll, versions.c.state == COMMITTED)
+                .order_by(versions.c.idx.desc())
+                .limit(1)
+            )
+        elif is_version_index(selector):
+            q = (
+                select(versions.c.id)
+                .join(collections, collections.c.id == versions.c.collection_id)
+                .where(*in_coll, versions.c.idx == int(selector[1:]))
+            )
+        elif is_semver(selector):
+            q = (
+                select(versions.c.id)
+                .join(collections, collections.c.id == versions.c.collection_id)
+                .where(*in_coll, versions.c.semver == selector)
+            )
+        else:
+            q = (
+                select(aliases.c.version_id)
+                .join(collections, collections.c.id == aliases.c.collection_id)
+                .where(*in_coll, aliases.c.alias == selector)
+            )
+        exists = True
         with self.read() as conn:
-            coll = conn.execute(
-                select(collections.c.id).where(
-                    collections.c.project == project, collections.c.name == name
-                )
-            ).first()
-            if coll is None:
+            vid = conn.execute(q).scalar()
+            rows = self._rows(conn, versions.c.id == vid) if vid is not None else []
+            if not rows:
+                exists = conn.execute(select(collections.c.id).where(*in_coll)).first() is not None
+        if not rows:
+            if not exists:
                 raise ArtifactNotFoundError(
                     f"artifact {project}/{name} does not exist (asked for {ref}); "
                     "check the name and project, or log it first"
                 )
-            cid = coll.id
             if selector == LATEST:
-                idx = self._latest_index(conn, cid)
-                if idx is None:
-                    raise ArtifactNotFoundError(
-                        f"{project}/{name} has no committed version yet (asked for {ref})"
-                    )
-                where = and_(versions.c.collection_id == cid, versions.c.idx == idx)
-            elif is_version_index(selector):
-                where = and_(versions.c.collection_id == cid, versions.c.idx == int(selector[1:]))
-            elif is_semver(selector):
-                where = and_(versions.c.collection_id == cid, versions.c.semver == selector)
-            else:
-                vid = conn.execute(
-                    select(aliases.c.version_id).where(
-                        aliases.c.collection_id == cid, aliases.c.alias == selector
-                    )
-                ).scalar()
-                if vid is None:
-                    raise ArtifactNotFoundError(
-                        f"{project}/{name} has no version with alias {selector!r} (asked for {ref}); "
-                        "list aliases with `artiflow ls " + name + "`"
-                    )
-                where = versions.c.id == vid
-            rows = self._rows(conn, where)
-        if not rows:
+                raise ArtifactNotFoundError(
+                    f"{project}/{name} has no committed version yet (asked for {ref})"
+                )
+            if not (is_version_index(selector) or is_semver(selector)):
+                raise ArtifactNotFoundError(
+                    f"{project}/{name} has no version with alias {selector!r} (asked for {ref}); "
+                    f"list aliases with `artiflow ls {name}`"
+                )
             raise ArtifactNotFoundError(
                 f"{ref} does not exist; list versions with `artiflow ls {name}`"
             )
@@ -1058,10 +1092,10 @@ class Catalog:
         with self.write() as conn:
             self._record_io(conn, run_id, version_id, direction)
 
-    def runs_by_ids(self, ids: Sequence[str]) -> dict[str, RunRow]:
+    def runs_by_ids(self, ids: Sequence[str], conn: Connection | None = None) -> dict[str, RunRow]:
         """Runs by id."""
         out: dict[str, RunRow] = {}
-        with self.read() as conn:
+        with self.read(conn) as conn:
             for start in range(0, len(ids), 500):
                 for r in conn.execute(
                     select(runs).where(runs.c.id.in_(list(ids[start : start + 500])))
@@ -1139,10 +1173,12 @@ class Catalog:
         with self.read() as conn:
             return int(conn.execute(q).scalar_one())
 
-    def io_of_versions(self, version_ids: Sequence[int], direction: str) -> list[tuple[str, int]]:
+    def io_of_versions(
+        self, version_ids: Sequence[int], direction: str, conn: Connection | None = None
+    ) -> list[tuple[str, int]]:
         """``(run_id, version_id)`` edges of the given versions in ``direction``."""
         out: list[tuple[str, int]] = []
-        with self.read() as conn:
+        with self.read(conn) as conn:
             for start in range(0, len(version_ids), 500):
                 out.extend(
                     (r.run_id, r.version_id)
@@ -1155,10 +1191,12 @@ class Catalog:
                 )
         return out
 
-    def io_of_runs(self, run_ids: Sequence[str], direction: str) -> list[tuple[str, int]]:
+    def io_of_runs(
+        self, run_ids: Sequence[str], direction: str, conn: Connection | None = None
+    ) -> list[tuple[str, int]]:
         """``(run_id, version_id)`` edges of the given runs in ``direction``."""
         out: list[tuple[str, int]] = []
-        with self.read() as conn:
+        with self.read(conn) as conn:
             for start in range(0, len(run_ids), 500):
                 out.extend(
                     (r.run_id, r.version_id)
@@ -1171,12 +1209,58 @@ class Catalog:
                 )
         return out
 
-    def links_of(self, version_ids: Sequence[int]) -> list[tuple[int, int]]:
+    def lineage_edges(
+        self, root_id: int, *, upstream: bool, depth: int | None, conn: Connection | None = None
+    ) -> list[tuple[str, int, int | None]]:
+        """All ``(run_id, near_version, far_version)`` steps within ``depth`` runs of ``root_id``,
+        in ONE recursive query. Upstream, ``near`` was logged by the run and ``far`` used by it;
+        downstream the reverse. ``far`` is None for a run with no such edge. Cycles (a run that
+        re-logs an existing version) are bounded by the depth, at most :data:`MAX_LINEAGE_DEPTH`."""
+        first, second = ("logged", "used") if upstream else ("used", "logged")
+        maxd = MAX_LINEAGE_DEPTH if depth is None else min(depth, MAX_LINEAGE_DEPTH)
+        sql = text(
+            """
+            WITH RECURSIVE walk(vid, d) AS (
+                SELECT CAST(:root AS INTEGER), 0
+                UNION
+                SELECT u.version_id, w.d + 1
+                FROM walk w
+                JOIN run_io l ON l.version_id = w.vid AND l.direction = :first
+                JOIN run_io u ON u.run_id = l.run_id AND u.direction = :second
+                WHERE w.d < :maxd
+            ),
+            near AS (SELECT vid FROM walk GROUP BY vid HAVING MIN(d) < :maxd)
+            SELECT l.run_id, l.version_id, u.version_id
+            FROM near
+            JOIN run_io l ON l.version_id = near.vid AND l.direction = :first
+            LEFT JOIN run_io u ON u.run_id = l.run_id AND u.direction = :second
+            """
+        )
+        params = {"root": root_id, "first": first, "second": second, "maxd": maxd}
+        with self.read(conn) as c:
+            return [
+                (r[0], int(r[1]), None if r[2] is None else int(r[2]))
+                for r in c.execute(sql, params)
+            ]
+
+    def has_links(self, conn: Connection | None = None) -> bool:
+        """True when any registry collection links a version (lets lineage skip link lookups)."""
+        with self.read(conn) as c:
+            return (
+                c.execute(
+                    select(versions.c.id).where(versions.c.target_id.is_not(None)).limit(1)
+                ).first()
+                is not None
+            )
+
+    def links_of(
+        self, version_ids: Sequence[int], conn: Connection | None = None
+    ) -> list[tuple[int, int]]:
         """``(member_id, target_id)`` pairs where a registry member links one of the versions,
         or one of the versions is a member."""
         ids = list(version_ids)
         out: list[tuple[int, int]] = []
-        with self.read() as conn:
+        with self.read(conn) as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 out.extend(
