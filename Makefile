@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[all,dev]'
+	# the in-tree egg-info would make Airflow see the plugin entry point twice when run from here
+	rm -rf artiflow.egg-info
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -294,6 +294,7 @@ def test_link_into_registry_collection(registry, tmp_path):
     assert (l0.ref, l1.ref) == ("model-registry/churn:v0", "model-registry/churn:v1")
     prod = registry.get("model-registry/churn:production")
     assert prod.is_link and prod.linked_version == m0
+    assert prod.file_count == m0.file_count == 1 and prod.size == m0.size
     assert prod.file(tmp_path / "p").read_text() == "0"
     registry.alias("model-registry/churn:v1", "production")
     assert registry.get("model-registry/churn:production").linked_version == m1

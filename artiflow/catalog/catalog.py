@@ -733,7 +733,9 @@ class Catalog:
                     idx=idx,
                     digest=digest,
                     size=size,
-                    file_count=len(entries),
+                    file_count=len(entries)
+                    if target_id is None
+                    else self._file_count(conn, target_id),
                     state=COMMITTED,
                     description=description,
                     meta=metadata or {},
@@ -755,6 +757,13 @@ class Catalog:
             if run_id is not None:
                 self._record_io(conn, run_id, vid, "logged")
             return self.version_by_id(vid, conn), True, moves
+
+    @staticmethod
+    def _file_count(conn: Connection, version_id: int) -> int:
+        return int(
+            conn.execute(select(versions.c.file_count).where(versions.c.id == version_id)).scalar()
+            or 0
+        )
 
     def _check_semver(self, conn: Connection, coll: Any, semver: str) -> None:
         taken = conn.execute(
@@ -1372,11 +1381,16 @@ class Catalog:
                 conn.execute(delete(versions).where(versions.c.id.in_(chunk)))
             return len(ids)
 
-    def live_digests(self) -> set[str]:
-        """Digests of blobs that a committed or pending version, or a live link, needs."""
+    def live_digests(self, deleted_since: dt.datetime | None = None) -> set[str]:
+        """Digests of blobs that a committed or pending version, or a live link, needs; with
+        ``deleted_since``, also those of versions deleted since then (a writer may be re-using
+        such a blob right now: it saw it present and skipped the upload)."""
         linked = select(versions.c.target_id).where(
             versions.c.target_id.is_not(None), versions.c.state != DELETED
         )
+        alive = or_(versions.c.state.in_([COMMITTED, PENDING]), versions.c.id.in_(linked))
+        if deleted_since is not None:
+            alive = or_(alive, versions.c.deleted_at >= deleted_since)
         q = (
             select(entries.c.digest)
             .distinct()
@@ -1384,7 +1398,7 @@ class Catalog:
             .where(
                 entries.c.ref.is_(None),
                 entries.c.digest.is_not(None),
-                or_(versions.c.state.in_([COMMITTED, PENDING]), versions.c.id.in_(linked)),
+                alive,
             )
         )
         with self.read() as conn:

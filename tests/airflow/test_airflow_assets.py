@@ -1,0 +1,90 @@
+"""Assets: outlets/inlets at parse time, asset events with extras, alias-move events."""
+
+from __future__ import annotations
+
+import pytest
+from airflow_helpers import asset_events as _events
+from airflow_helpers import task_states
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def _queued(dag_id: str) -> int:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(AssetDagRunQueue)
+            .where(AssetDagRunQueue.target_dag_id == dag_id)
+        )
+
+
+def test_assets_are_declared_at_parse_time(dagbag):
+    dag = dagbag.dags["bike_model_retrain"]
+    train = dag.get_task("train")
+    assert [a.uri for a in train.inlets] == ["x-artiflow://default/bike-training-set"]
+    assert [a.uri for a in train.outlets] == [
+        "x-artiflow://default/bike-demand-model",
+        "x-artiflow://default/bike-demand-model/alias/candidate",
+    ]
+    promote = dag.get_task("promote")
+    assert "x-artiflow://default/bike-demand-model/alias/production" in [
+        a.uri for a in promote.outlets
+    ]
+    # a mapped task declares its outputs on the commit task too
+    nightly = dagbag.dags["bike_dataset_nightly"]
+    assert [a.uri for a in nightly.get_task("station_stats__commit").outlets] == [
+        "x-artiflow://default/bike-station-stats"
+    ]
+    assert nightly.get_task("station_stats").partial_kwargs["outlets"][0].uri == (
+        "x-artiflow://default/bike-station-stats"
+    )
+
+
+def test_new_versions_and_alias_moves_emit_asset_events(run_dag, registry):
+    model_uri = "x-artiflow://default/asset-model"
+    prod_uri = "x-artiflow://default/asset-model/alias/production"
+    cand_uri = "x-artiflow://default/asset-model/alias/candidate"
+    before = (len(_events(model_uri)), len(_events(prod_uri)), _queued("af_on_promotion"))
+
+    dr = run_dag("af_assets_producer", run_conf={"content": "first"})
+    assert set(task_states(dr).values()) == {"success"}
+    v0 = registry.get("asset-model:production")
+
+    model_events = _events(model_uri)[before[0] :]
+    assert len(model_events) == 1
+    extra = model_events[0]
+    assert extra["_run_id"] == dr.run_id
+    assert extra["ref"] == v0.ref
+    assert extra["version"] == v0.version
+    assert extra["digest"] == v0.digest
+    assert extra["aliases"] == ["candidate", "latest"]
+    assert extra["artiflow_run"] == v0.logged_by().id
+
+    prod_events = _events(prod_uri)[before[1] :]
+    assert len(prod_events) == 1
+    assert prod_events[0]["ref"] == v0.ref
+    assert prod_events[0]["alias"] == "production"
+    assert _events(cand_uri)[-1]["ref"] == v0.ref
+
+    # both consumers were queued by the events: one on new versions, one on the promotion
+    assert _queued("af_on_new_model") >= 1
+    assert _queued("af_on_promotion") == before[2] + 1
+
+    # same content again: no new version, so no event on the model asset (nor a new promotion)
+    dr2 = run_dag("af_assets_producer", run_conf={"content": "first"})
+    assert set(task_states(dr2).values()) == {"success"}
+    assert len(_events(model_uri)) == before[0] + 1
+    assert len(_events(prod_uri)) == before[1] + 1
+
+    # new content: a new version and a new promotion event
+    dr3 = run_dag("af_assets_producer", run_conf={"content": "second"})
+    assert set(task_states(dr3).values()) == {"success"}
+    v1 = registry.get("asset-model:production")
+    assert v1.version == "v1"
+    assert _events(model_uri)[-1]["ref"] == v1.ref
+    last = _events(prod_uri)[-1]
+    assert (last["ref"], last["previous"]) == (v1.ref, "v0")
