@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -451,19 +450,15 @@ def test_registry_factory_is_called_once_at_first_request(registry: Registry) ->
 # ---- speed ------------------------------------------------------------------------------
 
 
-def test_big_version_pages_fast(client: TestClient) -> None:
+def test_big_version_is_paged_server_side(client: TestClient) -> None:
+    # how fast these pages are is measured by `make bench` (bench/), not asserted here
     base = "api/versions/default/many-files/v0"
-    started = time.perf_counter()
     v = client.get(base).json()
     first = client.get(f"{base}/files", params={"limit": 100}).json()
-    cold = time.perf_counter() - started
     assert v["file_count"] == BIG_FILES and first["total"] == BIG_FILES
+    assert len(first["items"]) == 100
     assert first["items"][0]["path"] == "part-00/row-00000.txt"
-    started = time.perf_counter()
     last = client.get(f"{base}/files", params={"offset": BIG_FILES - 100, "limit": 100}).json()
     search = client.get(f"{base}/files", params={"q": "row-0999"}).json()
-    warm = time.perf_counter() - started
     assert last["items"][-1]["path"] == "part-09/row-09999.txt"
     assert [f["path"] for f in search["items"]] == [f"part-09/row-0999{i}.txt" for i in range(10)]
-    print(f"\n10,000-file version: first page {cold * 1000:.0f} ms, next two {warm * 1000:.0f} ms")
-    assert cold < 1.0 and warm < 1.0

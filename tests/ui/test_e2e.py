@@ -6,7 +6,6 @@ the others serve ``create_app`` with uvicorn in a thread.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -136,40 +135,18 @@ def test_mounted_under_a_prefix_in_the_browser(
         page.close()
 
 
-def measure(page: Any, url: str, ready: str) -> float:
-    page.goto("about:blank")
-    started = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector(ready)
-    return time.perf_counter() - started
-
-
-def test_pages_render_under_a_second(browser: Any, registry: Registry, live_server: Any) -> None:
-    """From navigation to the rendered table, with the server's caches cold.
-
-    Up to three fresh servers are tried, so one burst of load on a shared machine does not fail
-    the test; a slow page fails all three.
-    """
+def test_big_version_renders_paged(browser: Any, registry: Registry, live_server: Any) -> None:
+    """The 10,000-file version renders one server-side page at a time (its speed is measured by
+    `make bench`, not asserted here)."""
     page, errors = new_page(browser)
-    attempts = []
-    for _ in range(3):
-        with live_server(create_app(registry)) as base:  # a new app: cold manifest cache
-            measure(page, f"{base}#/api", ".api-page")  # warm up the browser, not the data
-            collections = measure(page, base, ".results[data-ready] table")
-            big = f"{base}#/version/default/many-files/v0"
-            first = measure(page, big, ".files[data-ready] table")
-            again = measure(page, big, ".files[data-ready] table")
-            assert page.locator("table.files-table tbody tr").count() == 100
-            assert "10,000 files" in page.locator(".files").inner_text()
-            page.click(".files .pager button:text('Next')")
-            page.wait_for_selector("td.path:text('part-00/row-00100.txt')")
-        attempts.append((collections, first, again))
-        if max(attempts[-1]) < 1.0:
-            break
-    print(
-        "\nbrowser render (collections, 10,000-file version first, again), ms: "
-        + "; ".join(", ".join(f"{t * 1000:.0f}" for t in a) for a in attempts)
-    )
-    assert max(attempts[-1]) < 1.0, attempts
+    with live_server(create_app(registry)) as base:
+        page.goto(base)
+        page.wait_for_selector(".results[data-ready] table")
+        page.goto(f"{base}#/version/default/many-files/v0")
+        page.wait_for_selector(".files[data-ready] table")
+        assert page.locator("table.files-table tbody tr").count() == 100
+        assert "10,000 files" in page.locator(".files").inner_text()
+        page.click(".files .pager button:text('Next')")
+        page.wait_for_selector("td.path:text('part-00/row-00100.txt')")
     assert not errors, errors
     page.close()

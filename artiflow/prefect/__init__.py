@@ -1,0 +1,51 @@
+"""Prefect integration: artifact-aware tasks, registry events as Prefect events.
+
+Requires ``pip install 'artiflow[prefect]'``.
+
+Example:
+    >>> from artiflow.prefect import artifact_task
+    >>> @artifact_task(inputs={"raw": "bike-dataset:latest"}, outputs={"clean": "bike-clean"})
+    ... def clean(raw, clean, min_rows: int = 10):
+    ...     clean.add_dir(raw.local_path)
+"""
+
+from __future__ import annotations
+
+try:
+    import prefect  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("artiflow.prefect needs Prefect: pip install 'artiflow[prefect]'") from exc
+
+from .events import (
+    ALIAS_MOVED,
+    ALIAS_REMOVED,
+    VERSION_CREATED,
+    alias_moved_trigger,
+    emit_registry_event,
+    flush_events,
+    forward_events,
+    promote,
+    resource_id,
+    to_prefect_event,
+    version_created_trigger,
+)
+from .tasks import ArtifactInputsPolicy, ArtifactTask, artifact_task, asset_key, with_refs
+
+__all__ = [
+    "ALIAS_MOVED",
+    "ALIAS_REMOVED",
+    "VERSION_CREATED",
+    "ArtifactInputsPolicy",
+    "ArtifactTask",
+    "alias_moved_trigger",
+    "artifact_task",
+    "asset_key",
+    "emit_registry_event",
+    "flush_events",
+    "forward_events",
+    "promote",
+    "resource_id",
+    "to_prefect_event",
+    "version_created_trigger",
+    "with_refs",
+]

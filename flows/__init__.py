@@ -1,0 +1,1 @@
+"""Example Prefect flows (artiflow artifact tasks); see docs/prefect.md."""

@@ -1,0 +1,71 @@
+"""Recipe: promoting a dataset alias schedules a run of the retraining deployment.
+
+``promote("bike-dataset:v3", "production")`` (or the ``promote_dataset`` step of
+``prepare_dataset``) emits::
+
+    event    artiflow.alias.moved
+    resource {"prefect.resource.id": "artiflow.artifact.default.bike-dataset",
+              "artiflow.alias": "production", ...}
+    payload  {"ref": "default/bike-dataset:v3", "version": "v3", "digest": ..., ...}
+
+The deployment below carries a ``DeploymentEventTrigger`` matching that resource and label; the
+Prefect server's automation service then creates a flow run of ``retrain-bike-model`` with
+``dataset_ref`` set to the promoted version. Run it for real with::
+
+    prefect server start                       # or Prefect Cloud
+    python -m flows.deployments                # serves the deployment (polls for its runs)
+    python -m flows.prepare_dataset            # promotes a new version -> a retraining run
+
+Example:
+    >>> from flows.deployments import retraining_trigger
+    >>> retraining_trigger().match.model_dump()["artiflow.alias"]
+    'production'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.events import DeploymentEventTrigger
+
+from artiflow.prefect import alias_moved_trigger
+from flows.retrain import retrain
+
+DEPLOYMENT_NAME = "retrain-on-dataset-promotion"
+
+
+def retraining_trigger(
+    dataset: str = "bike-dataset", alias: str = "production", project: str = "default"
+) -> DeploymentEventTrigger:
+    """Fire when ``alias`` moves on ``dataset``; train on exactly the promoted version.
+
+    Example:
+        >>> retraining_trigger().parameters
+        {'dataset_ref': '{{ event.payload.ref }}'}
+    """
+    return alias_moved_trigger(
+        dataset,
+        alias,
+        project=project,
+        parameters={"dataset_ref": "{{ event.payload.ref }}"},
+        trigger_name=f"retrain-when-{dataset}-moves-to-{alias}",
+    )
+
+
+def retraining_deployment(**trigger_args: Any) -> Any:
+    """The retraining flow as a deployment with the promotion trigger (call ``.apply()``).
+
+    Example:
+        >>> d = retraining_deployment()
+        >>> d.name, len(d.triggers)
+        ('retrain-on-dataset-promotion', 1)
+    """
+    return retrain.to_deployment(
+        name=DEPLOYMENT_NAME, triggers=[retraining_trigger(**trigger_args)]
+    )
+
+
+if __name__ == "__main__":
+    from prefect import serve
+
+    serve(retraining_deployment())
