@@ -16,8 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_HOME ?= $(CURDIR)/.demo-home
+
+# one embedded registry (SQLite + local folder) for all three parts of the demo
 demo: $(STAMP)
-	ARTIFLOW_HOME=$${ARTIFLOW_HOME:-$(CURDIR)/.demo-home} $(BIN)/python examples/demo.py
+	@echo "== 1/3 the registry as a library =="
+	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/demo.py
+	@echo "== 2/3 Airflow: nightly dataset DAG -> asset-scheduled retraining -> promotion gate =="
+	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/airflow_demo.py
+	@echo "== 3/3 Prefect flows, and an Airflow DAG consuming a Prefect-made dataset =="
+	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/prefect_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -56,14 +56,14 @@ def main() -> None:
         with registry.run(
             "build-dataset", pipeline="demo", pipeline_run="nightly-1", task="extract"
         ) as run:
-            draft = Artifact("bike-dataset", type="dataset", metadata={"source": "demo generator"})
+            draft = Artifact("bike-rentals", type="dataset", metadata={"source": "demo generator"})
             draft.add_file(make_dataset(work, seed=7))
             dataset = run.log(draft, tags=["nightly"])
         print(f"logged {dataset.ref} ({dataset.size} bytes, digest {dataset.digest[:12]})")
 
-        # 2. training consumes `bike-dataset:latest` and logs a model
+        # 2. training consumes `bike-rentals:latest` and logs a model
         with registry.run("train", pipeline="demo", pipeline_run="train-1", task="fit") as run:
-            data = run.use("bike-dataset:latest")
+            data = run.use("bike-rentals:latest")
             csv = data.download(work / "data") / "rentals.csv"
             params = fit(csv)
             model = Artifact("rentals-model", type="model", metadata={"r2": round(params["r2"], 3)})

@@ -125,11 +125,14 @@ def describe_runs(graph: Any) -> list[str]:
 def run_demo(home: str | None = None) -> Any:
     """The ``make demo`` step for Prefect: run the flows and the DAG, print the lineage.
 
-    ``home`` is the registry folder (default: a new temporary one, so the demo never touches
-    ``~/.artiflow``). Returns the lineage graph of ``airflow-bike-model``.
+    ``home`` is the registry folder (default: ``$ARTIFLOW_HOME`` when set, as ``make demo`` does
+    so that all its parts share one embedded registry, else a new temporary folder, so the demo
+    never touches ``~/.artiflow``). Returns the lineage graph of ``airflow-bike-model``.
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ["ARTIFLOW_HOME"] = home or tempfile.mkdtemp(prefix="artiflow-prefect-demo-")
+    os.environ["ARTIFLOW_HOME"] = (
+        home or os.environ.get("ARTIFLOW_HOME") or tempfile.mkdtemp(prefix="artiflow-prefect-demo-")
+    )
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from artiflow import Registry
