@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow_helpers import asset_events, task_states, xcom
 
+from artiflow import Artifact
 from artiflow.exceptions import ArtifactNotFoundError
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -43,8 +44,16 @@ def test_pinning_against_a_concurrent_writer(run_dag, registry):
 
 
 def test_a_failed_try_commits_nothing(run_dag, registry):
+    seed = Artifact("fail-g", type="dataset")
+    with seed.new_file("seed.txt") as f:
+        f.write("a dataset")
+    registry.log(seed)
     dr = run_dag("af_failure")
     states = task_states(dr)
+    assert states[("second_output_rejected", -1)] == "failed"
+    with pytest.raises(ArtifactNotFoundError):
+        registry.get("fail-f")  # committed together with the rejected fail-g: nothing visible
+    assert [v.version for v in registry.versions("fail-g")] == ["v0"]
     assert states[("half_written", -1)] == "failed"
     assert states[("one_empty", -1)] == "failed"
     assert states[("bad_template", -1)] == "failed"

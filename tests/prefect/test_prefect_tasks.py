@@ -163,6 +163,28 @@ def test_failed_task_commits_no_output(registry: Any) -> None:
     assert not _exists(registry, "second")
 
 
+def test_outputs_commit_together_or_not_at_all(registry: Any) -> None:
+    seed = Artifact("together-b", type="dataset")
+    with seed.new_file("seed.txt") as f:
+        f.write("a dataset")
+    registry.log(seed)
+
+    @artifact_task(outputs={"a": "together-a", "b": Output("together-b", type="model")})
+    def two_outputs(a: Artifact, b: Artifact) -> None:
+        for draft in (a, b):
+            with draft.new_file("x.txt") as f:
+                f.write("x")
+
+    @flow
+    def together_flow() -> None:
+        two_outputs()
+
+    # together-b holds datasets: committing b fails, so a (same commit) must not appear either
+    assert together_flow(return_state=True).is_failed()
+    assert not _exists(registry, "together-a")
+    assert [v.version for v in registry.versions("together-b")] == ["v0"]
+
+
 def _exists(registry: Any, name: str) -> bool:
     try:
         return bool(registry.versions(name))

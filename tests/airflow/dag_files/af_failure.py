@@ -5,6 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag
 
+from artiflow import Output
 from artiflow.operators import artifact_task
 
 
@@ -26,8 +27,18 @@ def af_failure():
         with out.new_file("x.txt") as f:
             f.write(str(value))
 
+    @artifact_task(outputs={"a": "fail-f", "b": Output("fail-g", type="model")})
+    def second_output_rejected(a, b):
+        # fail-g already holds datasets (seeded by the test): the commit of b fails, so a,
+        # logged in the same commit, must not become visible either
+        with a.new_file("a.txt") as f:
+            f.write("fine on its own")
+        with b.new_file("b.txt") as f:
+            f.write("rejected at commit")
+
     half_written()
     one_empty()
+    second_output_rejected()
     bad_template(value="{{ no_such_variable.attribute }}")
 
 
