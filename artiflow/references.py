@@ -393,10 +393,8 @@ def _md5_matches(recorded: str, md5: Any) -> bool:
     return recorded in (base64.b64encode(md5.digest()).decode(), md5.hexdigest())
 
 
-def _crc32c_matches(recorded: str, value: int | None) -> bool:
-    if value is None:
-        return True  # google-crc32c not installed: md5 and size still checked
-    return recorded == base64.b64encode(value.to_bytes(4, "big")).decode()
+def _crc32c_matches(recorded: str, crc: Any) -> bool:
+    return recorded == base64.b64encode(crc.digest()).decode()
 
 
 def download_reference(
@@ -498,7 +496,7 @@ def download_reference(
         if rec_md5 and not _md5_matches(str(rec_md5), md5):
             problems.append("its md5 changed")
         rec_crc = entry.extra.get("crc32c")
-        if rec_crc and crc is not None and not _crc32c_matches(str(rec_crc), crc.intdigest()):
+        if rec_crc and crc is not None and not _crc32c_matches(str(rec_crc), crc):
             problems.append("its crc32c changed")
         if problems:
             raise VerificationError(

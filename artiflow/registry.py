@@ -31,7 +31,7 @@ from .catalog import Catalog, VersionRow
 from .catalog.catalog import AliasMove
 from .config import Settings
 from .events import ALIAS_MOVED, VERSION_CREATED, RegistryEvent
-from .exceptions import ArtifactNotFoundError, InvalidRefError, StoreError
+from .exceptions import ArtifactNotFoundError, ConflictError, InvalidRefError, StoreError
 from .hashing import StatCache, hash_file
 from .lineage import DIRECTIONS, LineageGraph, build
 from .manifest import Entry, Manifest, normalize_path
@@ -320,31 +320,77 @@ class Registry:
         Example:
             >>> # v = registry.log(draft, aliases=["candidate"], version="1.4.0")
         """
-        artifact._check_open()
-        alias_list, tag_list = _validate_labels(aliases, tags)
-        semver = str(SemVer.parse(version)) if version is not None else None
-        project = artifact.project or self.default_project
-        latest = self.catalog.latest_digest(project, artifact.name)
-        entries = self._prepare_entries(artifact, progress, expected_latest=latest)
-        manifest = Manifest({e.path: e for e in entries})
-        row, created, moves = self.catalog.commit_version(
-            project,
-            artifact.name,
-            artifact.type,
-            entries=entries,
-            digest=manifest.digest(),
-            size=manifest.size,
-            description=artifact.description,
-            metadata=artifact.metadata,
-            aliases=alias_list,
-            tags=tag_list,
-            semver=semver,
-            run_id=run.id if run is not None else None,
-        )
-        result = ArtifactVersion(self, row)
-        artifact._finalize(result)
-        self._emit(row, created, moves, run.id if run is not None else None)
-        return result
+        return self.log_many(
+            [(artifact, {"aliases": aliases, "tags": tags, "version": version})],
+            run=run,
+            progress=progress,
+        )[0]
+
+    def log_many(
+        self,
+        items: Sequence[Artifact | tuple[Artifact, dict[str, Any]]],
+        run: Run | None = None,
+        progress: Progress = None,
+    ) -> list[ArtifactVersion]:
+        """Log several drafts as ONE commit: every version becomes visible, or none does
+        (what a task with several outputs needs). Each item is a draft, or ``(draft, {"aliases":
+        ..., "tags": ..., "version": ...})``. Content is stored first; nothing is committed until
+        every draft was validated and stored.
+
+        Example:
+            >>> # model, report = registry.log_many([model_draft, (report_draft, {"tags": ["eval"]})])
+        """
+        plans: list[tuple[Artifact, str, list[str], list[str], str | None]] = []
+        seen: set[tuple[str, str]] = set()
+        for item in items:  # validate everything before storing anything
+            artifact, opts = item if isinstance(item, tuple) else (item, {})
+            unknown = set(opts) - {"aliases", "tags", "version"}
+            if unknown:
+                raise InvalidRefError(
+                    f"unknown log option(s) {sorted(unknown)}: use aliases, tags, version"
+                )
+            artifact._check_open()
+            alias_list, tag_list = _validate_labels(opts.get("aliases", ()), opts.get("tags", ()))
+            version = opts.get("version")
+            semver = str(SemVer.parse(version)) if version is not None else None
+            project = artifact.project or self.default_project
+            if (project, artifact.name) in seen:
+                raise ConflictError(
+                    f"{project}/{artifact.name} is logged twice in one commit; merge the drafts"
+                )
+            seen.add((project, artifact.name))
+            plans.append((artifact, project, alias_list, tag_list, semver))
+        run_id = run.id if run is not None else None
+        commits: list[dict[str, Any]] = []
+        for artifact, project, alias_list, tag_list, semver in plans:
+            latest = self.catalog.latest_digest(project, artifact.name)
+            entries = self._prepare_entries(artifact, progress, expected_latest=latest)
+            manifest = Manifest({e.path: e for e in entries})
+            commits.append(
+                {
+                    "project": project,
+                    "name": artifact.name,
+                    "type_": artifact.type,
+                    "entries": entries,
+                    "digest": manifest.digest(),
+                    "size": manifest.size,
+                    "description": artifact.description,
+                    "metadata": artifact.metadata,
+                    "aliases": alias_list,
+                    "tags": tag_list,
+                    "semver": semver,
+                    "run_id": run_id,
+                }
+            )
+        results = self.catalog.commit_many(commits)
+        out = []
+        for (artifact, *_), (row, _created, _moves) in zip(plans, results, strict=True):
+            version_obj = ArtifactVersion(self, row)
+            artifact._finalize(version_obj)
+            out.append(version_obj)
+        for row, created, moves in results:
+            self._emit(row, created, moves, run_id)
+        return out
 
     def _prepare_entries(
         self, artifact: Artifact, progress: Progress, expected_latest: str | None = None
@@ -429,7 +475,11 @@ class Registry:
 
                 results = self._parallel(hash_one, todo)
                 by_path = {p: full for p, full, _ in todo}
-                store.put_many([(by_path[p], d) for p, d, _ in results], progress=progress)
+                store.put_many(
+                    [(by_path[p], d) for p, d, _ in results],
+                    progress=progress,
+                    unchanged_since=stats,
+                )
             for p, d, size in results:
                 out[p] = Entry(p, digest=d, size=size)
                 full = local[p]
@@ -452,8 +502,6 @@ class Registry:
                 storage_options=options,
             ):
                 if entry.path in out:
-                    from .exceptions import ConflictError
-
                     raise ConflictError(
                         f"reference {s.uri!r} expands to {entry.path!r}, which the draft already has"
                     )
@@ -823,8 +871,9 @@ class Registry:
     def gc(self, dry_run: bool = False, grace_seconds: float | None = None) -> GCResult:
         """Remove blobs no live version needs, and PENDING versions older than the grace period.
 
-        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h)
-        are kept, so uploads of versions still being logged are safe.
+        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h),
+        and blobs of versions deleted within it, are kept, so uploads of versions still being
+        logged (which may re-use such a blob) are safe.
 
         Example:
             >>> # registry.gc(dry_run=True).blobs_deleted
@@ -835,7 +884,7 @@ class Registry:
         now = time.time()
         cutoff = dt.datetime.fromtimestamp(now - grace, dt.timezone.utc)
         pending = 0 if dry_run else self.catalog.remove_stale_pending(cutoff)
-        live = self.catalog.live_digests()
+        live = self.catalog.live_digests(deleted_since=cutoff)
         victims = [
             d for d, mtime in self.store.iter_blobs() if d not in live and mtime <= now - grace
         ]

@@ -111,6 +111,14 @@ class Run:
         """
         return self._registry.log(artifact, aliases=aliases, tags=tags, version=version, run=self)
 
+    def log_many(self, items: Any) -> list[ArtifactVersion]:
+        """Log several drafts as one commit (all or none) produced by this run.
+
+        Example:
+            >>> # model, report = run.log_many([model_draft, report_draft])
+        """
+        return self._registry.log_many(items, run=self)
+
     def used_artifacts(self) -> list[ArtifactVersion]:
         """Versions this run consumed."""
         return self._registry._versions_of_run(self.id, "used")

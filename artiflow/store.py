@@ -31,7 +31,7 @@ import errno
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -44,6 +44,7 @@ __all__ = ["DEFAULT_CONCURRENCY", "BlobStore", "link_or_copy"]
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 _SMALL = 1024 * 1024
 _PART = 8 * 1024 * 1024  # multipart/resumable chunk: bounds memory per transfer
+_PARTS_AT_ONCE = 2  # parts of one file in flight: memory stays near 2 x 8 MiB per transfer
 _HEAD_LIMIT = 64  # up to this many digests: one HEAD each; more: list the shards instead
 DEFAULT_CONCURRENCY = 16
 Progress = Callable[[int], object] | None
@@ -108,7 +109,12 @@ def _callback(progress: Progress) -> Any:
 
 
 def _mtime(info: dict[str, Any]) -> float:
-    value = info.get("LastModified") or info.get("mtime") or info.get("updated") or 0
+    """When a listed blob was written; unknown counts as now, so gc's grace period holds."""
+    value = (
+        info.get("LastModified") or info.get("mtime") or info.get("updated") or info.get("created")
+    )
+    if value is None:
+        return time.time()
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
     if isinstance(value, str):
@@ -268,10 +274,17 @@ class BlobStore:
             self._made.add("tmp")
         return self._tmp / uuid.uuid4().hex
 
+    def _touch(self, digest: str) -> None:
+        """Mark a re-used local blob as fresh, so gc's grace period covers the version that is
+        about to use it."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path(digest))
+
     def _install(self, tmp: Path | str, digest: str) -> None:
         final = self.path(digest)
         if os.path.exists(final):
             os.unlink(tmp)
+            self._touch(digest)
             return
         shard = digest[:2]
         if shard not in self._made:
@@ -338,6 +351,8 @@ class BlobStore:
             3
         """
         if digest is not None and self.exists(digest):
+            if self.is_local:
+                self._touch(digest)
             size = os.stat(local_path).st_size
             if progress is not None:
                 progress(size)
@@ -350,7 +365,9 @@ class BlobStore:
                 with open(local_path, "rb", buffering=0) as fh:
                     data = fh.read()
                 found = hash_bytes(data)
-                if not os.path.exists(self.path(found)):
+                if os.path.exists(self.path(found)):
+                    self._touch(found)
+                else:
                     self._write_new(data, found)
                 if progress is not None:
                     progress(len(data))
@@ -380,13 +397,25 @@ class BlobStore:
         kwargs: dict[str, Any] = {}
         if self.protocol in ("s3", "s3a", "gs", "gcs"):
             kwargs["chunksize"] = _PART  # multipart above 2 parts: bounded memory
+        if self.protocol in ("s3", "s3a"):
+            kwargs["max_concurrency"] = _PARTS_AT_ONCE  # s3fs reads this many parts ahead
+        sent = [0]
         if progress is not None:
-            kwargs["callback"] = _callback(progress)
+
+            def count(n: int) -> None:
+                sent[0] += n
+                progress(n)
+
+            kwargs["callback"] = _callback(count)
         # a PUT, or a multipart upload that is only completed at the end: readers see the
         # whole blob or none, also when this process is killed half-way
         self._remote_write(
             digest, lambda: self.fs.put_file(os.fspath(local_path), self.path(digest), **kwargs)
         )
+        if progress is not None:  # some backends report nothing for single-request uploads
+            rest = os.stat(local_path).st_size - sent[0]
+            if rest > 0:
+                progress(rest)
 
     def _put_remote(
         self, local_path: str | os.PathLike[str], *, digest: str | None, progress: Progress
@@ -407,10 +436,15 @@ class BlobStore:
         *,
         progress: Progress = None,
         batch_size: int | None = None,
+        unchanged_since: Mapping[str, os.stat_result] | None = None,
     ) -> int:
         """Store many ``(local_path, digest)`` pairs whose digests are known, ``batch_size``
         (default :attr:`max_concurrency`) at a time. Blobs already stored are skipped (one bulk
         :meth:`missing` check). Returns how many blobs were uploaded.
+
+        A file modified since its ``unchanged_since`` stat (taken before it was hashed), or
+        during its upload, would be stored under a wrong name: its blob is removed again and
+        :class:`StoreError` raised.
 
         Example:
             >>> import tempfile, os
@@ -443,7 +477,15 @@ class BlobStore:
                         f"read {found[:12]}); log it again"
                     )
             else:
+                before = (unchanged_since or {}).get(p) or os.stat(p)
                 self._upload(p, d, progress)
+                after = os.stat(p)
+                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    self.delete(d)
+                    raise StoreError(
+                        f"file {p!r} changed while it was being stored; nothing was logged, "
+                        "log it again once it is complete"
+                    )
 
         if len(todo) <= 1 or workers == 1:
             for pd in todo:
@@ -525,6 +567,8 @@ class BlobStore:
                 kwargs: dict[str, Any] = {}
                 if progress is not None:
                     kwargs["callback"] = _callback(progress)
+                if self.protocol in ("s3", "s3a"):  # not 10 x 50 MiB parts held at once
+                    kwargs.update(max_concurrency=1)  # one streamed GET
                 try:
                     self.fs.get_file(self.path(digest), str(tmp), **kwargs)
                 except FileNotFoundError as exc:
@@ -593,14 +637,18 @@ class BlobStore:
             raise StoreError(f"cannot delete blob {digest[:12]} from {self.url!r}: {exc}") from exc
 
     def clean_tmp(self, older_than: float = 3600.0) -> int:
-        """Remove temporary files left by killed writers. Returns how many were removed.
+        """Remove what killed writers left: temporary files of a local store, unfinished
+        multipart uploads (invisible, but stored and billed) of an S3 store. Returns how many
+        were removed.
 
         Example:
             >>> import tempfile
             >>> BlobStore(tempfile.mkdtemp()).clean_tmp()
             0
         """
-        if not self.is_local or not self._tmp.exists():
+        if not self.is_local:
+            return self._abort_stale_uploads(older_than) if self.protocol in ("s3", "s3a") else 0
+        if not self._tmp.exists():
             return 0
         cutoff = time.time() - older_than
         removed = 0
@@ -610,6 +658,32 @@ class BlobStore:
                     os.unlink(entry.path)
                     removed += 1
         return removed
+
+    def _abort_stale_uploads(self, older_than: float) -> int:
+        bucket, key, _ = self.fs.split_path(self._remote_root)
+        prefix = f"{key}/" if key else ""
+        cutoff = time.time() - older_than
+        removed = 0
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        try:
+            while True:
+                page = self.fs.call_s3("list_multipart_uploads", **kwargs)
+                for up in page.get("Uploads", []):
+                    if _mtime({"LastModified": up.get("Initiated")}) <= cutoff:
+                        with contextlib.suppress(FileNotFoundError):
+                            self.fs.call_s3(
+                                "abort_multipart_upload",
+                                Bucket=bucket,
+                                Key=up["Key"],
+                                UploadId=up["UploadId"],
+                            )
+                        removed += 1
+                if not page.get("IsTruncated"):
+                    return removed
+                kwargs["KeyMarker"] = page.get("NextKeyMarker")
+                kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker")
+        except PermissionError:
+            return removed  # not allowed to list uploads: a bucket lifecycle rule must do it
 
 
 def _reflink(src: str, dst: str) -> None:

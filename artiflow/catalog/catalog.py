@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -44,7 +45,7 @@ from ..exceptions import (
 )
 from ..manifest import Entry, Manifest
 from ..refs import LATEST, is_semver, is_version_index
-from .engine import WRITE, create_engine_for
+from .engine import WRITE, create_engine_for, single_read_options
 from .migrate import ensure_schema
 from .models import alias_events, aliases, collections, entries, run_io, runs, tags, versions
 
@@ -52,6 +53,7 @@ __all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
 
 PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
 MAX_LINEAGE_DEPTH = 10_000
+_RESOLVE: dict[str, Any] | None = None
 
 
 def _now() -> dt.datetime:
@@ -184,6 +186,7 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._single_read = single_read_options(self.dialect)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Catalog:
@@ -396,38 +399,37 @@ class Catalog:
             )
             for vid, kind, value in conn.execute(labels):
                 (alias_map if kind == "a" else tag_map).setdefault(vid, []).append(value)
-        out = []
-        for r in raw:
-            is_latest = r.state == COMMITTED and r.idx is not None and r.latest_idx == r.idx
-            names = sorted(alias_map.get(r.id, []))
-            if is_latest:
-                names = [LATEST, *names]
-            out.append(
-                VersionRow(
-                    id=r.id,
-                    collection_id=r.collection_id,
-                    project=r.project,
-                    name=r.name,
-                    type=r.type,
-                    kind=r.kind,
-                    index=r.idx,
-                    digest=r.digest,
-                    size=r.size or 0,
-                    file_count=r.file_count or 0,
-                    state=r.state,
-                    description=r.description,
-                    metadata=dict(r.meta or {}),
-                    semver=r.semver,
-                    distributed_id=r.distributed_id,
-                    target_id=r.target_id,
-                    created_at=_aware(r.created_at),  # type: ignore[arg-type]
-                    committed_at=_aware(r.committed_at),
-                    aliases=tuple(names),
-                    tags=tuple(sorted(tag_map.get(r.id, []))),
-                    is_latest=is_latest,
-                )
-            )
-        return out
+        return [self._row_from(r, alias_map.get(r.id, []), tag_map.get(r.id, [])) for r in raw]
+
+    @staticmethod
+    def _row_from(r: Any, alias_names: list[str], tag_names: list[str]) -> VersionRow:
+        is_latest = r.state == COMMITTED and r.idx is not None and r.latest_idx == r.idx
+        names = sorted(alias_names)
+        if is_latest:
+            names = [LATEST, *names]
+        return VersionRow(
+            id=r.id,
+            collection_id=r.collection_id,
+            project=r.project,
+            name=r.name,
+            type=r.type,
+            kind=r.kind,
+            index=r.idx,
+            digest=r.digest,
+            size=r.size or 0,
+            file_count=r.file_count or 0,
+            state=r.state,
+            description=r.description,
+            metadata=dict(r.meta or {}),
+            semver=r.semver,
+            distributed_id=r.distributed_id,
+            target_id=r.target_id,
+            created_at=_aware(r.created_at),  # type: ignore[arg-type]
+            committed_at=_aware(r.committed_at),
+            aliases=tuple(names),
+            tags=tuple(sorted(tag_names)),
+            is_latest=is_latest,
+        )
 
     def _latest_index(self, conn: Connection, collection_id: int) -> int | None:
         return conn.execute(  # type: ignore[no-any-return]
@@ -473,43 +475,80 @@ class Catalog:
                     out[row.id] = row
         return out
 
+    @staticmethod
+    def _resolve_statements() -> dict[str, Any]:
+        """One prebuilt statement per selector kind: the version row, the collection, whether it
+        is latest, and its aliases and tags, in ONE round trip (built once per process)."""
+        global _RESOLVE
+        if _RESOLVE is None:
+            newest = versions.alias("newest")
+            a2 = aliases.alias("a2")
+            latest = (
+                select(func.max(newest.c.idx))
+                .where(
+                    newest.c.collection_id == versions.c.collection_id, newest.c.state == COMMITTED
+                )
+                .scalar_subquery()
+                .label("latest_idx")
+            )
+            alias_list = (
+                select(func.aggregate_strings(a2.c.alias, ","))
+                .where(a2.c.version_id == versions.c.id)
+                .scalar_subquery()
+                .label("alias_list")
+            )
+            tag_list = (
+                select(func.aggregate_strings(tags.c.tag, ","))
+                .where(tags.c.version_id == versions.c.id)
+                .scalar_subquery()
+                .label("tag_list")
+            )
+            cols = [*_V_COLS, latest, alias_list, tag_list]
+            in_coll = (
+                collections.c.project == bindparam("p"),
+                collections.c.name == bindparam("n"),
+            )
+            base = select(*cols).select_from(
+                versions.join(collections, collections.c.id == versions.c.collection_id)
+            )
+            newest_id = (
+                select(func.max(newest.c.idx))
+                .where(newest.c.collection_id == collections.c.id, newest.c.state == COMMITTED)
+                .scalar_subquery()
+            )
+            _RESOLVE = {
+                "latest": base.where(*in_coll, versions.c.idx == newest_id),
+                "index": base.where(*in_coll, versions.c.idx == bindparam("i")),
+                "semver": base.where(*in_coll, versions.c.semver == bindparam("s")),
+                "alias": select(*cols)
+                .select_from(
+                    aliases.join(collections, collections.c.id == aliases.c.collection_id).join(
+                        versions, versions.c.id == aliases.c.version_id
+                    )
+                )
+                .where(*in_coll, aliases.c.alias == bindparam("a")),
+                "exists": select(collections.c.id).where(*in_coll),
+            }
+        return _RESOLVE
+
     def resolve(self, project: str, name: str, selector: str) -> VersionRow:
-        """The committed version named by ``project/name:selector`` (two queries)."""
+        """The committed version named by ``project/name:selector`` (one round trip)."""
         ref = f"{project}/{name}:{selector}"
-        in_coll = (collections.c.project == project, collections.c.name == name)
+        stmts = self._resolve_statements()
+        params: dict[str, Any] = {"p": project, "n": name}
         if selector == LATEST:
-            q = (
-                select(versions.c.id)
-                .join(collections, collections.c.id == versions.c.collection_id)
-                .where(*in_coll, versions.c.state == COMMITTED)
-                .order_by(versions.c.idx.desc())
-                .limit(1)
-            )
+            stmt = stmts["latest"]
         elif is_version_index(selector):
-            q = (
-                select(versions.c.id)
-                .join(collections, collections.c.id == versions.c.collection_id)
-                .where(*in_coll, versions.c.idx == int(selector[1:]))
-            )
+            stmt, params["i"] = stmts["index"], int(selector[1:])
         elif is_semver(selector):
-            q = (
-                select(versions.c.id)
-                .join(collections, collections.c.id == versions.c.collection_id)
-                .where(*in_coll, versions.c.semver == selector)
-            )
+            stmt, params["s"] = stmts["semver"], selector
         else:
-            q = (
-                select(aliases.c.version_id)
-                .join(collections, collections.c.id == aliases.c.collection_id)
-                .where(*in_coll, aliases.c.alias == selector)
-            )
-        exists = True
-        with self.read() as conn:
-            vid = conn.execute(q).scalar()
-            rows = self._rows(conn, versions.c.id == vid) if vid is not None else []
-            if not rows:
-                exists = conn.execute(select(collections.c.id).where(*in_coll)).first() is not None
-        if not rows:
+            stmt, params["a"] = stmts["alias"], selector
+        with self.engine.connect() as conn:
+            conn.execution_options(**self._single_read)
+            r = conn.execute(stmt, params).first()
+            exists = r is not None or conn.execute(stmts["exists"], params).first() is not None
+        if r is None:
             if not exists:
                 raise ArtifactNotFoundError(
                     f"artifact {project}/{name} does not exist (asked for {ref}); "
@@ -527,7 +566,11 @@ class Catalog:
             raise ArtifactNotFoundError(
                 f"{ref} does not exist; list versions with `artiflow ls {name}`"
             )
-        row = rows[0]
+        row = self._row_from(
+            r,
+            (r.alias_list or "").split(",") if r.alias_list else [],
+            r.tag_list.split(",") if r.tag_list else [],
+        )
         if row.state == DELETED:
             raise ArtifactNotFoundError(
                 f"{ref} was deleted; its lineage is kept but its content is not"
@@ -686,77 +729,131 @@ class Catalog:
         """Commit a new version in one transaction, or return ``latest`` when its digest equals
         ``digest``. Returns ``(version, created, alias moves)``."""
         with self.write() as conn:
-            coll = self._get_or_create_collection(conn, project, name, type_, kind, description)
-            if coll.description is None and description:
-                conn.execute(
-                    update(collections)
-                    .where(collections.c.id == coll.id)
-                    .values(description=description)
-                )
-            latest_idx = self._latest_index(conn, coll.id)
-            moves: list[AliasMove] = []
-            if noop_if_latest and latest_idx is not None:
-                latest = conn.execute(
-                    select(versions.c.id, versions.c.digest, versions.c.semver).where(
-                        versions.c.collection_id == coll.id, versions.c.idx == latest_idx
-                    )
-                ).first()
-                if (
-                    latest is not None
-                    and latest.digest == digest
-                    and (semver is None or latest.semver in (None, semver))
-                ):
-                    if semver is not None and latest.semver is None:
-                        self._check_semver(conn, coll, semver)
-                        conn.execute(
-                            update(versions).where(versions.c.id == latest.id).values(semver=semver)
-                        )
-                    for alias in aliases:
-                        move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
-                        if move:
-                            moves.append(move)
-                    self._add_tags(conn, latest.id, tags)
-                    if run_id is not None:
-                        self._record_io(conn, run_id, latest.id, "logged")
-                    return self.version_by_id(latest.id, conn), False, moves
-            if semver is not None:
-                self._check_semver(conn, coll, semver)
-            idx = coll.next_index
-            conn.execute(
-                update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
+            return self._commit(
+                conn,
+                project,
+                name,
+                type_,
+                entries=entries,
+                digest=digest,
+                size=size,
+                description=description,
+                metadata=metadata,
+                aliases=aliases,
+                tags=tags,
+                semver=semver,
+                run_id=run_id,
+                kind=kind,
+                target_id=target_id,
+                noop_if_latest=noop_if_latest,
             )
-            now = _now()
-            vid = conn.execute(
-                insert(versions)
-                .values(
-                    collection_id=coll.id,
-                    idx=idx,
-                    digest=digest,
-                    size=size,
-                    file_count=len(entries)
-                    if target_id is None
-                    else self._file_count(conn, target_id),
-                    state=COMMITTED,
-                    description=description,
-                    meta=metadata or {},
-                    semver=semver,
-                    target_id=target_id,
-                    created_at=now,
-                    committed_at=now,
+
+    def commit_many(
+        self, items: Sequence[dict[str, Any]]
+    ) -> list[tuple[VersionRow, bool, list[AliasMove]]]:
+        """Commit several versions (each a dict of :meth:`commit_version`'s arguments) in ONE
+        transaction: all of them or none. Collections are locked in (project, name) order, so
+        concurrent multi-output commits cannot deadlock."""
+        order = sorted(range(len(items)), key=lambda i: (items[i]["project"], items[i]["name"]))
+        results: list[Any] = [None] * len(items)
+        with self.write() as conn:
+            for i in order:
+                kw = dict(items[i])
+                results[i] = self._commit(
+                    conn, kw.pop("project"), kw.pop("name"), kw.pop("type_"), **kw
                 )
-                .returning(versions.c.id)
-            ).scalar_one()
-            if target_id is None:
-                self._insert_entries(conn, vid, entries)
-            moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
-            for alias in aliases:
-                move = self._set_alias(conn, coll, vid, idx, alias, run_id)
-                if move:
-                    moves.append(move)
-            self._add_tags(conn, vid, tags)
-            if run_id is not None:
-                self._record_io(conn, run_id, vid, "logged")
-            return self.version_by_id(vid, conn), True, moves
+        return results
+
+    def _commit(
+        self,
+        conn: Connection,
+        project: str,
+        name: str,
+        type_: str,
+        *,
+        entries: Sequence[Entry],
+        digest: str,
+        size: int,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        aliases: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        semver: str | None = None,
+        run_id: str | None = None,
+        kind: str = "artifact",
+        target_id: int | None = None,
+        noop_if_latest: bool = True,
+    ) -> tuple[VersionRow, bool, list[AliasMove]]:
+        """Commit a new version inside ``conn``'s transaction (see :meth:`commit_version`)."""
+        coll = self._get_or_create_collection(conn, project, name, type_, kind, description)
+        if coll.description is None and description:
+            conn.execute(
+                update(collections)
+                .where(collections.c.id == coll.id)
+                .values(description=description)
+            )
+        latest_idx = self._latest_index(conn, coll.id)
+        moves: list[AliasMove] = []
+        if noop_if_latest and latest_idx is not None:
+            latest = conn.execute(
+                select(versions.c.id, versions.c.digest, versions.c.semver).where(
+                    versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+                )
+            ).first()
+            if (
+                latest is not None
+                and latest.digest == digest
+                and (semver is None or latest.semver in (None, semver))
+            ):
+                if semver is not None and latest.semver is None:
+                    self._check_semver(conn, coll, semver)
+                    conn.execute(
+                        update(versions).where(versions.c.id == latest.id).values(semver=semver)
+                    )
+                for alias in aliases:
+                    move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
+                    if move:
+                        moves.append(move)
+                self._add_tags(conn, latest.id, tags)
+                if run_id is not None:
+                    self._record_io(conn, run_id, latest.id, "logged")
+                return self.version_by_id(latest.id, conn), False, moves
+        if semver is not None:
+            self._check_semver(conn, coll, semver)
+        idx = coll.next_index
+        conn.execute(
+            update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
+        )
+        now = _now()
+        vid = conn.execute(
+            insert(versions)
+            .values(
+                collection_id=coll.id,
+                idx=idx,
+                digest=digest,
+                size=size,
+                file_count=len(entries) if target_id is None else self._file_count(conn, target_id),
+                state=COMMITTED,
+                description=description,
+                meta=metadata or {},
+                semver=semver,
+                target_id=target_id,
+                created_at=now,
+                committed_at=now,
+            )
+            .returning(versions.c.id)
+        ).scalar_one()
+        if target_id is None:
+            self._insert_entries(conn, vid, entries)
+        moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
+        for alias in aliases:
+            move = self._set_alias(conn, coll, vid, idx, alias, run_id)
+            if move:
+                moves.append(move)
+        self._add_tags(conn, vid, tags)
+        if run_id is not None:
+            self._record_io(conn, run_id, vid, "logged")
+        return self.version_by_id(vid, conn), True, moves
 
     @staticmethod
     def _file_count(conn: Connection, version_id: int) -> int:

@@ -19,9 +19,19 @@ from sqlalchemy.pool import StaticPool
 
 from ..exceptions import StoreError
 
-__all__ = ["WRITE", "create_engine_for"]
+__all__ = ["WRITE", "create_engine_for", "single_read_options"]
 
 WRITE = {"artiflow_write": True}
+
+
+def single_read_options(dialect: str) -> dict[str, Any]:
+    """Execution options for a read of ONE statement: no BEGIN/COMMIT round trips (SQLite runs
+    it in autocommit through our begin hook; PostgreSQL in the driver's autocommit mode)."""
+    if dialect == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {"artiflow_single_read": True}
+
+
 SQLITE_TIMEOUT_S = 60
 
 
@@ -62,9 +72,10 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            if conn.get_execution_options().get("artiflow_write"):
+            options = conn.get_execution_options()
+            if options.get("artiflow_write"):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            elif not options.get("artiflow_single_read"):  # one-statement reads need no BEGIN
                 conn.exec_driver_sql("BEGIN")
 
         return engine

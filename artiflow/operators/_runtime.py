@@ -286,18 +286,25 @@ class TaskArtifacts:
                     f"output {param!r} ({out['name']}) is empty: add files to the draft "
                     "(draft.add_file / add_dir / new_file) or remove it from outputs"
                 )
-        for param, draft in self.drafts.items():
-            out = self.output_spec[param]
-            if self.collaborative:
+        if self.collaborative:
+            for param, draft in self.drafts.items():
                 did = distributed_id(self.dag_id, self.run_id, self.task_id, param)
                 self.registry.upsert(draft, distributed_id=did)
                 self.parts[param] = did
-            else:
-                self.produced[param] = self.run.log(
-                    draft,
-                    aliases=tuple(out.get("aliases") or ()),
-                    tags=tuple(out.get("tags") or ()),
-                )
+            return self.produced
+        # every output in one commit: all of them become visible, or none does
+        params = list(self.drafts)
+        items = [
+            (
+                self.drafts[param],
+                {
+                    "aliases": tuple(self.output_spec[param].get("aliases") or ()),
+                    "tags": tuple(self.output_spec[param].get("tags") or ()),
+                },
+            )
+            for param in params
+        ]
+        self.produced.update(zip(params, self.run.log_many(items), strict=True))
         return self.produced
 
     def close(self, error: BaseException | None = None) -> None:

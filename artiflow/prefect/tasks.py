@@ -327,11 +327,19 @@ class _Execution:
                     "(nothing was logged)"
                 )
             with forward_events(self.reg):
-                for param, draft in self.drafts.items():
-                    out = self.spec.outputs[param]
-                    self.produced[param] = self.run.log(
-                        draft, aliases=tuple(out.aliases), tags=tuple(out.tags)
+                # every output in one commit: all of them become visible, or none does
+                params = list(self.drafts)
+                items = [
+                    (
+                        self.drafts[p],
+                        {
+                            "aliases": tuple(self.spec.outputs[p].aliases),
+                            "tags": tuple(self.spec.outputs[p].tags),
+                        },
                     )
+                    for p in params
+                ]
+                self.produced.update(zip(params, self.run.log_many(items), strict=True))
             self.run.finish("SUCCESS")
         except BaseException as exc:
             self.fail(exc)
