@@ -26,7 +26,9 @@ import blake3
 
 __all__ = ["CHUNK", "StatCache", "hash_bytes", "hash_file", "hash_stream", "new_hasher"]
 
-CHUNK = 1024 * 1024  # 1 MiB: the buffer stays in CPU cache between read, hash and write (4 MiB was 2x slower)
+CHUNK = (
+    1024 * 1024
+)  # 1 MiB: the buffer stays in CPU cache between read, hash and write (4 MiB was 2x slower)
 _BIG = 64 * 1024 * 1024  # files above this use BLAKE3's multithreaded mode
 
 

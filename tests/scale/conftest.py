@@ -1,0 +1,316 @@
+"""Real services for the shared-registry tests: a moto S3 server, the GCS emulator, a local HTTP
+server with ETags, and scratch PostgreSQL databases. Everything listens on 127.0.0.1.
+
+PostgreSQL tests read ``ARTIFLOW_TEST_POSTGRES_URL`` (e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and create a scratch database per test
+on that server. Without it they skip, except when ``CI`` is set: then they fail, so CI never
+silently loses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))  # the worker module, importable in spawned processes too
+
+PG_ENV = "ARTIFLOW_TEST_POSTGRES_URL"
+# gcsfs reads this when it is imported; without it every call against the emulator stalls ~60 s
+# on a gRPC bucket-type lookup
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# ---- S3: one moto server per session, reset before each test --------------------------------
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(
+        ip_address="127.0.0.1", port=_free_port(), verbose=False
+    )
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with _env(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    ):
+        yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str) -> str:
+    """A fresh, empty bucket on a freshly reset moto server (env points s3fs at it)."""
+    import fsspec
+
+    req = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(req, timeout=10).close()
+    fsspec.filesystem("s3").clear_instance_cache()
+    name = f"af-{uuid.uuid4().hex[:10]}"
+    import s3fs
+
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir(name)
+    return name
+
+
+@pytest.fixture
+def s3fs_client(s3_bucket: str) -> Any:
+    import s3fs
+
+    return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+
+
+class _LatencyProxy:
+    """A TCP proxy that delays every chunk a client sends by ``delay`` seconds: a stand-in for
+    the network round trip of a real object store, which moto on 127.0.0.1 does not have."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self.target_port = target_port
+        self.delay = delay
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, slow: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if slow:
+                    time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+@pytest.fixture
+def slow_s3_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """The moto server behind 20 ms of simulated network latency per request."""
+    proxy = _LatencyProxy(int(moto_endpoint.rsplit(":", 1)[1]), 0.02)
+    yield f"http://127.0.0.1:{proxy.port}"
+    proxy.close()
+
+
+# ---- GCS: the gcp-storage-emulator, in memory --------------------------------------------
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    pytest.importorskip("gcsfs")
+    exe = shutil.which("gcp-storage-emulator") or str(
+        Path(sys.executable).parent / "gcp-storage-emulator"
+    )
+    if not os.path.exists(exe):
+        pytest.skip("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "start", "-H", "127.0.0.1", "--port", str(port), "-M"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        # gcsfs's standard emulator switch: anonymous credentials, this endpoint
+        with _env(STORAGE_EMULATOR_HOST=endpoint):
+            yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def gcs_bucket(gcs_endpoint: str) -> str:
+    import gcsfs
+
+    urllib.request.urlopen(f"{gcs_endpoint}/wipe", timeout=10).close()
+    name = f"af-{uuid.uuid4().hex[:10]}"
+    gcsfs.GCSFileSystem(
+        endpoint_url=gcs_endpoint, token="anon", project="test", skip_instance_cache=True
+    ).mkdir(name)
+    return name
+
+
+# ---- HTTP with ETags ---------------------------------------------------------------------
+class _Files(dict[str, bytes]):
+    """Path -> content served by the test HTTP server."""
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: _Files = _Files()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _head(self) -> bytes | None:
+        data = self.files.get(self.path)
+        if data is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+        wanted = self.headers.get("If-Match")
+        if wanted is not None and wanted not in (etag, "*"):
+            self.send_response(412)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return data
+
+    def do_HEAD(self) -> None:
+        self._head()
+
+    def do_GET(self) -> None:
+        data = self._head()
+        if data is not None:
+            self.wfile.write(data)
+
+
+@pytest.fixture(scope="session")
+def _http_server() -> Iterator[tuple[str, _Files]]:
+    files = _Files()
+    handler = type("Handler", (_Handler,), {"files": files})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", files
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def http_files(_http_server: tuple[str, _Files]) -> Iterator[tuple[str, _Files]]:
+    """``(base_url, files)``: put ``files["/x.csv"] = b"..."`` and fetch ``base_url + "/x.csv"``."""
+    _http_server[1].clear()
+    yield _http_server
+    _http_server[1].clear()
+
+
+# ---- databases -----------------------------------------------------------------------------
+def postgres_base_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail(f"{PG_ENV} is not set, and CI is: PostgreSQL tests must run in CI")
+    pytest.skip(f"set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
+    return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    base = make_url(postgres_base_url() or "")
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"artiflow_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except ProgrammingError:  # no CREATEDB right: empty the given database instead
+            _empty(admin)
+            yield base.render_as_string(hide_password=False)
+            _empty(admin)
+            return
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _empty(engine: Any) -> None:
+    from sqlalchemy import text
+
+    from artiflow.catalog.models import metadata
+
+    metadata.drop_all(engine)
+    with engine.connect() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each shared-database test runs on one SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared' / 'registry.db'}"
+    return str(request.getfixturevalue("pg_url"))
