@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -835,7 +836,7 @@ class Registry:
                     if progress is not None:
                         progress(entry.size or 0)
                     return
-            if dest.is_dir() and not dest.is_symlink():
+            if key in present and stat_mod.S_ISDIR(present[key].st_mode):
                 raise StoreError(f"cannot write {key!r}: a folder is in the way")
             if entry.ref is not None:
                 download_reference(entry, dest)
@@ -843,11 +844,32 @@ class Registry:
                     progress(entry.size or 0)
                 return
             assert entry.digest is not None
-            link_or_copy(
-                self._local_blob(entry.digest), dest, link_type, entry.digest, progress=progress
+            src = (
+                local_root_blob(entry.digest) if local_root_blob else self._local_blob(entry.digest)
             )
+            try:
+                link_or_copy(
+                    src,
+                    dest,
+                    link_type,
+                    entry.digest,
+                    progress=progress,
+                    size=entry.size,
+                    parent_exists=True,
+                )
+            except FileNotFoundError:
+                if os.path.exists(src):
+                    raise
+                raise StoreError(
+                    f"blob {entry.digest} ({entry.path!r}) is missing from store {self.store.url!r}: "
+                    "the store lost content the registry references; restore it or re-log the artifact"
+                ) from None
 
+        # every destination folder once, not once per file
+        for folder in sorted({str(d.parent) for d in dests.values()}):
+            os.makedirs(folder, exist_ok=True)
         store = self.store
+        local_root_blob = store.path if store.is_local else None
         if not store.is_local:  # fetch missing blobs into the local cache in bulk, in parallel
             wanted = {
                 e.digest

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -694,16 +696,57 @@ def _reflink(src: str, dst: str) -> None:
         fcntl.ioctl(d.fileno(), FICLONE, s.fileno())
 
 
+_TMP_COUNTER = itertools.count()
+
+
+def _tmp_name(dst: Path) -> Path:
+    # unique per process and thread without a getrandom() per file
+    return (
+        dst.parent
+        / f".{dst.name}.artiflow-{os.getpid()}-{threading.get_ident()}-{next(_TMP_COUNTER)}"
+    )
+
+
 def link_or_copy(
-    src: str, dst: Path, link_type: str, digest: str, progress: Progress = None
+    src: str,
+    dst: Path,
+    link_type: str,
+    digest: str,
+    progress: Progress = None,
+    *,
+    size: int | None = None,
+    parent_exists: bool = False,
 ) -> None:
     """Materialise the verified local blob ``src`` at ``dst`` by ``link_type``.
 
     ``copy`` hashes while copying; the link types hash the blob once before linking, so every
     file handed out is verified. ``reflink`` falls back to a copy where the file system has none.
+    Small blobs (``size`` known, up to 1 MiB) are copied with one read and one write.
     """
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".{dst.name}.artiflow-{uuid.uuid4().hex[:8]}"
+    if not parent_exists:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(dst)
+    if link_type == "copy" and size is not None and size <= _SMALL:
+        with open(src, "rb", buffering=0) as fh:
+            data = fh.read()
+        if hash_bytes(data) != digest:
+            raise VerificationError(f"blob {digest} is corrupt (hash mismatch); not handed out")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if progress is not None:
+            progress(len(data))
+        return
     try:
         if link_type == "copy" or link_type == "reflink":
             done = False
