@@ -702,51 +702,40 @@ class Catalog:
                 )
             )
 
+    def _label(
+        self,
+        conn: Connection,
+        coll: Any,
+        version_id: int,
+        index: int | None,
+        aliases: Sequence[str],
+        tags: Sequence[str],
+        run_id: str | None,
+    ) -> list[AliasMove]:
+        """Put aliases and tags on a version and record the run that logged it."""
+        moves = [
+            m
+            for alias in aliases
+            if (m := self._set_alias(conn, coll, version_id, index, alias, run_id))
+        ]
+        self._add_tags(conn, version_id, tags)
+        if run_id is not None:
+            self._record_io(conn, run_id, version_id, "logged")
+        return moves
+
     def _insert_entries(self, conn: Connection, version_id: int, items: Sequence[Entry]) -> None:
         rows = [_entry_row(version_id, e) for e in items]
         for start in range(0, len(rows), 5000):
             conn.execute(insert(entries), rows[start : start + 5000])
 
     def commit_version(
-        self,
-        project: str,
-        name: str,
-        type_: str,
-        *,
-        entries: Sequence[Entry],
-        digest: str,
-        size: int,
-        description: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        aliases: Sequence[str] = (),
-        tags: Sequence[str] = (),
-        semver: str | None = None,
-        run_id: str | None = None,
-        kind: str = "artifact",
-        target_id: int | None = None,
-        noop_if_latest: bool = True,
+        self, project: str, name: str, type_: str, **options: Any
     ) -> tuple[VersionRow, bool, list[AliasMove]]:
         """Commit a new version in one transaction, or return ``latest`` when its digest equals
-        ``digest``. Returns ``(version, created, alias moves)``."""
-        with self.write() as conn:
-            return self._commit(
-                conn,
-                project,
-                name,
-                type_,
-                entries=entries,
-                digest=digest,
-                size=size,
-                description=description,
-                metadata=metadata,
-                aliases=aliases,
-                tags=tags,
-                semver=semver,
-                run_id=run_id,
-                kind=kind,
-                target_id=target_id,
-                noop_if_latest=noop_if_latest,
-            )
+        ``digest``. ``options`` are those of :meth:`_commit` (entries, digest, size, description,
+        metadata, aliases, tags, semver, run_id, kind, target_id, noop_if_latest). Returns
+        ``(version, created, alias moves)``."""
+        return self.commit_many([{"project": project, "name": name, "type_": type_, **options}])[0]
 
     def commit_many(
         self, items: Sequence[dict[str, Any]]
@@ -810,13 +799,7 @@ class Catalog:
                     conn.execute(
                         update(versions).where(versions.c.id == latest.id).values(semver=semver)
                     )
-                for alias in aliases:
-                    move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
-                    if move:
-                        moves.append(move)
-                self._add_tags(conn, latest.id, tags)
-                if run_id is not None:
-                    self._record_io(conn, run_id, latest.id, "logged")
+                moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
                 return self.version_by_id(latest.id, conn), False, moves
         if semver is not None:
             self._check_semver(conn, coll, semver)
@@ -846,13 +829,7 @@ class Catalog:
         if target_id is None:
             self._insert_entries(conn, vid, entries)
         moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
-        for alias in aliases:
-            move = self._set_alias(conn, coll, vid, idx, alias, run_id)
-            if move:
-                moves.append(move)
-        self._add_tags(conn, vid, tags)
-        if run_id is not None:
-            self._record_io(conn, run_id, vid, "logged")
+        moves += self._label(conn, coll, vid, idx, aliases, tags, run_id)
         return self.version_by_id(vid, conn), True, moves
 
     @staticmethod
@@ -1127,13 +1104,7 @@ class Catalog:
                 if latest is not None and latest.digest == digest:
                     conn.execute(delete(entries).where(entries.c.version_id == vid))
                     conn.execute(delete(versions).where(versions.c.id == vid))
-                    for alias in aliases:
-                        move = self._set_alias(conn, coll, latest.id, latest_idx, alias, run_id)
-                        if move:
-                            moves.append(move)
-                    self._add_tags(conn, latest.id, tags)
-                    if run_id is not None:
-                        self._record_io(conn, run_id, latest.id, "logged")
+                    moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
                     return self.version_by_id(latest.id, conn), False, moves
             if semver is not None:
                 self._check_semver(conn, coll, semver)
@@ -1154,13 +1125,7 @@ class Catalog:
                 values["description"] = description
             conn.execute(update(versions).where(versions.c.id == vid).values(**values))
             moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
-            for alias in aliases:
-                move = self._set_alias(conn, coll, vid, idx, alias, run_id)
-                if move:
-                    moves.append(move)
-            self._add_tags(conn, vid, tags)
-            if run_id is not None:
-                self._record_io(conn, run_id, vid, "logged")
+            moves += self._label(conn, coll, vid, idx, aliases, tags, run_id)
             return self.version_by_id(vid, conn), True, moves
 
     # ---- runs ---------------------------------------------------------------------------
