@@ -24,6 +24,8 @@ from typing import BinaryIO
 
 import blake3
 
+from ._sqlite import enable_wal
+
 __all__ = ["CHUNK", "StatCache", "hash_bytes", "hash_file", "hash_stream", "new_hasher"]
 
 CHUNK = (
@@ -145,7 +147,7 @@ class StatCache:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, "

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from .._sqlite import enable_wal
 from ..exceptions import StoreError
 
 __all__ = ["WRITE", "create_engine_for", "single_read_options"]
@@ -62,9 +63,9 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-            cur = dbapi_conn.cursor()
             if not memory:
-                cur.execute("PRAGMA journal_mode=WAL")
+                enable_wal(dbapi_conn)
+            cur = dbapi_conn.cursor()
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
