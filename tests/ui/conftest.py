@@ -267,7 +267,9 @@ def chromium_or_skip() -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(
+    scope="module"
+)  # Playwright's sync API holds an event loop: release it after the module
 def browser() -> Iterator[Any]:
     chromium_or_skip()
     from playwright.sync_api import sync_playwright
