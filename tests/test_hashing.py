@@ -52,7 +52,7 @@ def test_many_processes_open_a_new_stat_cache_at_once(tmp_path):
     target = tmp_path / "f"
     target.write_text("x")
     os.utime(target, ns=(10**9, 10**9))
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # never fork: earlier tests leave threads running in this process
     with ctx.Manager() as manager:
         barrier = manager.Barrier(8)
         with ctx.Pool(8) as pool:
