@@ -594,14 +594,21 @@ def test_lineage_terminates_on_cycles(registry):
 def test_log_many_is_all_or_nothing(registry):
     registry.log(draft("report", type="report", files={"r": "0"}))
     model, report = registry.log_many(
-        [(draft("model", type="model"), {"aliases": ["candidate"]}), draft("report", type="report", files={"r": "1"})]
+        [
+            (draft("model", type="model"), {"aliases": ["candidate"]}),
+            draft("report", type="report", files={"r": "1"}),
+        ]
     )
     assert (model.ref, report.ref) == ("default/model:v0", "default/report:v1")
     assert model.aliases == ["latest", "candidate"]
     # the second draft is invalid (type clash): the first must not become visible either
     with pytest.raises(ConflictError, match="type"):
-        registry.log_many([draft("model", type="model", files={"m": "2"}), draft("report", type="dataset")])
-    assert registry.get("model").version == "v0" and [v.version for v in registry.versions("model")] == ["v0"]
+        registry.log_many(
+            [draft("model", type="model", files={"m": "2"}), draft("report", type="dataset")]
+        )
+    assert registry.get("model").version == "v0" and [
+        v.version for v in registry.versions("model")
+    ] == ["v0"]
     with pytest.raises(ConflictError, match="twice"):
         registry.log_many([draft("x"), draft("x", files={"b": "2"})])
     with pytest.raises(InvalidRefError):
