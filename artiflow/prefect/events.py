@@ -184,6 +184,9 @@ def flush_events(timeout: float | None = 30.0) -> None:
     """
     from prefect.events.worker import EventsWorker
 
+    from .tasks import flush_reports
+
+    flush_reports(timeout)
     result = EventsWorker.drain_all(timeout=timeout)
     if inspect.iscoroutine(result):
         # called from inside a running event loop: draining would block it. The worker keeps

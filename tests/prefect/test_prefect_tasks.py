@@ -13,7 +13,13 @@ from prefect import flow, task
 from prefect.cache_policies import INPUTS, NO_CACHE
 
 from artiflow import Artifact, Output
-from artiflow.prefect import ArtifactInputsPolicy, ArtifactTask, artifact_task, with_refs
+from artiflow.prefect import (
+    ArtifactInputsPolicy,
+    ArtifactTask,
+    artifact_task,
+    flush_events,
+    with_refs,
+)
 
 
 def _log(registry: Any, name: str, text: str) -> Any:
@@ -322,6 +328,7 @@ def test_markdown_artifact_and_assets(registry: Any, events: Any, now: Any) -> N
         add_up.submit(wait_for=[produced]).result()
 
     f()
+    flush_events()  # the markdown artifact is posted in the background
     version = registry.get("numbers:latest")
     task_run_id = version.logged_by().info["task_run_id"]
     with get_client(sync_client=True) as client:
