@@ -678,6 +678,9 @@ class Catalog:
         return AliasMove(coll.project, coll.name, alias, version_index, previous_index)
 
     def _add_tags(self, conn: Connection, version_id: int, new_tags: Iterable[str]) -> None:
+        new_tags = list(new_tags)
+        if not new_tags:
+            return
         have = {
             t for (t,) in conn.execute(select(tags.c.tag).where(tags.c.version_id == version_id))
         }
@@ -687,14 +690,21 @@ class Catalog:
         if rows:
             conn.execute(insert(tags), rows)
 
-    def _record_io(self, conn: Connection, run_id: str, version_id: int, direction: str) -> None:
-        exists = conn.execute(
-            select(run_io.c.id).where(
-                run_io.c.run_id == run_id,
-                run_io.c.version_id == version_id,
-                run_io.c.direction == direction,
-            )
-        ).first()
+    def _record_io(
+        self, conn: Connection, run_id: str, version_id: int, direction: str, new: bool = False
+    ) -> None:
+        """Record an edge once; ``new`` (a version created in this transaction) cannot have one."""
+        exists = (
+            None
+            if new
+            else conn.execute(
+                select(run_io.c.id).where(
+                    run_io.c.run_id == run_id,
+                    run_io.c.version_id == version_id,
+                    run_io.c.direction == direction,
+                )
+            ).first()
+        )
         if exists is None:
             conn.execute(
                 insert(run_io).values(
@@ -711,6 +721,7 @@ class Catalog:
         aliases: Sequence[str],
         tags: Sequence[str],
         run_id: str | None,
+        new: bool = False,
     ) -> list[AliasMove]:
         """Put aliases and tags on a version and record the run that logged it."""
         moves = [
@@ -720,7 +731,7 @@ class Catalog:
         ]
         self._add_tags(conn, version_id, tags)
         if run_id is not None:
-            self._record_io(conn, run_id, version_id, "logged")
+            self._record_io(conn, run_id, version_id, "logged", new=new)
         return moves
 
     def _insert_entries(self, conn: Connection, version_id: int, items: Sequence[Entry]) -> None:
@@ -829,7 +840,7 @@ class Catalog:
         if target_id is None:
             self._insert_entries(conn, vid, entries)
         moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
-        moves += self._label(conn, coll, vid, idx, aliases, tags, run_id)
+        moves += self._label(conn, coll, vid, idx, aliases, tags, run_id, new=True)
         return self.version_by_id(vid, conn), True, moves
 
     @staticmethod
