@@ -1,0 +1,206 @@
+"""Overhead of an artifact-aware task over a plain one (main venv).
+
+Usage:
+    orchestrator_ops.py airflow HOME ITERS
+    orchestrator_ops.py prefect HOME ITERS
+
+Both tasks read one small input file and write one small output file. The plain task uses local
+paths; the artifact-aware one gets the input from the registry (``bench-in:latest``, resolved,
+downloaded, a *used* edge recorded) and logs the output as a new version of ``bench-out`` (a
+*logged* edge, a run row, events). Airflow: one-task DAGs run with ``dag.test()``, alternating;
+Prefect: tasks called alternately inside one flow. The result is the median per-task wall time of
+each kind after warm-up. Prints ``BENCH_RESULT {json}``; exits 3 with ``SKIP: reason`` when the
+integration is not available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+
+def emit(**kw: object) -> None:
+    kw["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("BENCH_RESULT " + json.dumps(kw), flush=True)
+
+
+def skip(reason: str) -> None:
+    print(f"SKIP: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(3)
+
+
+def seed_input(home: Path) -> Path:
+    from artiflow import Artifact, Registry
+
+    src = home / "in.csv"
+    src.write_text("a,b\n1,2\n")
+    reg = Registry()
+    art = Artifact("bench-in", type="dataset")
+    art.add_file(src)
+    reg.log(art)
+    return src
+
+
+AIRFLOW_DAGS = """
+from pathlib import Path
+import time
+
+from airflow.sdk import dag, task
+
+from artiflow.operators import artifact_task
+
+HOME = Path({home!r})
+
+
+@dag(schedule=None, catchup=False)
+def bench_plain():
+    @task
+    def plain():
+        data = (HOME / "in.csv").read_text()
+        (HOME / "plain-out.csv").write_text(data + str(time.time_ns()))
+
+    plain()
+
+
+@dag(schedule=None, catchup=False)
+def bench_aware():
+    @artifact_task(inputs={{"raw": "bench-in:latest"}}, outputs={{"out": "bench-out"}})
+    def aware(raw, out):
+        data = Path(raw.file()).read_text()
+        with out.new_file("out.csv") as fh:
+            fh.write(data + str(time.time_ns()))
+
+    aware()
+
+
+bench_plain()
+bench_aware()
+"""
+
+
+def run_airflow(home: Path, iters: int) -> None:
+    dags = home / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+        }
+    )
+    try:
+        import airflow  # noqa: F401
+
+        import artiflow.operators  # noqa: F401
+    except Exception as exc:
+        skip(f"Airflow integration not importable: {type(exc).__name__}: {exc}")
+    seed_input(home)
+    (dags / "bench_dags.py").write_text(textwrap.dedent(AIRFLOW_DAGS.format(home=str(home))))
+    from airflow.utils import db
+
+    db.resetdb()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(dags))
+    if bag.import_errors:
+        skip(f"bench DAGs do not import: {bag.import_errors}")
+    plain, aware = bag.dags["bench_plain"], bag.dags["bench_aware"]
+    times: dict[str, list[float]] = {"plain": [], "aware": []}
+    for i in range(iters + 2):
+        for name, dag in (("plain", plain), ("aware", aware)):
+            t0 = time.perf_counter()
+            dr = dag.test()
+            dt = time.perf_counter() - t0
+            state = str(getattr(dr, "state", "?"))
+            if "success" not in state:
+                raise SystemExit(f"{name} DAG run ended {state}")
+            if i >= 2:
+                times[name].append(dt)
+    emit(
+        plain=statistics.median(times["plain"]),
+        aware=statistics.median(times["aware"]),
+        iters=iters,
+        how="one-task DAG run with dag.test() (same DAG-run overhead on both sides)",
+    )
+
+
+def run_prefect(home: Path, iters: int) -> None:
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(home / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "ERROR",
+        }
+    )
+    os.environ.pop("PREFECT_API_URL", None)
+    try:
+        from prefect import flow, task
+        from prefect.cache_policies import NO_CACHE
+
+        from artiflow.prefect import artifact_task
+    except Exception as exc:
+        skip(f"Prefect integration not importable: {type(exc).__name__}: {exc}")
+    seed_input(home)
+
+    @task(cache_policy=NO_CACHE)
+    def plain(i: int) -> None:
+        data = (home / "in.csv").read_text()
+        (home / "plain-out.csv").write_text(data + str(time.time_ns()))
+
+    @artifact_task(inputs={"raw": "bench-in:latest"}, outputs={"out": "bench-out"})
+    def aware(raw, out, i: int) -> None:  # type: ignore[no-untyped-def]
+        data = Path(raw.file()).read_text()
+        with out.new_file("out.csv") as fh:
+            fh.write(data + str(time.time_ns()))
+
+    @flow
+    def bench_flow(n: int) -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {"plain": [], "aware": []}
+        for i in range(n + 2):
+            for name, fn in (("plain", plain), ("aware", aware)):
+                t0 = time.perf_counter()
+                fn(i=i)
+                dt = time.perf_counter() - t0
+                if i >= 2:
+                    times[name].append(dt)
+        return times
+
+    times = bench_flow(iters)
+    emit(
+        plain=statistics.median(times["plain"]),
+        aware=statistics.median(times["aware"]),
+        iters=iters,
+        how="task called inside one flow (same task-run overhead on both sides)",
+    )
+
+
+def main(argv: list[str]) -> None:
+    kind, home, iters = argv[0], Path(argv[1]).resolve(), int(argv[2])
+    os.environ["ARTIFLOW_HOME"] = str(home / "registry")
+    os.environ.pop("ARTIFLOW_DB_URL", None)
+    os.environ.pop("ARTIFLOW_STORE_URL", None)
+    try:
+        import artiflow
+
+        artiflow.Registry  # noqa: B018
+    except Exception as exc:
+        skip(f"artiflow core not importable: {exc}")
+    if kind == "airflow":
+        run_airflow(home, iters)
+    elif kind == "prefect":
+        run_prefect(home, iters)
+    else:
+        raise SystemExit(f"unknown orchestrator {kind!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
