@@ -31,19 +31,20 @@ __all__ = ["CHUNK", "StatCache", "hash_bytes", "hash_file", "hash_stream", "new_
 CHUNK = (
     1024 * 1024
 )  # 1 MiB: the buffer stays in CPU cache between read, hash and write (4 MiB was 2x slower)
-_BIG = 64 * 1024 * 1024  # files above this use BLAKE3's multithreaded mode
 
 
 def new_hasher(size_hint: int = 0) -> blake3.blake3:
-    """A BLAKE3 hasher; multithreaded for large inputs.
+    """A BLAKE3 hasher.
+
+    Single-threaded on purpose: fed 1 MiB chunks (what keeps the buffer in CPU cache between the
+    read, the hash and the write), BLAKE3's multithreaded mode only adds overhead; measured on
+    1 GiB with the write: 0.47-0.49 s single vs 0.54-0.67 s multithreaded (2 cores).
+    ``size_hint`` is accepted for callers that know the size.
 
     Example:
-        >>> h = new_hasher()
-        >>> h.update(b"x").hexdigest()[:8]
+        >>> new_hasher().update(b"x").hexdigest()[:8]
         '3ae7d805'
     """
-    if size_hint >= _BIG:
-        return blake3.blake3(max_threads=blake3.blake3.AUTO)
     return blake3.blake3()
 
 
