@@ -1,8 +1,8 @@
 """Airflow provider metadata for artiflow (entry point ``apache_airflow_provider``).
 
-Airflow reads this at configuration time to register ``@task.artiflow``. This module must not
-import airflow (nor anything that does): Airflow loads it while its own configuration is being
-built, and an import of airflow here would be circular.
+Airflow reads this at configuration time to register ``@task.artiflow``. This module must never
+bring in the ``airflow`` package (nor anything that does): Airflow loads it while its own
+configuration is being built, so such an import would be circular.
 
 Example:
     >>> from artiflow.provider_info import get_provider_info
