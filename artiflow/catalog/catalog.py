@@ -792,32 +792,24 @@ class Catalog:
                 .where(collections.c.id == coll.id)
                 .values(description=description)
             )
-        latest_idx = self._latest_index(conn, coll.id)
+        latest_idx, latest = self._latest(conn, coll)
         moves: list[AliasMove] = []
-        if noop_if_latest and latest_idx is not None:
-            latest = conn.execute(
-                select(versions.c.id, versions.c.digest, versions.c.semver).where(
-                    versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+        if (
+            noop_if_latest
+            and latest is not None
+            and latest.digest == digest
+            and (semver is None or latest.semver in (None, semver))
+        ):
+            if semver is not None and latest.semver is None:
+                self._check_semver(conn, coll, semver)
+                conn.execute(
+                    update(versions).where(versions.c.id == latest.id).values(semver=semver)
                 )
-            ).first()
-            if (
-                latest is not None
-                and latest.digest == digest
-                and (semver is None or latest.semver in (None, semver))
-            ):
-                if semver is not None and latest.semver is None:
-                    self._check_semver(conn, coll, semver)
-                    conn.execute(
-                        update(versions).where(versions.c.id == latest.id).values(semver=semver)
-                    )
-                moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
-                return self.version_by_id(latest.id, conn), False, moves
+            moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
+            return self.version_by_id(latest.id, conn), False, moves
         if semver is not None:
             self._check_semver(conn, coll, semver)
-        idx = coll.next_index
-        conn.execute(
-            update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
-        )
+        idx = self._allocate_index(conn, coll)
         now = _now()
         vid = conn.execute(
             insert(versions)
@@ -842,6 +834,27 @@ class Catalog:
         moves.append(AliasMove(project, name, LATEST, idx, latest_idx))
         moves += self._label(conn, coll, vid, idx, aliases, tags, run_id, new=True)
         return self.version_by_id(vid, conn), True, moves
+
+    def _latest(self, conn: Connection, coll: Any) -> tuple[int | None, Any]:
+        """``(index of latest, its row (id, digest, semver))`` of a locked collection."""
+        latest_idx = self._latest_index(conn, coll.id)
+        if latest_idx is None:
+            return None, None
+        row = conn.execute(
+            select(versions.c.id, versions.c.digest, versions.c.semver).where(
+                versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+            )
+        ).first()
+        return latest_idx, row
+
+    @staticmethod
+    def _allocate_index(conn: Connection, coll: Any) -> int:
+        """The next version index of a locked collection (never reused, even after deletes)."""
+        idx = int(coll.next_index)
+        conn.execute(
+            update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
+        )
+        return idx
 
     @staticmethod
     def _file_count(conn: Connection, version_id: int) -> int:
@@ -1104,25 +1117,16 @@ class Catalog:
             }
             manifest = Manifest(all_entries)
             digest = manifest.digest()
-            latest_idx = self._latest_index(conn, coll.id)
+            latest_idx, latest = self._latest(conn, coll)
             moves: list[AliasMove] = []
-            if latest_idx is not None:
-                latest = conn.execute(
-                    select(versions.c.id, versions.c.digest).where(
-                        versions.c.collection_id == coll.id, versions.c.idx == latest_idx
-                    )
-                ).first()
-                if latest is not None and latest.digest == digest:
-                    conn.execute(delete(entries).where(entries.c.version_id == vid))
-                    conn.execute(delete(versions).where(versions.c.id == vid))
-                    moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
-                    return self.version_by_id(latest.id, conn), False, moves
+            if latest is not None and latest.digest == digest:
+                conn.execute(delete(entries).where(entries.c.version_id == vid))
+                conn.execute(delete(versions).where(versions.c.id == vid))
+                moves += self._label(conn, coll, latest.id, latest_idx, aliases, tags, run_id)
+                return self.version_by_id(latest.id, conn), False, moves
             if semver is not None:
                 self._check_semver(conn, coll, semver)
-            idx = coll.next_index
-            conn.execute(
-                update(collections).where(collections.c.id == coll.id).values(next_index=idx + 1)
-            )
+            idx = self._allocate_index(conn, coll)
             values: dict[str, Any] = {
                 "idx": idx,
                 "state": COMMITTED,
