@@ -185,8 +185,7 @@ class ArtifactVersion:
     def manifest(self) -> Manifest:
         """The entries of this version (loaded on first use)."""
         if self._manifest is None:
-            entries = self._registry.catalog.entries(self._row.id)
-            self._manifest = Manifest({p: e.bind(self) for p, e in entries.items()})
+            self._manifest = Manifest(self._registry.catalog.entries(self._row.id, bind=self))
         return self._manifest
 
     def __repr__(self) -> str:
@@ -320,8 +319,11 @@ class ArtifactVersion:
         self, items: list[Entry], root: str | os.PathLike[str] | None, progress: Any = None
     ) -> Path:
         base = Path(root) if root is not None else self.default_root()
-        base.mkdir(parents=True, exist_ok=True)
-        self._registry._materialize(items, base, progress=progress)
+        if not os.path.lexists(base):  # a new folder: written whole, then renamed into place
+            self._registry._materialize_new(items, base, progress=progress)
+        else:
+            base.mkdir(parents=True, exist_ok=True)
+            self._registry._materialize(items, base, progress=progress)
         self.local_path = base.absolute()
         return self.local_path
 

@@ -226,6 +226,50 @@ def test_corrupt_blob_is_not_handed_out(registry, tmp_path):
     assert not (tmp_path / "out" / "a.txt").exists()
 
 
+def test_download_into_new_folder_is_all_or_nothing(registry, tmp_path):
+    """A new folder appears whole or not at all: one corrupt blob among many leaves no folder,
+    no half-written files and no hidden temporary folder beside it."""
+    files = {f"part-{i // 10}/f{i}.txt": f"content {i}" for i in range(40)}
+    v = registry.log(draft(files=files))
+    blob = registry.store.path(v.get_path("part-3/f35.txt").digest)
+    os.chmod(blob, 0o644)
+    with open(blob, "w") as fh:
+        fh.write("evil!")
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(VerificationError, match="corrupt"):
+        v.download(out)
+    assert not out.exists()
+    assert os.listdir(tmp_path / "deep") == []
+
+
+def test_download_into_new_folder_has_normal_permissions(registry, tmp_path):
+    v = registry.log(draft(files={"a.txt": "alpha", "sub/b.txt": "beta"}))
+    where = tmp_path / "dl"
+    old = os.umask(0o022)
+    try:
+        out = v.download(where / "new")
+        (where / "made-by-mkdir").mkdir()
+    finally:
+        os.umask(old)
+    expected = os.stat(where / "made-by-mkdir").st_mode & 0o777
+    assert os.stat(out).st_mode & 0o777 == expected == 0o755
+    assert os.stat(out / "a.txt").st_mode & 0o777 == 0o644
+    assert sorted(os.listdir(where)) == ["made-by-mkdir", "new"]
+    v.verify(out)
+
+
+def test_plain_entries_store_no_json_extra(registry):
+    """Files without reference identity keep SQL NULL in entries.extra (nothing to decode when
+    a manifest of many files is loaded); references keep theirs."""
+    import sqlalchemy as sa
+
+    v = registry.log(draft(files={"a.txt": "alpha"}))
+    with registry.catalog.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT extra FROM entries")).all()
+    assert rows == [(None,)]
+    assert registry.get(v.ref).get_path("a.txt").extra == {}
+
+
 @pytest.mark.parametrize("link_type", ["copy", "reflink", "hardlink", "symlink"])
 def test_link_types(tmp_path, link_type):
     reg = Registry(home=tmp_path / "h", link_type=link_type)

@@ -15,9 +15,11 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -178,6 +180,36 @@ def _entry_row(version_id: int, e: Entry) -> dict[str, Any]:
         "ref": e.ref,
         "extra": dict(e.extra) if e.extra else None,
     }
+
+
+_ENTRY_COLUMNS = (entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra)
+
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _entries_of(rows: Sequence[Any], bind: Any = None) -> dict[str, Entry]:
+    """``path -> Entry`` from rows of :data:`_ENTRY_COLUMNS` (fetched with ``.all()``)."""
+    with _gc_paused():
+        return {
+            path: Entry(path, digest, size, ref, extra or _NO_EXTRA, bind)
+            for path, digest, size, ref, extra in rows
+        }
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many acyclic objects (rows, entries) are made:
+    its passes over the growing heap took half the time of loading a manifest of 10,000 files
+    (57 ms row by row with it, 19 ms fetched at once without it)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 class Catalog:
@@ -614,16 +646,15 @@ class Catalog:
         paths: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        bind: Any = None,
     ) -> dict[str, Entry]:
-        """The entries of a version (a link's entries are its target's)."""
+        """The entries of a version (a link's entries are its target's), bound to ``bind``."""
         with self.read() as conn:
             target = conn.execute(
                 select(versions.c.target_id).where(versions.c.id == version_id)
             ).scalar()
             vid = target if target is not None else version_id
-            q = select(
-                entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra
-            ).where(entries.c.version_id == vid)
+            q = select(*_ENTRY_COLUMNS).where(entries.c.version_id == vid)
             if paths is not None:
                 q = q.where(entries.c.path.in_(list(paths)))
             q = q.order_by(entries.c.path)
@@ -631,10 +662,8 @@ class Catalog:
                 q = q.offset(offset)
             if limit is not None:
                 q = q.limit(limit)
-            return {
-                r.path: Entry(r.path, digest=r.digest, size=r.size, ref=r.ref, extra=r.extra or {})
-                for r in conn.execute(q)
-            }
+            with _gc_paused():
+                return _entries_of(conn.execute(q).all(), bind)
 
     # ---- writing versions ---------------------------------------------------------------
     def _set_alias(
@@ -1007,12 +1036,12 @@ class Catalog:
         existing: dict[str, Entry] = {}
         paths = [e.path for e in items]
         for start in range(0, len(paths), 500):
-            for r in conn.execute(
-                select(
-                    entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra
-                ).where(entries.c.version_id == vid, entries.c.path.in_(paths[start : start + 500]))
-            ):
-                existing[r.path] = Entry(r.path, r.digest, r.size, r.ref, r.extra or {})
+            rows = conn.execute(
+                select(*_ENTRY_COLUMNS).where(
+                    entries.c.version_id == vid, entries.c.path.in_(paths[start : start + 500])
+                )
+            ).all()
+            existing.update(_entries_of(rows))
         new = []
         for e in items:
             old = existing.get(e.path)
@@ -1103,18 +1132,9 @@ class Catalog:
                 raise ArtifactFinalizedError(
                     f"{who} was already finished; use a new distributed_id"
                 )
-            all_entries = {
-                r.path: Entry(r.path, r.digest, r.size, r.ref, r.extra or {})
-                for r in conn.execute(
-                    select(
-                        entries.c.path,
-                        entries.c.digest,
-                        entries.c.size,
-                        entries.c.ref,
-                        entries.c.extra,
-                    ).where(entries.c.version_id == vid)
-                )
-            }
+            all_entries = _entries_of(
+                conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.version_id == vid)).all()
+            )
             manifest = Manifest(all_entries)
             digest = manifest.digest()
             latest_idx, latest = self._latest(conn, coll)

@@ -92,7 +92,7 @@ entries = Table(
     Column("digest", String(64)),
     Column("size", BigInteger),
     Column("ref", Text),
-    Column("extra", JSON),
+    Column("extra", JSON(none_as_null=True)),  # SQL NULL, not the JSON text null: no decoding
     UniqueConstraint("version_id", "path", name="uq_entries_version_path"),
     Index("ix_entries_digest", "digest"),
 )
