@@ -20,10 +20,12 @@ import datetime as dt
 import socket
 import traceback
 import uuid
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .catalog import RunRow
+from .exceptions import ArtifactNotFoundError
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -129,8 +131,10 @@ class Run:
 
     def finish(self, state: str = SUCCESS, error: str | None = None) -> None:
         """Record the end of the run (``SUCCESS`` or ``FAILED``)."""
-        self._registry.catalog.finish_run(self.id, state, error)
-        self._row = self._registry.catalog.runs_by_ids([self.id])[self.id]
+        ended = self._registry.catalog.finish_run(self.id, state, error)
+        if ended is None:
+            raise ArtifactNotFoundError(f"run {self.id} is not in the registry any more")
+        self._row = replace(self._row, state=state, ended_at=ended, error=error)
 
     def __enter__(self) -> Run:
         return self

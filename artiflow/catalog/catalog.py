@@ -1184,14 +1184,16 @@ class Catalog:
                 )
             )
 
-    def finish_run(self, run_id: str, state: str, error: str | None = None) -> None:
-        """Set a run's final state and end time."""
+    def finish_run(self, run_id: str, state: str, error: str | None = None) -> dt.datetime | None:
+        """Set a run's final state and end time; returns the end time (None: no such run)."""
+        ended = _now()
         with self.write() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(state=state, ended_at=_now(), error=error)
-            )
+                .values(state=state, ended_at=ended, error=error)
+            ).rowcount
+        return ended if done else None
 
     def record_io(self, run_id: str, version_id: int, direction: str) -> None:
         """Record that a run used or logged a version (idempotent)."""
