@@ -177,11 +177,9 @@ class Manifest:
     def digest(self) -> str:
         """Canonical digest: BLAKE3 over the sorted entry identities (metadata not included)."""
         if self._digest is None:
-            h = blake3.blake3(b"artiflow-manifest-v1\n")
-            for path in sorted(self.entries):
-                h.update(self.entries[path].identity().encode("utf-8"))
-                h.update(b"\n")
-            self._digest = h.hexdigest()
+            entries = self.entries
+            text = "".join([f"{entries[p].identity()}\n" for p in sorted(entries)])
+            self._digest = blake3.blake3(b"artiflow-manifest-v1\n" + text.encode()).hexdigest()
         return self._digest
 
     def to_dict(self) -> dict[str, Any]:

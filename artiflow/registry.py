@@ -367,8 +367,8 @@ class Registry:
         commits: list[dict[str, Any]] = []
         for artifact, project, alias_list, tag_list, semver in plans:
             latest = self.catalog.latest_digest(project, artifact.name)
-            entries = self._prepare_entries(artifact, progress, expected_latest=latest)
-            manifest = Manifest({e.path: e for e in entries})
+            manifest = self._prepare_entries(artifact, progress, expected_latest=latest)
+            entries = list(manifest)
             commits.append(
                 {
                     "project": project,
@@ -397,7 +397,7 @@ class Registry:
 
     def _prepare_entries(
         self, artifact: Artifact, progress: Progress, expected_latest: str | None = None
-    ) -> list[Entry]:
+    ) -> Manifest:
         """Hash and store every local file of the draft (one read each; the stat cache skips
         unchanged files), resolve references. Nothing is committed here.
 
@@ -426,10 +426,11 @@ class Registry:
             entries = dict(carried)
             for p, full in local.items():
                 entries[p] = Entry(p, digest=known[full], size=stats[full].st_size)
-            if Manifest(entries).digest() == expected_latest:
+            candidate = Manifest({p: entries[p] for p in sorted(entries)})
+            if candidate.digest() == expected_latest:
                 if progress is not None:
                     progress(sum(st.st_size for st in stats.values()))
-                return [entries[p] for p in sorted(entries)]
+                return candidate
         store = self.store
         need_check = {s.digest for s in carried.values() if s.ref is None and s.digest}
         need_check |= set(known.values())
@@ -527,7 +528,7 @@ class Registry:
                         f"reference {s.uri!r} expands to {entry.path!r}, which the draft already has"
                     )
                 out[entry.path] = entry
-        return [out[p] for p in sorted(out)]
+        return Manifest({p: out[p] for p in sorted(out)})
 
     def _cached_hash(self, path: str) -> tuple[str, int]:
         st = os.stat(path)
@@ -640,7 +641,7 @@ class Registry:
             raise InvalidRefError("distributed_id must be a non-empty string shared by all writers")
         artifact._check_open()
         project = artifact.project or self.default_project
-        entries = self._prepare_entries(artifact, None)
+        entries = list(self._prepare_entries(artifact, None))
         self.catalog.upsert(
             project,
             artifact.name,
@@ -673,7 +674,7 @@ class Registry:
         alias_list, tag_list = _validate_labels(aliases, tags)
         semver = str(SemVer.parse(version)) if version is not None else None
         project = artifact.project or self.default_project
-        entries = self._prepare_entries(artifact, None)
+        entries = list(self._prepare_entries(artifact, None))
         row, created, moves = self.catalog.finish(
             project,
             artifact.name,
