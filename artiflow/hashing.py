@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -32,6 +33,9 @@ __all__ = ["CHUNK", "StatCache", "hash_bytes", "hash_file", "hash_stream", "new_
 # slower than 1 MiB), and 1 MiB writes showed erratic kernel time here (0.7-5.5 s of system time
 # per 2 GiB) where 256 KiB writes held at 0.62 s.
 CHUNK = 256 * 1024
+# from this size on, a hash that feeds a writer runs the writer on a second thread
+PIPELINE_MIN = 64 * 1024 * 1024
+_PIPELINE_BUFFERS = 4
 
 
 def new_hasher(size_hint: int = 0) -> blake3.blake3:
@@ -73,6 +77,8 @@ def hash_stream(
         >>> hash_stream(io.BytesIO(b"abc"))[1]
         3
     """
+    if sink is not None and size_hint >= PIPELINE_MIN and hasattr(stream, "readinto"):
+        return _hash_stream_pipelined(stream, sink, progress)
     hasher = new_hasher(size_hint)
     buf = bytearray(min(CHUNK, max(size_hint, 64 * 1024)) if size_hint else CHUNK)
     view = memoryview(buf)
@@ -92,10 +98,69 @@ def hash_stream(
             chunk = memoryview(data)
         hasher.update(chunk)
         if sink is not None:
-            sink(chunk)
+            _sink_all(sink, chunk)
         total += n
         if progress is not None:
             progress(n)
+    return hasher.hexdigest(), total
+
+
+def _sink_all(sink: Callable[[memoryview], object], chunk: memoryview) -> None:
+    """Give ``chunk`` to ``sink`` whole: a raw file's ``write`` may take part of it."""
+    while chunk:
+        n = sink(chunk)
+        if not isinstance(n, int) or n >= len(chunk):
+            return
+        chunk = chunk[n:]
+
+
+def _hash_stream_pipelined(
+    stream: BinaryIO,
+    sink: Callable[[memoryview], object],
+    progress: Callable[[int], object] | None,
+) -> tuple[str, int]:
+    """:func:`hash_stream` for big files: this thread reads and hashes chunk i+1 while a writer
+    thread hands chunk i to ``sink`` (both release the GIL), through a few rotating buffers, so
+    memory stays at ``_PIPELINE_BUFFERS`` x ``CHUNK``. On 2 GiB (2 cores) hash+write took
+    0.67 s this way vs about 0.85-1.0 s one after the other, when the kernel's page allocation
+    was not the bottleneck. The first error of either side is raised; nothing is left running."""
+    hasher = new_hasher()
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+    for _ in range(_PIPELINE_BUFFERS):
+        free.put(bytearray(CHUNK))
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := full.get()) is not None:
+            buf, n = item
+            if not failed:
+                try:
+                    _sink_all(sink, memoryview(buf)[:n])
+                except BaseException as exc:  # handed to the reading thread
+                    failed.append(exc)
+            free.put(buf)
+
+    thread = threading.Thread(target=writer, name="artiflow-hash-sink", daemon=True)
+    thread.start()
+    total = 0
+    readinto = stream.readinto  # type: ignore[attr-defined]
+    try:
+        while not failed:
+            buf = free.get()
+            n = readinto(buf)
+            if not n:
+                break
+            hasher.update(memoryview(buf)[:n])
+            full.put((buf, n))
+            total += n
+            if progress is not None:
+                progress(n)
+    finally:
+        full.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
     return hasher.hexdigest(), total
 
 
