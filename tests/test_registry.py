@@ -242,6 +242,21 @@ def test_download_into_new_folder_is_all_or_nothing(registry, tmp_path):
     assert os.listdir(tmp_path / "deep") == []
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_download_of_a_lost_blob_says_so(registry, tmp_path, existing):
+    """A blob deleted from the store behind the registry's back: a clear StoreError, into a new
+    folder (nothing appears) or an existing one (the other files are still written)."""
+    v = registry.log(draft(files={"a.txt": "alpha", "b.txt": "beta"}))
+    os.unlink(registry.store.path(v.get_path("b.txt").digest))
+    out = tmp_path / "dl" / "out"
+    if existing:
+        out.mkdir(parents=True)
+    with pytest.raises(StoreError, match="missing from store"):
+        v.download(out)
+    assert out.exists() == existing
+    assert sorted(os.listdir(tmp_path / "dl")) == (["out"] if existing else [])
+
+
 def test_download_into_new_folder_has_normal_permissions(registry, tmp_path):
     v = registry.log(draft(files={"a.txt": "alpha", "sub/b.txt": "beta"}))
     where = tmp_path / "dl"
