@@ -232,8 +232,17 @@ class BlobStore:
                 raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
             return {prefix + n.rstrip("/").rsplit("/", 1)[-1] for n in names}
 
+        # one listing of the root first: only shards that exist are listed (a new or small
+        # store has few, and 500 new blobs no longer cost 256 listings)
+        try:
+            top = self.fs.ls(self._remote_root, detail=False)
+        except FileNotFoundError:
+            return wanted
+        except OSError as exc:
+            raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
+        shards = {n.rstrip("/").rsplit("/", 1)[-1] for n in top}
         present: set[str] = set()
-        for names in self._pool_map(shard, sorted({d[:2] for d in wanted})):
+        for names in self._pool_map(shard, sorted({d[:2] for d in wanted} & shards)):
             present |= names
         return wanted - present
 

@@ -93,6 +93,8 @@ class TestStoreConformance:
         assert store.put_file(src, digest=digest) == (digest, size)
 
     def test_missing_few_and_many(self, store: BlobStore, tmp_path: Path) -> None:
+        new = [hash_bytes(f"new-{i}".encode()) for i in range(70)]
+        assert store.missing(new) == set(new)  # an empty store: one listing of its root
         stored = [store.put_bytes(f"blob-{i}".encode()) for i in range(70)]
         absent = [hash_bytes(f"absent-{i}".encode()) for i in range(5)]
         assert store.missing(stored[:3] + absent[:2]) == set(absent[:2])  # one HEAD each
