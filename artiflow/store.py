@@ -415,18 +415,12 @@ class BlobStore:
         if not self.is_local:
             return self._put_remote(local_path, digest=digest, progress=progress)
         try:
-            size = os.stat(local_path).st_size
-            if size <= _SMALL:
-                with open(local_path, "rb", buffering=0) as fh:
-                    data = fh.read()
-                found = hash_bytes(data)
-                if os.path.exists(self.path(found)):
-                    self._touch(found)
-                else:
-                    self._write_new(data, found)
+            st = os.stat(local_path)
+            small = self.put_small(os.fspath(local_path), st) if st.st_size <= _SMALL else None
+            if small is not None:
                 if progress is not None:
-                    progress(len(data))
-                return found, len(data)
+                    progress(small[1])
+                return small[0], small[1]
             tmp = self._tmp_path()
             try:
                 with open(tmp, "wb", buffering=0) as out:
