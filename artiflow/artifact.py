@@ -25,7 +25,8 @@ from typing import IO, Any
 
 from .exceptions import ArtifactFinalizedError, ConflictError, InvalidPathError, InvalidRefError
 from .hashing import hash_file
-from .manifest import Entry, normalize_path
+from .limits import validate_text
+from .manifest import Entry, _claim, normalize_path
 from .refs import validate_name
 
 __all__ = ["DEFAULT_MAX_OBJECTS", "Artifact", "LocalSource", "ReferenceSource"]
@@ -86,11 +87,16 @@ class Artifact:
             raise InvalidRefError(
                 f"invalid artifact type {type!r}: give a non-empty string like 'dataset'"
             )
+        validate_text("type", type)
+        validate_text("description", description)
         self.type = type
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._sources: dict[str, Source] = {}
         self._dirs: set[str] = set()  # every folder that holds an entry (file/folder conflicts)
+        # case/NFC-folded path -> path, for every entry and folder (None: rebuild on next add,
+        # e.g. after remove() or when new_draft() filled _sources directly)
+        self._folded: dict[str, str] | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._logged: Any = None  # the ArtifactVersion once logged
         self.base: Any = None  # the version a patch draft started from
@@ -125,6 +131,17 @@ class Artifact:
         """Entry path -> what will be stored (used by the registry)."""
         return dict(self._sources)
 
+    def _index(self) -> dict[str, str]:
+        """The folded-path index of the entries (built on first use)."""
+        if self._folded is None:
+            folded: dict[str, str] = {}
+            what = f"the draft of {self.qualified_name!r}"
+            for p in self._sources:
+                _claim(folded, p, what)
+                self._dirs.update(_parents(p))
+            self._folded = folded
+        return self._folded
+
     def _put(self, path: str, source: Source) -> None:
         old = self._sources.get(path)
         if old is not None and old != source and not _same_content(old, source):
@@ -133,6 +150,7 @@ class Artifact:
                 "another name"
             )
         if old is None:
+            folded = self._index()
             if path in self._dirs:
                 raise ConflictError(
                     f"entry {path!r} is already a folder in the draft: a path cannot be both a file and a folder"
@@ -143,6 +161,7 @@ class Artifact:
                     raise ConflictError(
                         f"entry {path!r} conflicts with {parent!r}: a path cannot be both a file and a folder"
                     )
+            _claim(folded, path, f"the draft of {self.qualified_name!r}")
             self._dirs.update(parents)
         self._sources[path] = source
 
@@ -179,19 +198,38 @@ class Artifact:
         added: list[tuple[str, LocalSource]] = []
         abs_root = str(root.absolute())
 
-        def walk(folder: str, rel: str) -> None:
+        def walk(folder: str, rel: str, ancestors: tuple[tuple[int, int], ...]) -> None:
             with os.scandir(folder) as it:
                 items = sorted(it, key=lambda e: e.name)
             for item in items:
-                if item.is_symlink() and not _inside(os.path.realpath(item.path), real_root):
-                    log.warning("artiflow: skipped %s: the link leaves %s", item.path, abs_root)
-                    continue
-                if item.is_dir():
-                    walk(item.path, f"{rel}{item.name}/")
-                elif item.is_file():
+                try:
+                    if item.is_symlink() and not _inside(os.path.realpath(item.path), real_root):
+                        log.warning("artiflow: skipped %s: the link leaves %s", item.path, abs_root)
+                        continue
+                    is_dir = item.is_dir()
+                    is_file = not is_dir and item.is_file()
+                    st = os.stat(item.path) if is_dir else None
+                except OSError as exc:
+                    raise InvalidPathError(
+                        f"cannot add {item.path!r} from folder {abs_root!r}: {exc.strerror or exc} "
+                        "(a symlink loop?); remove the link or add the files separately"
+                    ) from None
+                if st is not None:
+                    key = (st.st_dev, st.st_ino)
+                    if key in ancestors:
+                        raise InvalidPathError(
+                            f"cannot add folder {abs_root!r}: {item.path!r} links back to a folder "
+                            "that contains it (a symlink loop); remove the link or add the "
+                            "folders separately"
+                        )
+                    walk(item.path, f"{rel}{item.name}/", (*ancestors, key))
+                elif is_file:
                     added.append((f"{prefix}{rel}{item.name}", LocalSource(item.path)))
+                elif item.is_symlink():
+                    log.warning("artiflow: skipped %s: the link points to nothing", item.path)
 
-        walk(abs_root, "")
+        top = os.stat(abs_root)
+        walk(abs_root, "", ((top.st_dev, top.st_ino),))
         for entry, _ in added:
             normalize_path(entry)
         for entry, source in added:  # validated all paths before changing the draft
@@ -218,10 +256,17 @@ class Artifact:
         if self._tmpdir is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="artiflow-draft-")
         target = Path(self._tmpdir.name) / entry
-        target.parent.mkdir(parents=True, exist_ok=True)
         if "b" not in mode and encoding is None:
             encoding = "utf-8"
-        with open(target, mode, encoding=encoding) as fh:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(target, mode, encoding=encoding)  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise InvalidPathError(
+                f"cannot create entry {entry!r} in the draft: {exc.strerror or exc}; use a "
+                "shorter or simpler name"
+            ) from None
+        with fh:
             yield fh
         self._put(entry, LocalSource(str(target)))
 
@@ -275,6 +320,7 @@ class Artifact:
         for p in hits:
             del self._sources[p]
         self._dirs = {d for p in self._sources for d in _parents(p)}
+        self._folded = None
 
     def _finalize(self, version: Any) -> None:
         self._logged = version

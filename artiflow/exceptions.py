@@ -6,6 +6,7 @@ the builtin that fits, so ``except ValueError`` or ``except LookupError`` keeps 
     ArtiflowError
     ├── InvalidRefError(ValueError)        a malformed ``project/name:selector`` or alias
     ├── InvalidPathError(ValueError)       an unsafe or malformed entry path
+    ├── InvalidFieldError(ValueError)      a field over its limit (type, metadata, run id, ...)
     ├── ArtifactNotFoundError(LookupError) a ref, entry or run that does not exist
     ├── AliasInUseError                    deleting a version that still holds user aliases
     ├── VerificationError(ValueError)      content that does not match its recorded digest
@@ -27,6 +28,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtiflowError",
     "ConflictError",
+    "InvalidFieldError",
     "InvalidPathError",
     "InvalidRefError",
     "StoreError",
@@ -44,6 +46,19 @@ class InvalidRefError(ArtiflowError, ValueError):
 
 class InvalidPathError(ArtiflowError, ValueError):
     """An entry path is unsafe (``..``, absolute, empty segment, NUL, backslash) or missing."""
+
+
+class InvalidFieldError(ArtiflowError, ValueError):
+    """A stored field is over its limit or not storable (see ``artiflow.limits``).
+
+    ``field`` names the field (``type``, ``metadata``, ``run_id``, ...), ``limit`` the rule
+    it broke (``64 characters``, ``1048576 bytes``, ``finite numbers``, ...).
+    """
+
+    def __init__(self, message: str, *, field: str = "", limit: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.limit = limit
 
 
 class ArtifactNotFoundError(ArtiflowError, LookupError):

@@ -11,7 +11,8 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,17 @@ from typing import Any
 import blake3
 
 from .exceptions import InvalidPathError
+from .limits import PATH_MAX_BYTES, SEGMENT_MAX_BYTES
 
-__all__ = ["Entry", "Manifest", "normalize_path"]
+__all__ = ["Entry", "Manifest", "check_collisions", "normalize_path"]
 
 
 def normalize_path(name: object) -> str:
     """Check an entry path and return it; raise :class:`InvalidPathError` if unsafe.
 
-    Entry paths are relative POSIX paths: no ``..``, ``.``, absolute paths, empty segments, NUL
-    or backslashes.
+    Entry paths are relative POSIX paths of valid Unicode: no ``..``, ``.``, absolute paths,
+    empty segments, NUL or backslashes; a segment (file or folder name) is at most 255 bytes of
+    UTF-8 and the whole path at most 4096.
 
     Example:
         >>> normalize_path("../etc/passwd")
@@ -52,11 +55,105 @@ def normalize_path(name: object) -> str:
                 why = "'..' segments are not allowed; use a path inside the artifact"
             elif seg == ".":
                 why = "'.' segments are not allowed"
+            elif (
+                len(seg) > SEGMENT_MAX_BYTES // 4
+                and len(seg.encode("utf-8", "surrogatepass")) > SEGMENT_MAX_BYTES
+            ):
+                why = (
+                    f"the name {seg[:40]!r}… is {len(seg.encode('utf-8', 'surrogatepass'))} bytes "
+                    f"long, over the {SEGMENT_MAX_BYTES} bytes file systems allow for one name; "
+                    "use a shorter name"
+                )
             if why:
                 break
+    if why is None and not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = name.encode("utf-8", "surrogateescape") if _escaped(name) else None
+            why = (
+                f"it is not valid UTF-8 (the file name bytes are {raw!r}: another encoding?); "
+                "rename the file to UTF-8 (e.g. with convmv) or give the entry a name="
+                if raw is not None
+                else "it is not valid Unicode (a lone surrogate); give a valid name"
+            )
+    if why is None and len(name) > PATH_MAX_BYTES // 4:
+        size = len(name.encode("utf-8"))
+        if size > PATH_MAX_BYTES:
+            why = f"it is {size} bytes long, over {PATH_MAX_BYTES}; use a shorter path"
     if why:
-        raise InvalidPathError(f"invalid entry path {name!r}: {why}")
+        shown = repr(name) if len(name) <= 200 else repr(name[:200]) + "…"
+        raise InvalidPathError(f"invalid entry path {shown}: {why}")
     return name
+
+
+def _escaped(name: str) -> bool:
+    """True when every lone surrogate of ``name`` is a ``surrogateescape``d byte (an OS name)."""
+    try:
+        name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _fold(path: str) -> str:
+    """The key under which case-insensitive, normalizing file systems (macOS, Windows) store a
+    name: NFC, then lower case."""
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).lower())
+
+
+def check_collisions(paths: Iterable[str], what: str = "the version") -> None:
+    """Raise :class:`InvalidPathError` when two paths (or their folders) differ only by case or
+    Unicode normalization (NFC vs NFD): on macOS and Windows they are one file.
+
+    Example:
+        >>> check_collisions(["Data/a.csv", "data/b.csv"])
+        Traceback (most recent call last):
+        ...
+        artiflow.exceptions.InvalidPathError: entry paths 'Data' and 'data' of the version differ only by case: they are one file on macOS and Windows; rename one of them
+    """
+    seen: dict[str, str] = {}
+    for path in paths:
+        _claim(seen, path, what)
+
+
+def _claim(seen: dict[str, str], path: str, what: str) -> None:
+    """Record ``path`` and its folders in ``seen`` (folded key -> path), raising on a collision
+    (and then recording nothing)."""
+    if path.isascii():
+        folded = path.lower()
+        pairs = [(folded, path)]
+        i = path.rfind("/")
+        while i > 0:
+            pairs.append((folded[:i], path[:i]))
+            i = path.rfind("/", 0, i)
+    else:
+        parts = path.split("/")
+        keys = [_fold(p) for p in parts]
+        pairs = [("/".join(keys[: n + 1]), "/".join(parts[: n + 1])) for n in range(len(parts))]
+        pairs.reverse()
+    new = 0
+    for n, (key, original) in enumerate(pairs):
+        other = seen.get(key)
+        if other is None:
+            new = n + 1
+            continue
+        if other == original:
+            if n:
+                break  # this folder, and so every folder above it, was recorded before
+            continue
+        if unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", original):
+            why = "differ only by Unicode normalization (NFC vs NFD)"
+        else:
+            why = "differ only by case"
+        raise InvalidPathError(
+            f"entry paths {other!r} and {original!r} of {what} {why}: they are one file on "
+            "macOS and Windows; rename one of them"
+        )
+    for key, original in pairs[:new]:
+        seen[key] = original
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .exceptions import InvalidRefError
+from .limits import NAME_MAX
 
 __all__ = [
     "LATEST",
@@ -29,11 +30,15 @@ __all__ = [
 ]
 
 LATEST = "latest"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX - 1}}}")
 _INDEX = re.compile(r"v(0|[1-9][0-9]*)")
+_INDEX_LIKE = re.compile(r"[vV][0-9]+")  # v01, v007, V1: never aliases, never valid selectors
+# semver.org's own expression, ASCII digits only ("\d" would take '١٣' and store '13')
+_NUM = r"(0|[1-9][0-9]*)"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    rf"{_NUM}\.{_NUM}\.{_NUM}"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
 _NAME_RULE = "1-128 characters: letters, digits, '.', '_', '-', starting with a letter or digit"
 
@@ -82,13 +87,16 @@ def validate_alias(alias: object, *, allow_latest: bool = False) -> str:
     """
     if not isinstance(alias, str) or not _NAME.fullmatch(alias):
         raise InvalidRefError(f"invalid alias {alias!r}: use {_NAME_RULE}")
-    if alias == LATEST and not allow_latest:
+    if alias.lower() == LATEST and not (allow_latest and alias == LATEST):
         raise InvalidRefError(
-            "'latest' is managed by artiflow (it always names the newest version); "
-            "choose another alias"
+            f"alias {alias!r}: 'latest' (in any case) is managed by artiflow (it always names "
+            "the newest version); choose another alias"
         )
-    if is_version_index(alias):
-        raise InvalidRefError(f"alias {alias!r} looks like a version index; choose another alias")
+    if _INDEX_LIKE.fullmatch(alias):
+        raise InvalidRefError(
+            f"alias {alias!r} looks like a version index (v<digits>, in any case, with or "
+            "without leading zeros); choose another alias"
+        )
     if is_semver(alias):
         raise InvalidRefError(
             f"alias {alias!r} looks like a semantic version; pass it as version=... instead"
@@ -142,7 +150,12 @@ def parse_ref(ref: object, default_project: str = "default") -> Ref:
             f"invalid ref {ref!r}: expected a string like 'bike-dataset:latest' "
             "or 'project/name:v3'"
         )
-    text = ref.strip()
+    if ref != ref.strip():
+        raise InvalidRefError(
+            f"invalid ref {ref!r}: it has surrounding whitespace (a trailing newline?); "
+            f"strip it: {ref.strip()!r}"
+        )
+    text = ref
     body, sep, selector = text.partition(":")
     if sep and not selector:
         raise InvalidRefError(
@@ -166,6 +179,15 @@ def parse_ref(ref: object, default_project: str = "default") -> Ref:
             raise InvalidRefError(
                 f"invalid selector {selector!r} in ref {ref!r}: use an alias, vN or a "
                 "semantic version"
+            )
+        if selector != LATEST and selector.lower() == LATEST:
+            raise InvalidRefError(
+                f"invalid selector {selector!r} in ref {ref!r}: write 'latest' in lower case"
+            )
+        if _INDEX_LIKE.fullmatch(selector) and not is_version_index(selector):
+            raise InvalidRefError(
+                f"invalid selector {selector!r} in ref {ref!r}: a version index is a lower-case "
+                f"'v' and a number without leading zeros, e.g. 'v{int(selector[1:])}'"
             )
     else:
         selector = LATEST

@@ -35,8 +35,10 @@ from .config import Settings
 from .events import ALIAS_MOVED, VERSION_CREATED, RegistryEvent
 from .exceptions import ArtifactNotFoundError, ConflictError, InvalidRefError, StoreError
 from .hashing import StatCache, hash_file
+from .limits import max_metadata_bytes as _metadata_cap
+from .limits import validate_version_fields
 from .lineage import DIRECTIONS, LineageGraph, build
-from .manifest import Entry, Manifest, normalize_path
+from .manifest import Entry, Manifest, check_collisions, normalize_path
 from .refs import LATEST, Ref, parse_ref, validate_alias, validate_name
 from .runs import Run, new_run_row
 from .semver import SemVer
@@ -80,6 +82,8 @@ class Registry:
 
     ``Registry()`` reads ``ARTIFLOW_DB_URL`` / ``ARTIFLOW_STORE_URL``, else uses
     ``$ARTIFLOW_HOME`` (default ``~/.artiflow``). Nothing is opened until first use.
+    ``max_metadata_bytes`` caps metadata, descriptions and run info (default
+    ``$ARTIFLOW_MAX_METADATA_BYTES``, else 1 MiB of canonical JSON).
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class Registry:
         link_type: str | None = None,
         storage_options: dict[str, Any] | None = None,
         settings: Settings | None = None,
+        max_metadata_bytes: int | None = None,
     ) -> None:
         self.settings = settings or Settings.resolve(
             home=home,
@@ -101,6 +106,8 @@ class Registry:
             link_type=link_type,
             storage_options=storage_options,
         )
+        #: cap on metadata, description and run info (bytes of canonical JSON); see limits.py
+        self.max_metadata_bytes = _metadata_cap(max_metadata_bytes)
         self._catalog: Catalog | None = None
         self._store: BlobStore | None = None
         self._cache: BlobStore | None = None
@@ -357,6 +364,7 @@ class Registry:
             version = opts.get("version")
             semver = str(SemVer.parse(version)) if version is not None else None
             project = artifact.project or self.default_project
+            self._validate_draft(artifact, project, semver=semver)
             if (project, artifact.name) in seen:
                 raise ConflictError(
                     f"{project}/{artifact.name} is logged twice in one commit; merge the drafts"
@@ -395,6 +403,34 @@ class Registry:
             self._emit(row, created, moves, run_id)
         return out
 
+    def _validate_draft(
+        self,
+        artifact: Artifact,
+        project: str,
+        *,
+        semver: str | None = None,
+        distributed_id: str | None = None,
+    ) -> None:
+        """Check every stored field of a draft against ``limits.LIMITS`` and its entry paths for
+        case/normalization collisions, before anything is stored."""
+        validate_version_fields(
+            type=artifact.type,
+            description=artifact.description,
+            metadata=artifact.metadata,
+            semver=semver,
+            distributed_id=distributed_id,
+            max_metadata_bytes=self.max_metadata_bytes,
+        )
+        check_collisions(artifact.sources(), f"{project}/{artifact.name}")
+
+    def _check_edit(self, description: object, metadata: object) -> None:
+        """Check an edit of a logged version (``save()``) against ``limits.LIMITS``."""
+        validate_version_fields(
+            description=description,
+            metadata=metadata if metadata is not None else {},
+            max_metadata_bytes=self.max_metadata_bytes,
+        )
+
     def _prepare_entries(
         self, artifact: Artifact, progress: Progress, expected_latest: str | None = None
     ) -> Manifest:
@@ -431,6 +467,38 @@ class Registry:
                 if progress is not None:
                     progress(sum(st.st_size for st in stats.values()))
                 return candidate
+        # references first: a prefix over max_objects (or a missing object) fails before any
+        # local blob is stored
+        resolved: dict[str, Entry] = {}
+        for p, src in sources.items():
+            if not isinstance(src, ReferenceSource):
+                continue
+            from .references import reference_options, resolve
+
+            options = reference_options(
+                src.uri, self.settings.store_url, self.settings.storage_options
+            )
+            for entry in resolve(
+                p,
+                src.uri,
+                checksum=src.checksum,
+                max_objects=src.max_objects,
+                hasher=self._cached_hash,
+                storage_options=options,
+            ):
+                other = sources.get(entry.path)
+                if entry.path in resolved or (
+                    other is not None and not isinstance(other, ReferenceSource)
+                ):
+                    raise ConflictError(
+                        f"reference {src.uri!r} expands to {entry.path!r}, which the draft already has"
+                    )
+                resolved[entry.path] = entry
+        if resolved:
+            check_collisions(
+                [*(q for q in sources if not isinstance(sources[q], ReferenceSource)), *resolved],
+                f"{artifact.qualified_name}",
+            )
         store = self.store
         need_check = {s.digest for s in carried.values() if s.ref is None and s.digest}
         need_check |= set(known.values())
@@ -508,26 +576,7 @@ class Registry:
                 if os.stat(full).st_mtime_ns == stats[full].st_mtime_ns:
                     fresh.append((full, stats[full], d))
             self.stat_cache.store(fresh, hashed_at_ns=hashed_at)
-        refs = [(p, s) for p, s in sources.items() if isinstance(s, ReferenceSource)]
-        for p, s in refs:
-            from .references import reference_options, resolve
-
-            options = reference_options(
-                s.uri, self.settings.store_url, self.settings.storage_options
-            )
-            for entry in resolve(
-                p,
-                s.uri,
-                checksum=s.checksum,
-                max_objects=s.max_objects,
-                hasher=self._cached_hash,
-                storage_options=options,
-            ):
-                if entry.path in out:
-                    raise ConflictError(
-                        f"reference {s.uri!r} expands to {entry.path!r}, which the draft already has"
-                    )
-                out[entry.path] = entry
+        out.update(resolved)
         return Manifest({p: out[p] for p in sorted(out)})
 
     def _cached_hash(self, path: str) -> tuple[str, int]:
@@ -641,6 +690,7 @@ class Registry:
             raise InvalidRefError("distributed_id must be a non-empty string shared by all writers")
         artifact._check_open()
         project = artifact.project or self.default_project
+        self._validate_draft(artifact, project, distributed_id=distributed_id)
         entries = list(self._prepare_entries(artifact, None))
         self.catalog.upsert(
             project,
@@ -674,6 +724,7 @@ class Registry:
         alias_list, tag_list = _validate_labels(aliases, tags)
         semver = str(SemVer.parse(version)) if version is not None else None
         project = artifact.project or self.default_project
+        self._validate_draft(artifact, project, semver=semver, distributed_id=distributed_id)
         entries = list(self._prepare_entries(artifact, None))
         row, created, moves = self.catalog.finish(
             project,
@@ -726,6 +777,7 @@ class Registry:
             host=host,
             info=info,
             run_id=run_id,
+            max_metadata_bytes=self.max_metadata_bytes,
         )
         self.catalog.create_run(row)
         return Run(self, row)

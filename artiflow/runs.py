@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import RunRow
 from .exceptions import ArtifactNotFoundError
+from .limits import clean_error_text, validate_run_fields
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -131,6 +132,8 @@ class Run:
 
     def finish(self, state: str = SUCCESS, error: str | None = None) -> None:
         """Record the end of the run (``SUCCESS`` or ``FAILED``)."""
+        if error is not None:
+            error = clean_error_text(str(error))  # NUL / lone surrogates: storable everywhere
         ended = self._registry.catalog.finish_run(self.id, state, error)
         if ended is None:
             raise ArtifactNotFoundError(f"run {self.id} is not in the registry any more")
@@ -164,18 +167,40 @@ def new_run_row(
     host: str | None = None,
     info: dict[str, Any] | None = None,
     run_id: str | None = None,
+    max_metadata_bytes: int | None = None,
 ) -> RunRow:
-    """A fresh RUNNING run row (used by :meth:`Registry.run`)."""
+    """A fresh RUNNING run row (used by :meth:`Registry.run`), every field checked against
+    ``limits.LIMITS`` first (:class:`~artiflow.exceptions.InvalidFieldError`).
+
+    Example:
+        >>> new_run_row("train", pipeline="nightly").state
+        'RUNNING'
+    """
+    pipeline_run = None if pipeline_run is None else str(pipeline_run)
+    host = host or socket.gethostname()
+    validate_run_fields(
+        name=name,
+        run_id=run_id,
+        orchestrator=orchestrator,
+        pipeline=pipeline,
+        pipeline_run=pipeline_run,
+        task=task,
+        host=host,
+        try_number=try_number,
+        map_index=map_index,
+        info=info,
+        max_metadata_bytes=max_metadata_bytes,
+    )
     return RunRow(
         id=run_id or uuid.uuid4().hex,
         name=name,
         orchestrator=orchestrator,
         pipeline=pipeline,
-        pipeline_run=None if pipeline_run is None else str(pipeline_run),
+        pipeline_run=pipeline_run,
         task=task,
         try_number=try_number,
         map_index=map_index,
-        host=host or socket.gethostname(),
+        host=host,
         state=RUNNING,
         started_at=dt.datetime.now(dt.timezone.utc),
         ended_at=None,

@@ -237,6 +237,7 @@ class ArtifactVersion:
         wanted = [a for a in dict.fromkeys(self.aliases) if a != LATEST]
         for a in wanted:
             validate_alias(a)
+        self._registry._check_edit(self.description, self.metadata)  # limits, before any write
         self._registry._save(self, wanted)
         return self
 
