@@ -1,14 +1,25 @@
-"""Shared fixtures: a fresh embedded registry (real SQLite + real local folder) per test."""
+"""Shared fixtures: a fresh embedded registry (real SQLite + real local folder) per test, and
+scratch PostgreSQL databases.
+
+PostgreSQL tests read ``ARTIFLOW_TEST_POSTGRES_URL`` (e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and create a scratch database per test
+on that server. Without it they skip, except when ``CI`` is set: then they fail, so CI never
+silently loses them.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from artiflow import Registry
+
+PG_ENV = "ARTIFLOW_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +66,52 @@ def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(old)
+
+
+# ---- databases -----------------------------------------------------------------------------
+def postgres_base_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail(f"{PG_ENV} is not set, and CI is: PostgreSQL tests must run in CI")
+    pytest.skip(f"set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
+    return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    base = make_url(postgres_base_url() or "")
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"artiflow_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except ProgrammingError:  # no CREATEDB right: empty the given database instead
+            _empty(admin)
+            yield base.render_as_string(hide_password=False)
+            _empty(admin)
+            return
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _empty(engine: Any) -> None:
+    from sqlalchemy import text
+
+    from artiflow.catalog.models import metadata
+
+    metadata.drop_all(engine)
+    with engine.connect() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -31,7 +31,6 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # the worker module, importable in spawned processes too
 
-PG_ENV = "ARTIFLOW_TEST_POSTGRES_URL"
 # gcsfs reads this when it is imported; without it every call against the emulator stalls ~60 s
 # on a gRPC bucket-type lookup
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
@@ -260,52 +259,7 @@ def http_files(_http_server: tuple[str, _Files]) -> Iterator[tuple[str, _Files]]
 
 
 # ---- databases -----------------------------------------------------------------------------
-def postgres_base_url() -> str | None:
-    url = os.environ.get(PG_ENV)
-    if url:
-        return url
-    if os.environ.get("CI"):
-        pytest.fail(f"{PG_ENV} is not set, and CI is: PostgreSQL tests must run in CI")
-    pytest.skip(f"set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
-    return None
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ProgrammingError
-
-    base = make_url(postgres_base_url() or "")
-    if base.drivername == "postgresql":
-        base = base.set(drivername="postgresql+psycopg")
-    name = f"artiflow_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except ProgrammingError:  # no CREATEDB right: empty the given database instead
-            _empty(admin)
-            yield base.render_as_string(hide_password=False)
-            _empty(admin)
-            return
-        yield base.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def _empty(engine: Any) -> None:
-    from sqlalchemy import text
-
-    from artiflow.catalog.models import metadata
-
-    metadata.drop_all(engine)
-    with engine.connect() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+# postgres_base_url, pg_url: in tests/conftest.py (shared with tests/core)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
