@@ -81,7 +81,7 @@ def _spec_cmp(a: str, b: str) -> int:
         return -1 if ca < cb else 1
     if pa is None or pb is None:
         return 0 if pa == pb else (1 if pa is None else -1)
-    for x, y in zip(pa, pb):
+    for x, y in zip(pa, pb, strict=False):
         if x == y:
             continue
         if x.isdigit() and y.isdigit():
