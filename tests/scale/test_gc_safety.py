@@ -149,12 +149,13 @@ def test_stress_gc_against_writers_loses_no_blob(
             assert not reg.store.missing({e.digest for e in v.files() if e.digest}), v.ref
         with capsys.disabled():
             print(
-                f"\n[gc stress {db_url.split(':')[0]} {store_url.split(':')[0]}] {seconds:.0f}s: "
+                f"\n[gc stress {db_url.split(':')[0]} {'s3' if store_url.startswith('s3') else 'local'}] "
+                f"{seconds:.0f}s: "
                 f"{commits} commits by 3 writers, {runs} gc runs, {deleted} blobs deleted, "
                 f"{kept} kept (taken into use during gc), {lost} lost"
             )
         assert lost == 0, [r["lost_refs"] for r in results]
-        assert commits > 20 and runs > 3 and deleted > 0
+        assert commits >= 10 and runs > 3 and deleted > 0
 
 
 # ---- collaborative versions --------------------------------------------------------------
