@@ -90,9 +90,7 @@ def test_relog_committed_while_gc_is_between_scan_and_delete(
         def relog_now(candidates: list[str]) -> None:
             assert blob in candidates  # gc's scan decided to delete it ...
             # ... and another process re-logs that content and commits before gc deletes
-            seen.update(
-                _result(_spawn("relog", db_url, store_url, tmp_path / "w", GC, content))
-            )
+            seen.update(_result(_spawn("relog", db_url, store_url, tmp_path / "w", GC, content)))
 
         result = reg.gc(grace_seconds=0, before_delete=relog_now)
         assert seen["digest"] == blob
@@ -108,9 +106,7 @@ def test_writer_that_saw_the_blob_before_gc_deleted_it_uploads_it_again(
     ready, go = tmp_path / "ready", tmp_path / "go"
     with Registry(db_url, store_url, home=str(tmp_path / "gc-home")) as reg:
         blob = _dead_blob(reg, content)
-        writer = _spawn(
-            "paused_relog", db_url, store_url, tmp_path / "w", GC, content, ready, go
-        )
+        writer = _spawn("paused_relog", db_url, store_url, tmp_path / "w", GC, content, ready, go)
         deadline = time.monotonic() + 60
         while not ready.exists():  # the writer found the blob in the store and skipped it
             assert writer.poll() is None, writer.communicate()
