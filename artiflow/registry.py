@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import os
 import shutil
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._ops import gc as _gc
+from ._ops.gc import GCResult
 from .artifact import Artifact, LocalSource, ReferenceSource
 from .catalog import Catalog, VersionRow
 from .catalog.catalog import AliasMove
@@ -51,20 +52,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], object] | None
 _WORKERS = max(4, min(16, (os.cpu_count() or 2) * 4))
 _PARALLEL_MIN_AVG = 1024 * 1024  # threads only when files average 1 MiB or more
-
-
-@dataclass(frozen=True)
-class GCResult:
-    """What :meth:`Registry.gc` removed (or would remove, with ``dry_run``)."""
-
-    blobs: list[str]
-    bytes_freed: int
-    pending_removed: int
-    dry_run: bool
-
-    @property
-    def blobs_deleted(self) -> int:
-        return len(self.blobs)
 
 
 def _validate_labels(aliases: Iterable[str], tags: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -372,28 +359,32 @@ class Registry:
             seen.add((project, artifact.name))
             plans.append((artifact, project, alias_list, tag_list, semver))
         run_id = run.id if run is not None else None
-        commits: list[dict[str, Any]] = []
-        for artifact, project, alias_list, tag_list, semver in plans:
-            latest = self.catalog.latest_digest(project, artifact.name)
-            manifest = self._prepare_entries(artifact, progress, expected_latest=latest)
-            entries = list(manifest)
-            commits.append(
-                {
-                    "project": project,
-                    "name": artifact.name,
-                    "type_": artifact.type,
-                    "entries": entries,
-                    "digest": manifest.digest(),
-                    "size": manifest.size,
-                    "description": artifact.description,
-                    "metadata": artifact.metadata,
-                    "aliases": alias_list,
-                    "tags": tag_list,
-                    "semver": semver,
-                    "run_id": run_id,
-                }
-            )
-        results = self.catalog.commit_many(commits)
+
+        def attempt(guard: _gc.GCGuard) -> list[tuple[VersionRow, bool, list[AliasMove]]]:
+            commits: list[dict[str, Any]] = []
+            for artifact, project, alias_list, tag_list, semver in plans:
+                latest = self.catalog.latest_digest(project, artifact.name)
+                manifest = self._prepare_entries(artifact, progress, expected_latest=latest)
+                entries = list(manifest)
+                commits.append(
+                    {
+                        "project": project,
+                        "name": artifact.name,
+                        "type_": artifact.type,
+                        "entries": entries,
+                        "digest": manifest.digest(),
+                        "size": manifest.size,
+                        "description": artifact.description,
+                        "metadata": artifact.metadata,
+                        "aliases": alias_list,
+                        "tags": tag_list,
+                        "semver": semver,
+                        "run_id": run_id,
+                    }
+                )
+            return self.catalog.commit_many(commits, gc_guard=guard)
+
+        results = _gc.guarded(self, attempt)  # gc never deletes a blob these versions re-use
         out = []
         for (artifact, *_), (row, _created, _moves) in zip(plans, results, strict=True):
             version_obj = ArtifactVersion(self, row)
@@ -691,15 +682,18 @@ class Registry:
         artifact._check_open()
         project = artifact.project or self.default_project
         self._validate_draft(artifact, project, distributed_id=distributed_id)
-        entries = list(self._prepare_entries(artifact, None))
-        self.catalog.upsert(
-            project,
-            artifact.name,
-            artifact.type,
-            distributed_id,
-            entries,
-            artifact.description,
-            artifact.metadata,
+        _gc.guarded(
+            self,
+            lambda guard: self.catalog.upsert(
+                project,
+                artifact.name,
+                artifact.type,
+                distributed_id,
+                list(self._prepare_entries(artifact, None)),
+                artifact.description,
+                artifact.metadata,
+                gc_guard=guard,
+            ),
         )
         artifact._finalize(None)
         artifact._logged = _Upserted(distributed_id)
@@ -725,19 +719,22 @@ class Registry:
         semver = str(SemVer.parse(version)) if version is not None else None
         project = artifact.project or self.default_project
         self._validate_draft(artifact, project, semver=semver, distributed_id=distributed_id)
-        entries = list(self._prepare_entries(artifact, None))
-        row, created, moves = self.catalog.finish(
-            project,
-            artifact.name,
-            artifact.type,
-            distributed_id,
-            entries,
-            description=artifact.description,
-            metadata=artifact.metadata,
-            aliases=alias_list,
-            tags=tag_list,
-            semver=semver,
-            run_id=run.id if run is not None else None,
+        row, created, moves = _gc.guarded(
+            self,
+            lambda guard: self.catalog.finish(
+                project,
+                artifact.name,
+                artifact.type,
+                distributed_id,
+                list(self._prepare_entries(artifact, None)),
+                description=artifact.description,
+                metadata=artifact.metadata,
+                aliases=alias_list,
+                tags=tag_list,
+                semver=semver,
+                run_id=run.id if run is not None else None,
+                gc_guard=guard,
+            ),
         )
         result = ArtifactVersion(self, row)
         artifact._finalize(result)
@@ -1017,38 +1014,34 @@ class Registry:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     # ---- garbage collection ---------------------------------------------------------------
-    def gc(self, dry_run: bool = False, grace_seconds: float | None = None) -> GCResult:
-        """Remove blobs no live version needs, and PENDING versions older than the grace period.
+    def gc(
+        self,
+        dry_run: bool = False,
+        grace_seconds: float | None = None,
+        *,
+        progress: Callable[[int], object] | None = None,
+        before_delete: Callable[[list[str]], object] | None = None,
+    ) -> GCResult:
+        """Remove blobs no live version needs, and PENDING versions whose last upsert is older
+        than the grace period. Safe against every concurrent writer, on any store: a blob a
+        version commits with is never deleted (see :mod:`artiflow._ops.gc`).
 
-        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h),
-        and blobs of versions deleted within it, are kept, so uploads of versions still being
-        logged (which may re-use such a blob) are safe.
+        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h)
+        and blobs of versions deleted within it are not even candidates. ``progress(n)`` is
+        called as candidates are processed; ``before_delete(candidates)`` after the scan,
+        before anything is deleted (a hook for tooling and tests). One gc at a time: a second
+        one raises :class:`ConflictError`.
 
         Example:
             >>> # registry.gc(dry_run=True).blobs_deleted
         """
-        grace = (
-            self.settings.pending_grace_seconds if grace_seconds is None else float(grace_seconds)
+        return _gc.collect(
+            self,
+            dry_run=dry_run,
+            grace_seconds=grace_seconds,
+            progress=progress,
+            before_delete=before_delete,
         )
-        now = time.time()
-        cutoff = dt.datetime.fromtimestamp(now - grace, dt.timezone.utc)
-        pending = 0 if dry_run else self.catalog.remove_stale_pending(cutoff)
-        live = self.catalog.live_digests(deleted_since=cutoff)
-        victims = [
-            d for d, mtime in self.store.iter_blobs() if d not in live and mtime <= now - grace
-        ]
-        freed = 0
-        for d in victims:
-            with contextlib.suppress(OSError):
-                if self.store.is_local:
-                    freed += os.path.getsize(self.store.path(d))
-                else:
-                    freed += int(self.store.fs.size(self.store.path(d)) or 0)
-            if not dry_run:
-                self.store.delete(d)
-        if not dry_run:
-            self.store.clean_tmp(older_than=grace)
-        return GCResult(victims, freed, pending, dry_run)
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,19 @@ class BlobStore:
             >>> [b for b, _ in s.iter_blobs()] == [d]
             True
         """
+        for digest, mtime, _size in self.iter_blob_info():
+            yield digest, mtime
+
+    def iter_blob_info(self) -> Iterator[tuple[str, float, int]]:
+        """Yield ``(digest, modified_time, size)`` for every blob, from one listing (local: one
+        ``scandir`` per shard; object stores: one recursive listing).
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"xyz")
+            >>> [(b == d, size) for b, _, size in s.iter_blob_info()]
+            [(True, 3)]
+        """
         if self.is_local:
             if not self.root.exists():
                 return
@@ -262,8 +275,15 @@ class BlobStore:
                 if len(shard.name) != 2 or not shard.is_dir():
                     continue
                 for blob in os.scandir(shard.path):
-                    if blob.is_file():
-                        yield shard.name + blob.name, blob.stat().st_mtime
+                    if len(shard.name + blob.name) != 64:
+                        continue
+                    try:
+                        if not blob.is_file():
+                            continue
+                        st = blob.stat()
+                    except FileNotFoundError:  # deleted since the listing
+                        continue
+                    yield shard.name + blob.name, st.st_mtime, st.st_size
             return
         try:
             listing = self.fs.find(self._remote_root, detail=True)
@@ -276,7 +296,7 @@ class BlobStore:
             rel = self.fs._strip_protocol(path)[len(root) :].strip("/").split("/")
             if len(rel) != 2 or len(rel[0]) != 2 or len(rel[0] + rel[1]) != 64:
                 continue
-            yield rel[0] + rel[1], _mtime(info)
+            yield rel[0] + rel[1], _mtime(info), int(info.get("size") or 0)
 
     # ---- writing ------------------------------------------------------------------------
     def _tmp_path(self) -> Path:
@@ -684,6 +704,43 @@ class BlobStore:
             pass
         except OSError as exc:
             raise StoreError(f"cannot delete blob {digest[:12]} from {self.url!r}: {exc}") from exc
+
+    def delete_many(self, digests: Sequence[str]) -> None:
+        """Remove many blobs (missing ones are ignored): S3 in bulk requests of 1,000 keys,
+        other object stores in parallel, local folders one ``unlink`` each.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x"); s.delete_many([d])
+            >>> s.exists(d)
+            False
+        """
+        if self.is_local:
+            for d in digests:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(d))
+            return
+        if self.protocol not in ("s3", "s3a"):
+            self._pool_map(self.delete, list(digests))
+            return
+        for start in range(0, len(digests), 1000):
+            chunk = digests[start : start + 1000]
+            keys = [self.fs.split_path(self.path(d)) for d in chunk]
+            try:
+                reply = self.fs.call_s3(
+                    "delete_objects",
+                    Bucket=keys[0][0],
+                    Delete={"Objects": [{"Key": k} for _, k, _ in keys], "Quiet": True},
+                )
+            except OSError as exc:
+                raise StoreError(f"cannot delete blobs from {self.url!r}: {exc}") from exc
+            errors = reply.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StoreError(
+                    f"cannot delete {len(errors)} blobs from {self.url!r} (e.g. "
+                    f"{first.get('Key')}: {first.get('Code')} {first.get('Message')})"
+                )
 
     def clean_tmp(self, older_than: float = 3600.0) -> int:
         """Remove what killed writers left: temporary files of a local store, unfinished

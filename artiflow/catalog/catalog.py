@@ -47,9 +47,20 @@ from ..exceptions import (
 )
 from ..manifest import Entry, Manifest
 from ..refs import LATEST, is_semver, is_version_index
+from ._gc import GCCatalog, GCGuard, alive_clause
 from .engine import WRITE, create_engine_for, single_read_options
 from .migrate import ensure_schema
-from .models import alias_events, aliases, collections, entries, run_io, runs, tags, versions
+from .models import (
+    alias_events,
+    aliases,
+    pending_tombstones,
+    collections,
+    entries,
+    run_io,
+    runs,
+    tags,
+    versions,
+)
 
 __all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
 
@@ -212,7 +223,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class Catalog:
+class Catalog(GCCatalog):
     """Transactions and queries over the catalog tables."""
 
     def __init__(self, engine: Engine) -> None:
@@ -778,14 +789,17 @@ class Catalog:
         return self.commit_many([{"project": project, "name": name, "type_": type_, **options}])[0]
 
     def commit_many(
-        self, items: Sequence[dict[str, Any]]
+        self, items: Sequence[dict[str, Any]], gc_guard: GCGuard | None = None
     ) -> list[tuple[VersionRow, bool, list[AliasMove]]]:
         """Commit several versions (each a dict of :meth:`commit_version`'s arguments) in ONE
         transaction: all of them or none. Collections are locked in (project, name) order, so
-        concurrent multi-output commits cannot deadlock."""
+        concurrent multi-output commits cannot deadlock. With ``gc_guard``, a concurrent gc
+        cannot have deleted a blob the versions need (:meth:`_gc_check`)."""
         order = sorted(range(len(items)), key=lambda i: (items[i]["project"], items[i]["name"]))
         results: list[Any] = [None] * len(items)
         with self.write() as conn:
+            if gc_guard is not None:
+                self._gc_check(conn, gc_guard, (e for it in items for e in it["entries"]))
             for i in order:
                 kw = dict(items[i])
                 results[i] = self._commit(
@@ -1023,12 +1037,34 @@ class Catalog:
             return self.version_by_id(version_id, conn), moves
 
     # ---- collaborative versions ---------------------------------------------------------
-    def _pending(self, conn: Connection, coll: Any, distributed_id: str) -> Any:
-        return conn.execute(
-            select(versions.c.id, versions.c.state, versions.c.idx).where(
-                versions.c.collection_id == coll.id, versions.c.distributed_id == distributed_id
+    def _pending(self, conn: Connection, coll: Any, distributed_id: str, lock: bool = False) -> Any:
+        q = select(versions.c.id, versions.c.state, versions.c.idx).where(
+            versions.c.collection_id == coll.id, versions.c.distributed_id == distributed_id
+        )
+        if lock and self.dialect == "postgresql":  # waits for a gc removing it right now
+            q = q.with_for_update()
+        return conn.execute(q).first()
+
+    @staticmethod
+    def _raise_if_collected(conn: Connection, coll: Any, distributed_id: str, who: str) -> None:
+        """Raise :class:`ConflictError` when gc removed the pending version ``distributed_id``
+        (its parts are gone: committing what is left would be a partial version)."""
+        gone = conn.execute(
+            select(pending_tombstones.c.collected_at, pending_tombstones.c.last_upsert_at).where(
+                pending_tombstones.c.collection_id == coll.id,
+                pending_tombstones.c.distributed_id == distributed_id,
             )
         ).first()
+        if gone is not None:
+            last = _aware(gone.last_upsert_at)
+            raise ConflictError(
+                f"{who} was removed by gc at {_aware(gone.collected_at):%Y-%m-%d %H:%M:%S} UTC "
+                f"(no upsert since {last:%Y-%m-%d %H:%M:%S} UTC, longer than the grace period): "
+                "the parts upserted before are gone, so it cannot be finished. Upsert every "
+                "part again under a new distributed_id (or raise ARTIFLOW_PENDING_GRACE_SECONDS)"
+                if last is not None
+                else f"{who} was removed by gc; upsert every part again under a new distributed_id"
+            )
 
     def _merge_entries(self, conn: Connection, vid: int, items: Sequence[Entry], who: str) -> None:
         if not items:
@@ -1063,13 +1099,19 @@ class Catalog:
         items: Sequence[Entry],
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
+        gc_guard: GCGuard | None = None,
     ) -> int:
-        """Add entries to the PENDING version ``distributed_id``, creating it. Returns its id."""
+        """Add entries to the PENDING version ``distributed_id``, creating it. Returns its id.
+        Raises :class:`ConflictError` when gc removed that version (see :meth:`finish`)."""
         who = f"{project}/{name} (distributed_id={distributed_id!r})"
         with self.write() as conn:
+            if gc_guard is not None:
+                self._gc_check(conn, gc_guard, items)
             coll = self._get_or_create_collection(conn, project, name, type_)
             pending = self._pending(conn, coll, distributed_id)
+            now = _now()
             if pending is None:
+                self._raise_if_collected(conn, coll, distributed_id, who)
                 try:
                     with conn.begin_nested():
                         vid = conn.execute(
@@ -1081,28 +1123,39 @@ class Catalog:
                                 distributed_id=distributed_id,
                                 description=description,
                                 meta=metadata or {},
-                                created_at=_now(),
+                                created_at=now,
+                                last_upsert_at=now,
                             )
                             .returning(versions.c.id)
                         ).scalar_one()
-                except IntegrityError:
+                    pending = None
+                except IntegrityError:  # created concurrently: add to the winner's version
                     pending = self._pending(conn, coll, distributed_id)
-                    vid = pending.id
-            else:
+                    if pending is None:  # ... which gc removed already
+                        self._raise_if_collected(conn, coll, distributed_id, who)
+                        raise
+            if pending is not None:
                 if pending.state != PENDING:
                     raise ArtifactFinalizedError(
                         f"{who} was already finished as v{pending.idx}; use a new distributed_id"
                     )
                 vid = pending.id
+                values: dict[str, Any] = {"last_upsert_at": now}  # pending versions age by it
                 if metadata:
                     meta = (
                         conn.execute(select(versions.c.meta).where(versions.c.id == vid)).scalar()
                         or {}
                     )
-                    conn.execute(
-                        update(versions)
-                        .where(versions.c.id == vid)
-                        .values(meta={**meta, **metadata})
+                    values["meta"] = {**meta, **metadata}
+                touched = conn.execute(
+                    update(versions)
+                    .where(versions.c.id == vid, versions.c.state == PENDING)
+                    .values(**values)
+                ).rowcount
+                if not touched:  # gc removed it (PostgreSQL: after we read it) or it was finished
+                    self._raise_if_collected(conn, coll, distributed_id, who)
+                    raise ArtifactFinalizedError(
+                        f"{who} was already finished; use a new distributed_id"
                     )
             self._merge_entries(conn, vid, items, who)
             return int(vid)
@@ -1121,13 +1174,20 @@ class Catalog:
         tags: Sequence[str] = (),
         semver: str | None = None,
         run_id: str | None = None,
+        gc_guard: GCGuard | None = None,
     ) -> tuple[VersionRow, bool, list[AliasMove]]:
-        """Commit the PENDING version ``distributed_id`` (adding ``items`` first)."""
+        """Commit the PENDING version ``distributed_id`` (adding ``items`` first). Never commits
+        fewer parts than were upserted: when gc removed the pending version (no upsert for
+        longer than the grace period), raises :class:`ConflictError` naming the distributed id."""
         who = f"{project}/{name} (distributed_id={distributed_id!r})"
-        vid = self.upsert(project, name, type_, distributed_id, items, description, metadata)
+        vid = self.upsert(
+            project, name, type_, distributed_id, items, description, metadata, gc_guard=gc_guard
+        )
         with self.write() as conn:
             coll = self._lock_collection(conn, project, name)
-            pending = self._pending(conn, coll, distributed_id)
+            pending = self._pending(conn, coll, distributed_id, lock=True)
+            if pending is None:
+                self._raise_if_collected(conn, coll, distributed_id, who)
             if pending is None or pending.state != PENDING:
                 raise ArtifactFinalizedError(
                     f"{who} was already finished; use a new distributed_id"
@@ -1464,16 +1524,38 @@ class Catalog:
 
     # ---- garbage collection -----------------------------------------------------------
     def remove_stale_pending(self, older_than: dt.datetime) -> int:
-        """Delete PENDING versions (never visible) created before ``older_than``."""
+        """Delete PENDING versions (never visible) whose LAST upsert is older than
+        ``older_than``, leaving a tombstone so that a later ``upsert``/``finish`` of the same
+        distributed id raises :class:`ConflictError` instead of committing a partial version."""
+        last = func.coalesce(versions.c.last_upsert_at, versions.c.created_at)
+        q = select(
+            versions.c.id,
+            versions.c.collection_id,
+            versions.c.distributed_id,
+            versions.c.created_at,
+            versions.c.last_upsert_at,
+        ).where(versions.c.state == PENDING, last < older_than)
+        if self.dialect == "postgresql":  # an upsert in flight wins: the row is re-checked
+            q = q.with_for_update()
         with self.write() as conn:
-            ids = [
-                r.id
-                for r in conn.execute(
-                    select(versions.c.id).where(
-                        versions.c.state == PENDING, versions.c.created_at < older_than
+            rows = conn.execute(q).all()
+            now = _now()
+            for r in rows:
+                key = (
+                    pending_tombstones.c.collection_id == r.collection_id,
+                    pending_tombstones.c.distributed_id == r.distributed_id,
+                )
+                conn.execute(delete(pending_tombstones).where(*key))
+                conn.execute(
+                    insert(pending_tombstones).values(
+                        collection_id=r.collection_id,
+                        distributed_id=r.distributed_id,
+                        created_at=r.created_at,
+                        last_upsert_at=r.last_upsert_at or r.created_at,
+                        collected_at=now,
                     )
                 )
-            ]
+            ids = [r.id for r in rows]
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 conn.execute(delete(entries).where(entries.c.version_id.in_(chunk)))
@@ -1484,12 +1566,7 @@ class Catalog:
         """Digests of blobs that a committed or pending version, or a live link, needs; with
         ``deleted_since``, also those of versions deleted since then (a writer may be re-using
         such a blob right now: it saw it present and skipped the upload)."""
-        linked = select(versions.c.target_id).where(
-            versions.c.target_id.is_not(None), versions.c.state != DELETED
-        )
-        alive = or_(versions.c.state.in_([COMMITTED, PENDING]), versions.c.id.in_(linked))
-        if deleted_since is not None:
-            alive = or_(alive, versions.c.deleted_at >= deleted_since)
+        alive = alive_clause(deleted_since)
         q = (
             select(entries.c.digest)
             .distinct()

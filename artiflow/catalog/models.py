@@ -25,8 +25,11 @@ from sqlalchemy import (
 __all__ = [
     "alias_events",
     "aliases",
+    "pending_tombstones",
     "collections",
     "entries",
+    "gc_intents",
+    "gc_state",
     "metadata",
     "run_io",
     "runs",
@@ -76,6 +79,8 @@ versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("committed_at", DateTime(timezone=True)),
     Column("deleted_at", DateTime(timezone=True)),
+    # collaborative PENDING versions age by their last upsert (gc removes them after the grace)
+    Column("last_upsert_at", DateTime(timezone=True)),
     UniqueConstraint("collection_id", "idx", name="uq_versions_collection_idx"),
     UniqueConstraint("collection_id", "semver", name="uq_versions_collection_semver"),
     UniqueConstraint("collection_id", "distributed_id", name="uq_versions_collection_distributed"),
@@ -161,4 +166,34 @@ run_io = Table(
     UniqueConstraint("run_id", "version_id", "direction", name="uq_run_io_edge"),
     Index("ix_run_io_version", "version_id", "direction"),
     Index("ix_run_io_run", "run_id", "direction"),
+)
+
+# ---- gc coordination (see artiflow/_ops/gc.py for the protocol) ----------------------------
+gc_state = Table(
+    "gc_state",
+    metadata,
+    Column("id", Integer, primary_key=True),  # one row, id = 1
+    # odd while a gc run may delete blobs, even between runs; every run moves it by 2
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
+    # intents tagged below this epoch were pruned: a writer whose epoch is older re-checks all
+    Column("floor", BigInteger, nullable=False, server_default="0"),
+)
+
+gc_intents = Table(
+    "gc_intents",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("epoch", BigInteger, nullable=False),  # the (odd) epoch of the run that may delete it
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_gc_intents_epoch", "epoch"),
+)
+
+pending_tombstones = Table(
+    "pending_tombstones",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
+    Column("distributed_id", String(255), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_upsert_at", DateTime(timezone=True)),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
 )
