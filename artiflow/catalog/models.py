@@ -76,6 +76,8 @@ versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("committed_at", DateTime(timezone=True)),
     Column("deleted_at", DateTime(timezone=True)),
+    # bumped by every edit of description, metadata, tags or aliases (optimistic concurrency)
+    Column("revision", Integer, nullable=False, server_default="0"),
     UniqueConstraint("collection_id", "idx", name="uq_versions_collection_idx"),
     UniqueConstraint("collection_id", "semver", name="uq_versions_collection_semver"),
     UniqueConstraint("collection_id", "distributed_id", name="uq_versions_collection_distributed"),
