@@ -266,6 +266,8 @@ def cmd_ui(args: argparse.Namespace) -> int:  # pragma: no cover - exercised by 
         registry=_registry(args),
         allow_writes=args.allow_writes,
         write_token=token,
+        allowed_hosts=args.allowed_host,
+        max_body=args.max_body,
     )
     return 0
 
@@ -414,6 +416,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-writes", action="store_true", help="enable alias/metadata edits (needs a token)"
     )
     s.add_argument("--token", help="bearer token for writes (default $ARTIFLOW_UI_TOKEN)")
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this Host name (repeatable; '*' = any). Default: "
+        "loopback names and the bind host only",
+    )
+    s.add_argument(
+        "--max-body",
+        type=int,
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="largest request body accepted (default 1 MiB)",
+    )
     s.set_defaults(fn=cmd_ui)
     return p
 
