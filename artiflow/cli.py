@@ -19,7 +19,7 @@ from typing import Any
 
 from . import __version__
 from .artifact import Artifact
-from .exceptions import ArtiflowError, InvalidRefError
+from .exceptions import ArtiflowError, ConflictError, InvalidRefError
 from .registry import Registry
 
 __all__ = ["main"]
@@ -147,6 +147,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  created:     {v.created_at:%Y-%m-%d %H:%M:%S %Z}")
     print(f"  aliases:     {', '.join(v.aliases) or '-'}")
     print(f"  tags:        {', '.join(v.tags) or '-'}")
+    print(f"  revision:    {v.revision}")
     if v.semver:
         print(f"  semver:      {v.semver}")
     if v.description:
@@ -165,8 +166,34 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_alias(args: argparse.Namespace) -> int:
-    v = _registry(args).alias(args.ref, args.alias)
+    reg = _registry(args)
+    if args.remove:
+        v = reg.get(args.ref)
+        if args.alias not in v.aliases:
+            raise InvalidRefError(
+                f"{v.ref} does not hold alias {args.alias!r} (it holds "
+                f"{', '.join(v.aliases) or 'none'}): name the version that holds it"
+            )
+        v.aliases.remove(args.alias)
+        v.save(expected_revision=args.revision)
+        print(f"removed {args.alias} from {v.ref}")
+        return 0
+    v = reg.alias(args.ref, args.alias, expected=args.expect)
     print(f"{args.alias} -> {v.ref}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    v = _registry(args).get(args.ref)
+    if args.description is not None:
+        v.description = args.description
+    v.metadata.update(_meta(args.meta))
+    for key in args.unset_meta:
+        v.metadata.pop(key, None)
+    v.tags.extend(t for t in args.tag if t not in v.tags)
+    v.tags = [t for t in v.tags if t not in set(args.untag)]
+    v.save(expected_revision=args.revision)
+    print(f"saved {v.ref} (revision {v.revision})")
     return 0
 
 
@@ -239,6 +266,8 @@ def cmd_ui(args: argparse.Namespace) -> int:  # pragma: no cover - exercised by 
         registry=_registry(args),
         allow_writes=args.allow_writes,
         write_token=token,
+        allowed_hosts=args.allowed_host,
+        max_body=args.max_body,
     )
     return 0
 
@@ -317,10 +346,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_show)
 
-    s = sub.add_parser("alias", help="put (or move) an alias on a version")
+    s = sub.add_parser("alias", help="put (or move) an alias on a version, or remove it")
     s.add_argument("ref")
     s.add_argument("alias")
+    s.add_argument(
+        "--expect",
+        metavar="VERSION",
+        help="move only if the alias is on VERSION now (vN), or not set ('none'); else exit 3",
+    )
+    s.add_argument("--remove", action="store_true", help="take the alias off the version REF")
+    s.add_argument(
+        "--revision", type=int, help="with --remove: only if the version is at this revision"
+    )
     s.set_defaults(fn=cmd_alias)
+
+    s = sub.add_parser(
+        "edit", help="edit the description, metadata or tags of a version (content never changes)"
+    )
+    s.add_argument("ref")
+    s.add_argument("--description")
+    s.add_argument(
+        "--meta", action="append", default=[], help="set key=value, value as JSON if it parses"
+    )
+    s.add_argument("--unset-meta", action="append", default=[], metavar="KEY")
+    s.add_argument("--tag", action="append", default=[], help="add a tag (repeatable)")
+    s.add_argument("--untag", action="append", default=[], help="remove a tag (repeatable)")
+    s.add_argument(
+        "--revision",
+        type=int,
+        help="save only if the version is still at this revision (see `artiflow show`); else exit 3",
+    )
+    s.set_defaults(fn=cmd_edit)
 
     s = sub.add_parser("delete", help="delete a version (lineage is kept)")
     s.add_argument("ref")
@@ -360,6 +416,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-writes", action="store_true", help="enable alias/metadata edits (needs a token)"
     )
     s.add_argument("--token", help="bearer token for writes (default $ARTIFLOW_UI_TOKEN)")
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this Host name (repeatable; '*' = any). Default: "
+        "loopback names and the bind host only",
+    )
+    s.add_argument(
+        "--max-body",
+        type=int,
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="largest request body accepted (default 1 MiB)",
+    )
     s.set_defaults(fn=cmd_ui)
     return p
 
@@ -374,6 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.fn(args))
+    except ConflictError as exc:  # someone else changed it: re-read and retry
+        print(f"artiflow: conflict: {exc}", file=sys.stderr)
+        return 3
     except ArtiflowError as exc:
         print(f"artiflow: error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from ._ops import gc as _gc
 from ._ops.gc import GCResult
 from .artifact import Artifact, LocalSource, ReferenceSource
 from .catalog import Catalog, VersionRow
+from .catalog._labels import LabelEdit
 from .catalog.catalog import AliasMove
 from .config import Settings
 from .events import ALIAS_MOVED, VERSION_CREATED, RegistryEvent
@@ -40,7 +41,7 @@ from .limits import max_metadata_bytes as _metadata_cap
 from .limits import validate_version_fields
 from .lineage import DIRECTIONS, LineageGraph, build
 from .manifest import Entry, Manifest, check_collisions, normalize_path
-from .refs import LATEST, Ref, parse_ref, validate_alias, validate_name
+from .refs import LATEST, Ref, is_version_index, parse_ref, validate_alias, validate_name
 from .runs import Run, new_run_row
 from .semver import SemVer
 from .store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
@@ -601,28 +602,44 @@ class Registry:
             return [r for part in parts for r in part]
 
     # ---- aliases, links, edits ----------------------------------------------------------
-    def alias(self, ref: str | Ref, alias: str, run: Run | None = None) -> ArtifactVersion:
+    def alias(
+        self,
+        ref: str | Ref,
+        alias: str,
+        run: Run | None = None,
+        *,
+        expected: str | None = None,
+    ) -> ArtifactVersion:
         """Put ``alias`` on the version ``ref`` names, moving it atomically from any other
         version of the collection.
 
+        ``expected`` makes the move a compare-and-set: ``"v3"`` moves it only if it is on v3
+        now, ``"none"`` only if it is not set; otherwise :class:`ConflictError` and nothing
+        moves (an alias already on the target is never a conflict).
+
         Example:
-            >>> # registry.alias("churn-model:v7", "production")
+            >>> # registry.alias("churn-model:v7", "production", expected="v6")
         """
         validate_alias(alias)
+        want: Any = ...
+        if expected is not None:
+            if expected == "none":
+                want = None
+            elif is_version_index(expected):
+                want = int(expected[1:])
+            else:
+                raise InvalidRefError(
+                    f"expected={expected!r}: give the version the alias is on now ('v3'), or "
+                    "'none' when it must not be set"
+                )
         version = self.get(ref)
-        row, move = self.catalog.set_alias(version.id, alias, run.id if run is not None else None)
-        self._emit(row, False, [move] if move else [], run.id if run is not None else None)
+        run_id = run.id if run is not None else None
+        row, move = self.catalog.set_alias(version.id, alias, run_id, expected=want)
+        self._emit(row, False, [move] if move else [], run_id)
         return ArtifactVersion(self, row)
 
-    def _save(self, version: ArtifactVersion, aliases: list[str]) -> None:
-        tags = [validate_name(t, "tag") for t in dict.fromkeys(version.tags)]
-        row, moves = self.catalog.update_version(
-            version.id,
-            description=version.description,
-            metadata=dict(version.metadata),
-            tags_=tags,
-            aliases_=aliases,
-        )
+    def _save(self, version: ArtifactVersion, edit: LabelEdit) -> None:
+        row, moves = self.catalog.update_version(version.id, edit)
         version._refresh(row)
         self._emit(row, False, moves, None)
 

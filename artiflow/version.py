@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import io
 import os
@@ -30,12 +31,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .exceptions import ArtifactNotFoundError, InvalidPathError, VerificationError
 from .hashing import hash_file, new_hasher
 from .manifest import Entry, Manifest
-from .refs import LATEST, validate_alias
+from .refs import LATEST, validate_alias, validate_name
 from .semver import SemVer
 
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .catalog import VersionRow
+    from .catalog._labels import LabelEdit
     from .registry import Registry
     from .runs import Run
 
@@ -98,10 +100,11 @@ class ArtifactVersion:
         self._registry = registry
         self._row = row
         self._manifest: Manifest | None = None
-        self.description: str | None = row.description
-        self.metadata: dict[str, Any] = dict(row.metadata)
-        self.tags: list[str] = list(row.tags)
-        self.aliases: list[str] = list(row.aliases)
+        self.description: str | None = None
+        self.metadata: dict[str, Any] = {}
+        self.tags: list[str] = []
+        self.aliases: list[str] = []
+        self._refresh(row)
         self.local_path: Path | None = None
 
     # ---- identity ----------------------------------------------------------------------
@@ -224,22 +227,76 @@ class ArtifactVersion:
             "metadata": dict(self.metadata),
             "description": self.description,
             "semver": self._row.semver,
+            "revision": self.revision,
             "linked": self.linked_version.ref if self.is_link and self.linked_version else None,
         }
 
     # ---- editing ---------------------------------------------------------------------
-    def save(self) -> ArtifactVersion:
+    @property
+    def revision(self) -> int:
+        """The revision this object was loaded at: every edit of the version's description,
+        metadata, tags or aliases (also an alias moved onto or off it) raises it."""
+        return self._row.revision
+
+    def save(self, *, expected_revision: int | None = None) -> ArtifactVersion:
         """Persist edits to ``description``, ``metadata``, ``tags`` and ``aliases``.
+
+        Only what changed since this object was loaded is written: one description, the
+        metadata keys set or removed, the tags and aliases added or removed. Changes by other
+        clients to anything else are kept (and show in this object afterwards). Changing
+        something another client changed since this object was loaded raises
+        :class:`ConflictError` and saves nothing: reload (``registry.get``) and apply the change
+        again. ``expected_revision`` (see :attr:`revision`) refuses the save if the version was
+        edited at all since that revision.
 
         Example:
             >>> # v.metadata["auc"] = 0.91; v.aliases.append("production"); v.save()
         """
-        wanted = [a for a in dict.fromkeys(self.aliases) if a != LATEST]
-        for a in wanted:
-            validate_alias(a)
         self._registry._check_edit(self.description, self.metadata)  # limits, before any write
-        self._registry._save(self, wanted)
+        edit = self._changes(expected_revision)
+        self._registry._save(self, edit)
         return self
+
+    def reload(self) -> ArtifactVersion:
+        """Re-read description, metadata, tags and aliases from the registry (unsaved edits are
+        dropped).
+
+        Example:
+            >>> # v.reload().aliases
+        """
+        self._refresh(self._registry.catalog.version_by_id(self._row.id))
+        return self
+
+    def _changes(self, expected_revision: int | None) -> LabelEdit:
+        """What the caller changed since load, validated (nothing is written here)."""
+        from .catalog._labels import MISSING, LabelEdit
+
+        before = self._loaded
+        description = None
+        if self.description != before["description"]:
+            description = (before["description"], self.description)
+        old_meta, new_meta = before["metadata"], self.metadata
+        metadata = {
+            key: (old_meta.get(key, MISSING), new_meta.get(key, MISSING))
+            for key in dict.fromkeys([*old_meta, *new_meta])
+            if key not in old_meta or key not in new_meta or old_meta[key] != new_meta[key]
+        }
+        tags = list(dict.fromkeys(self.tags))
+        aliases = [a for a in dict.fromkeys(self.aliases) if a != LATEST]
+        old_tags, old_aliases = set(before["tags"]), set(before["aliases"])
+        tags_added = tuple(validate_name(t, "tag") for t in tags if t not in old_tags)
+        aliases_added = tuple(validate_alias(a) for a in aliases if a not in old_aliases)
+        return LabelEdit(
+            revision=self._row.revision,
+            alias_seq=self._row.alias_seq,
+            description=description,
+            metadata=metadata,
+            tags_added=tags_added,
+            tags_removed=tuple(sorted(old_tags - set(tags))),
+            aliases_added=aliases_added,
+            aliases_removed=tuple(sorted(old_aliases - set(aliases) - {LATEST})),
+            expected_revision=expected_revision,
+        )
 
     def delete(self, delete_aliases: bool = False) -> None:
         """Mark this version DELETED; its lineage stays, ``gc`` reclaims its blobs later.
@@ -250,11 +307,18 @@ class ArtifactVersion:
         self._registry._delete(self, delete_aliases)
 
     def _refresh(self, row: VersionRow) -> None:
+        """Show ``row`` and remember it as what this object loaded (the base of its next save)."""
         self._row = row
         self.description = row.description
-        self.metadata = dict(row.metadata)
+        self.metadata = copy.deepcopy(dict(row.metadata))
         self.tags = list(row.tags)
         self.aliases = list(row.aliases)
+        self._loaded: dict[str, Any] = {
+            "description": row.description,
+            "metadata": copy.deepcopy(dict(row.metadata)),
+            "tags": tuple(row.tags),
+            "aliases": tuple(row.aliases),
+        }
 
     # ---- lineage ------------------------------------------------------------------------
     def logged_by(self) -> Run | None:

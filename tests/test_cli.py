@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from artiflow.catalog.migrate import HEAD
 from artiflow.cli import main
 
 
@@ -72,7 +73,7 @@ def test_cli_round_trip(tmp_path, make_files, capsys):
     assert main(["--home", str(home), "gc", "--grace", "0"]) == 0
     assert "removed 1 blobs" in capsys.readouterr().out
     assert main(["--home", str(home), "db", "current"]) == 0
-    assert capsys.readouterr().out.strip() == "0001"
+    assert capsys.readouterr().out.strip() == HEAD  # the newest migration
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import EllipsisType, MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -48,14 +48,15 @@ from ..exceptions import (
 from ..manifest import Entry, Manifest
 from ..refs import LATEST, is_semver, is_version_index
 from ._gc import GCCatalog, GCGuard, alive_clause
+from ._labels import LabelEdit, merge_metadata
 from .engine import WRITE, create_engine_for, single_read_options
 from .migrate import ensure_schema
 from .models import (
     alias_events,
     aliases,
-    pending_tombstones,
     collections,
     entries,
+    pending_tombstones,
     run_io,
     runs,
     tags,
@@ -119,6 +120,8 @@ class VersionRow:
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     is_latest: bool = False
+    revision: int = 0  # bumped by every label edit of this version
+    alias_seq: int = 0  # newest alias event id of the collection when this row was read
 
     @property
     def version(self) -> str:
@@ -179,7 +182,18 @@ _V_COLS = [
     versions.c.target_id,
     versions.c.created_at,
     versions.c.committed_at,
+    versions.c.revision,
 ]
+
+
+def _alias_seq_col() -> Any:
+    """The newest alias event id of the version's collection (a watermark for label saves)."""
+    return (
+        select(func.coalesce(func.max(alias_events.c.id), 0))
+        .where(alias_events.c.collection_id == versions.c.collection_id)
+        .scalar_subquery()
+        .label("alias_seq")
+    )
 
 
 def _entry_row(version_id: int, e: Entry) -> dict[str, Any]:
@@ -414,7 +428,7 @@ class Catalog(GCCatalog):
             .label("latest_idx")
         )
         q = (
-            select(*_V_COLS, latest_col)
+            select(*_V_COLS, latest_col, _alias_seq_col())
             .join(collections, collections.c.id == versions.c.collection_id)
             .where(where)
         )
@@ -472,6 +486,8 @@ class Catalog(GCCatalog):
             aliases=tuple(names),
             tags=tuple(sorted(tag_names)),
             is_latest=is_latest,
+            revision=r.revision or 0,
+            alias_seq=r.alias_seq or 0,
         )
 
     def _latest_index(self, conn: Connection, collection_id: int) -> int | None:
@@ -546,7 +562,7 @@ class Catalog(GCCatalog):
                 .scalar_subquery()
                 .label("tag_list")
             )
-            cols = [*_V_COLS, latest, alias_list, tag_list]
+            cols = [*_V_COLS, latest, alias_list, tag_list, _alias_seq_col()]
             in_coll = (
                 collections.c.project == bindparam("p"),
                 collections.c.name == bindparam("n"),
@@ -715,12 +731,25 @@ class Catalog(GCCatalog):
                 at=_now(),
             )
         )
+        self._bump(conn, version_id, current.version_id if current is not None else None)
         return AliasMove(coll.project, coll.name, alias, version_index, previous_index)
 
-    def _add_tags(self, conn: Connection, version_id: int, new_tags: Iterable[str]) -> None:
+    @staticmethod
+    def _bump(conn: Connection, *version_ids: int | None) -> None:
+        """A label of these versions changed: bump their revisions (optimistic concurrency)."""
+        ids = [i for i in version_ids if i is not None]
+        if ids:
+            conn.execute(
+                update(versions)
+                .where(versions.c.id.in_(ids))
+                .values(revision=versions.c.revision + 1)
+            )
+
+    def _add_tags(self, conn: Connection, version_id: int, new_tags: Iterable[str]) -> bool:
+        """Add the tags the version does not have yet; True when any was added."""
         new_tags = list(new_tags)
         if not new_tags:
-            return
+            return False
         have = {
             t for (t,) in conn.execute(select(tags.c.tag).where(tags.c.version_id == version_id))
         }
@@ -729,6 +758,8 @@ class Catalog(GCCatalog):
         ]
         if rows:
             conn.execute(insert(tags), rows)
+            self._bump(conn, version_id)
+        return bool(rows)
 
     def _record_io(
         self, conn: Connection, run_id: str, version_id: int, direction: str, new: bool = False
@@ -921,9 +952,16 @@ class Catalog(GCCatalog):
             )
 
     def set_alias(
-        self, version_id: int, alias: str, run_id: str | None = None
+        self,
+        version_id: int,
+        alias: str,
+        run_id: str | None = None,
+        *,
+        expected: int | EllipsisType | None = ...,
     ) -> tuple[VersionRow, AliasMove | None]:
-        """Put ``alias`` on a committed version, moving it from the version that held it."""
+        """Put ``alias`` on a committed version, moving it from the version that held it.
+        ``expected`` (a version index, or None for "not set") makes it a compare-and-set: the
+        alias must be there now, else ``ConflictError``; ``...`` (default) moves it from anywhere."""
         with self.write() as conn:
             row = self.version_by_id(version_id, conn)
             coll = self._lock_collection(conn, row.project, row.name)
@@ -932,46 +970,77 @@ class Catalog(GCCatalog):
                 raise ArtifactNotFoundError(
                     f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
                 )
+            if expected is not ...:
+                now = conn.execute(
+                    select(versions.c.idx)
+                    .join(aliases, aliases.c.version_id == versions.c.id)
+                    .where(aliases.c.collection_id == coll.id, aliases.c.alias == alias)
+                ).first()
+                now_index = None if now is None else now.idx
+                if now_index != expected and now_index != row.index:
+                    where = "is not set" if now_index is None else f"is on v{now_index}"
+                    wanted = "not set" if expected is None else f"on v{expected}"
+                    raise ConflictError(
+                        f"{row.project}/{row.name}: alias {alias!r} {where}, not {wanted} as "
+                        f"expected (someone moved it); it was not moved to {row.version}: check "
+                        f"`artiflow ls {row.name}` and try again"
+                    )
             move = self._set_alias(conn, coll, version_id, row.index, alias, run_id)
             return self.version_by_id(version_id, conn), move
 
     def update_version(
-        self,
-        version_id: int,
-        *,
-        description: str | None,
-        metadata: dict[str, Any],
-        tags_: Sequence[str],
-        aliases_: Sequence[str],
-        run_id: str | None = None,
+        self, version_id: int, edit: LabelEdit, *, run_id: str | None = None
     ) -> tuple[VersionRow, list[AliasMove]]:
-        """Persist the editable attributes of a version (description, metadata, tags, aliases)."""
+        """Apply one save's changes (see :mod:`artiflow.catalog._labels`) in one transaction:
+        only what the caller changed is written; a change to a field, metadata key or alias
+        that someone else changed since the caller loaded it raises ``ConflictError`` and
+        nothing is written."""
         with self.write() as conn:
             row = self.version_by_id(version_id, conn)
             coll = self._lock_collection(conn, row.project, row.name)
-            row = self.version_by_id(version_id, conn)  # aliases as of the lock (PostgreSQL)
-            conn.execute(
-                update(versions)
-                .where(versions.c.id == version_id)
-                .values(description=description, meta=metadata)
+            row = self.version_by_id(version_id, conn)  # the state as of the lock (PostgreSQL)
+            again = (
+                "nothing was saved: reload the version (registry.get) and apply your change again"
             )
-            conn.execute(
-                delete(tags).where(
-                    tags.c.version_id == version_id, tags.c.tag.not_in(list(tags_) or [""])
+            if edit.expected_revision is not None and row.revision != edit.expected_revision:
+                raise ConflictError(
+                    f"{row.ref} is at revision {row.revision}, not {edit.expected_revision}: "
+                    f"it was edited since you loaded it; {again}"
                 )
-            )
-            self._add_tags(conn, version_id, tags_)
+            if edit.is_empty:
+                return row, []
+            values: dict[str, Any] = {}
+            if edit.description is not None:
+                loaded, new = edit.description
+                if row.description != loaded:
+                    raise ConflictError(
+                        f"{row.ref}: the description changed since you loaded it "
+                        f"(someone else saved it); {again}"
+                    )
+                values["description"] = new
+            if edit.metadata:
+                merged, changed = merge_metadata(row.metadata, edit.metadata, row.ref)
+                if changed:
+                    values["meta"] = merged
+            to_add, to_remove = self._alias_changes(conn, coll, row, edit, again)
+            # every check passed: write
+            changed_here = bool(values)
+            if values:
+                conn.execute(update(versions).where(versions.c.id == version_id).values(**values))
+            if edit.tags_removed:
+                gone = conn.execute(
+                    delete(tags).where(
+                        tags.c.version_id == version_id, tags.c.tag.in_(list(edit.tags_removed))
+                    )
+                ).rowcount
+                changed_here = changed_here or bool(gone)
+            self._add_tags(conn, version_id, edit.tags_added)
             moves: list[AliasMove] = []
-            wanted = [a for a in dict.fromkeys(aliases_) if a != LATEST]
-            if wanted and row.state != COMMITTED:
-                raise ArtifactNotFoundError(
-                    f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
-                )
-            for alias in wanted:
+            for alias in to_add:
                 move = self._set_alias(conn, coll, version_id, row.index, alias, run_id)
                 if move:
                     moves.append(move)
-            for old in set(row.aliases) - set(wanted) - {LATEST}:
+            for old in to_remove:
                 conn.execute(
                     delete(aliases).where(
                         aliases.c.collection_id == coll.id, aliases.c.alias == old
@@ -988,7 +1057,61 @@ class Catalog(GCCatalog):
                     )
                 )
                 moves.append(AliasMove(row.project, row.name, old, None, row.index))
+                changed_here = True
+            if changed_here:
+                self._bump(conn, version_id)
             return self.version_by_id(version_id, conn), moves
+
+    def _alias_changes(
+        self, conn: Connection, coll: Any, row: VersionRow, edit: LabelEdit, again: str
+    ) -> tuple[list[str], list[str]]:
+        """The aliases to add and remove, checked against their holders now (see LabelEdit)."""
+        names = [*edit.aliases_added, *edit.aliases_removed]
+        if not names:
+            return [], []
+        if edit.aliases_added and row.state != COMMITTED:
+            raise ArtifactNotFoundError(
+                f"{row.ref} is {row.state.lower()}: only committed versions take aliases"
+            )
+        holders = {
+            r.alias: r.idx
+            for r in conn.execute(
+                select(aliases.c.alias, versions.c.idx)
+                .join(versions, versions.c.id == aliases.c.version_id)
+                .where(aliases.c.collection_id == coll.id, aliases.c.alias.in_(names))
+            )
+        }
+        moved = {
+            a
+            for (a,) in conn.execute(
+                select(alias_events.c.alias)
+                .where(
+                    alias_events.c.collection_id == coll.id,
+                    alias_events.c.alias.in_(list(edit.aliases_added) or [""]),
+                    alias_events.c.id > edit.alias_seq,
+                )
+                .distinct()
+            )
+        }
+        to_add, to_remove, clashes = [], [], []
+        for alias in edit.aliases_added:
+            if alias in moved:
+                now = f"now on v{holders[alias]}" if alias in holders else "now removed"
+                clashes.append(f"{alias!r} ({now})")
+            else:
+                to_add.append(alias)
+        for alias in edit.aliases_removed:
+            if holders.get(alias, -1) != row.index:
+                now = f"now on v{holders[alias]}" if alias in holders else "now removed"
+                clashes.append(f"{alias!r} ({now})")
+            else:
+                to_remove.append(alias)
+        if clashes:
+            raise ConflictError(
+                f"{row.ref}: alias {', '.join(clashes)} was moved since you loaded the version "
+                f"(someone else moved it); {again}"
+            )
+        return to_add, to_remove
 
     def delete_version(
         self, version_id: int, *, delete_aliases: bool = False

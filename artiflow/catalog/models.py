@@ -25,12 +25,12 @@ from sqlalchemy import (
 __all__ = [
     "alias_events",
     "aliases",
-    "pending_tombstones",
     "collections",
     "entries",
     "gc_intents",
     "gc_state",
     "metadata",
+    "pending_tombstones",
     "run_io",
     "runs",
     "tags",
@@ -81,6 +81,8 @@ versions = Table(
     Column("deleted_at", DateTime(timezone=True)),
     # collaborative PENDING versions age by their last upsert (gc removes them after the grace)
     Column("last_upsert_at", DateTime(timezone=True)),
+    # bumped by every edit of description, metadata, tags or aliases (optimistic concurrency)
+    Column("revision", Integer, nullable=False, server_default="0"),
     UniqueConstraint("collection_id", "idx", name="uq_versions_collection_idx"),
     UniqueConstraint("collection_id", "semver", name="uq_versions_collection_semver"),
     UniqueConstraint("collection_id", "distributed_id", name="uq_versions_collection_distributed"),

@@ -7,6 +7,8 @@ under a prefix (``/artiflow`` inside Airflow).
 # No `from __future__ import annotations`: FastAPI must see the local Annotated aliases.
 import hashlib
 import hmac
+import http
+import re
 import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -22,14 +24,17 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import _serialize as ser
 from ._files import ManifestCache, open_stream
+from ._guard import DEFAULT_MAX_BODY, RequestGuard
 from ._models import (
     AliasEventOut,
     AliasMove,
     CollectionDetail,
     CollectionsPage,
+    ErrorOut,
     FilesPage,
     LineageOut,
     Page,
@@ -43,6 +48,8 @@ from ._models import (
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+MAX_OFFSET = 1_000_000_000  # any bigger offset overflowed the database's integers (HTTP 500)
+MAX_INDEX = 2**31 - 1  # version indices are 32-bit integers in the catalog
 PAGE_HTML = "index.html"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -63,7 +70,23 @@ Name = Annotated[str, Path(pattern=NAME, description="Collection name.")]
 Selector = Annotated[
     str, Path(pattern=SELECTOR, description="An alias, vN, or a semantic version label.")
 ]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+
+_WHY = {
+    400: "Bad input (a malformed ref, a Host name this server does not answer to).",
+    401: "Missing or wrong write token (or not logged in to the host, e.g. Airflow).",
+    403: "Refused by the host's authentication (e.g. Airflow).",
+    404: "No such collection, version, file or run.",
+    405: "Writes are off: the server was started read-only.",
+    409: "Someone else changed what you are changing since you loaded it (or If-Match does "
+    "not match): nothing was written; reload and apply your change again.",
+    413: "Request body over the server's limit (1 MiB unless configured).",
+    502: "The stored content is missing or corrupt (nothing unverified is sent).",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
 
 
 class RegistryHolder:
@@ -162,6 +185,17 @@ def _content_type(name: str) -> str:
 def _error_handlers(app: FastAPI) -> None:
     from artiflow import exceptions as exc
 
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        phrase = http.HTTPStatus(error.status_code).phrase.replace(" ", "").replace("-", "")
+        return JSONResponse(
+            {"detail": error.detail, "error": phrase},
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
     statuses: list[tuple[type[Exception], int]] = [
         (exc.InvalidRefError, 400),
         (exc.InvalidPathError, 400),
@@ -186,12 +220,31 @@ def _error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, make(status))
 
 
+def _if_match(header: str | None, v: Any) -> int | None:
+    """The revision an ``If-Match`` header expects of ``v`` (None: no header or ``*``).
+    An entity tag of another version, or an unreadable one, is a conflict."""
+    from artiflow.exceptions import ConflictError
+
+    if header is None or header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        m = re.fullmatch(r'\s*(?:W/)?"(v[0-9]+)\.r([0-9]{1,12})"\s*', tag)
+        if m and m.group(1) == v.version:
+            return int(m.group(2))
+    raise ConflictError(
+        f"If-Match {header[:100]!r} does not match {ser.pinned_ref(v)} (its ETag is "
+        f"{ser.etag(v)}): it changed since you loaded it; reload and apply your change again"
+    )
+
+
 def build_app(
     registry: Any = None,
     *,
     allow_writes: bool = False,
     write_token: str | None = None,
     dependencies: Sequence[Any] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
     """Build the app (see :func:`artiflow.ui.create_app` for the arguments)."""
     if allow_writes and not write_token:
@@ -199,6 +252,8 @@ def build_app(
             "allow_writes=True needs a write_token: pass write_token='<secret>' (clients then "
             "send 'Authorization: Bearer <secret>'), or leave writes off"
         )
+    if max_body < 1:
+        raise ValueError(f"max_body={max_body}: give the largest request body in bytes (>= 1)")
     holder = RegistryHolder(registry)
     manifests = ManifestCache()
     static = _static_files()
@@ -212,20 +267,32 @@ def build_app(
         openapi_url=None,
     )
     app.state.registry_holder = holder
+    # the gate runs first (inside the security headers): Host, write token, body size
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=allowed_hosts,
+        write_token=write_token if allow_writes else None,
+        max_body=max_body,
+    )
     app.add_middleware(SecurityHeaders)
     _error_handlers(app)
     Reg = Annotated[Any, Depends(holder)]
+    hosted = (401, 403) if dependencies else ()
+    READ = _errors(400, 413, *hosted)
+    FOUND = _errors(400, 404, 413, *hosted)
+    WRITE = _errors(400, 401, 403, 404, 409, 413)
 
     def get_version(reg: Any, project: str, name: str, selector: str) -> Any:
-        return reg.get(f"{project}/{name}:{selector}")
+        from artiflow.exceptions import InvalidRefError
 
-    def core(reg: Any, method: str) -> Callable[..., Any]:
-        fn = getattr(reg, method, None)
-        if not callable(fn):
+        if re.fullmatch(r"v[0-9]+", selector) and int(selector[1:]) > MAX_INDEX:
+            raise HTTPException(404, f"{project}/{name} has no version {selector}")
+        try:
+            return reg.get(f"{project}/{name}:{selector}")
+        except InvalidRefError as exc:  # project and name match NAME: the selector names nothing
             raise HTTPException(
-                501, f"this artiflow core has no Registry.{method}(); upgrade artiflow to use it"
-            )
-        return fn  # type: ignore[no-any-return]
+                404, f"{project}/{name} has no version {selector!r}: {exc}"
+            ) from exc
 
     def version_detail(reg: Any, v: Any) -> dict[str, Any]:
         out = ser.version_summary(v)
@@ -273,16 +340,22 @@ def build_app(
 
     # ---- read API -------------------------------------------------------------------------
 
-    @app.get("/api/config", response_model=UiConfig, tags=["meta"])
+    @app.get("/api/config", response_model=UiConfig, tags=["meta"], responses=READ)
     def config() -> dict[str, Any]:
         """What the page may offer: whether write endpoints are on."""
         return {"allow_writes": allow_writes, "artiflow_version": _artiflow_version()}
 
-    @app.get("/api/collections", response_model=CollectionsPage, tags=["collections"])
+    @app.get(
+        "/api/collections", response_model=CollectionsPage, tags=["collections"], responses=READ
+    )
     def list_collections(
         reg: Reg,
-        project: Annotated[str | None, Query(description="Only this project.")] = None,
-        type: Annotated[str | None, Query(description="Only this artifact type.")] = None,
+        project: Annotated[
+            str | None, Query(max_length=128, description="Only this project.")
+        ] = None,
+        type: Annotated[
+            str | None, Query(max_length=64, description="Only this artifact type.")
+        ] = None,
         q: Annotated[
             str | None,
             Query(max_length=200, description="Case-insensitive text in name or description."),
@@ -311,7 +384,10 @@ def build_app(
         return {**_paginate(rows, offset, limit), "types": types, "projects": projects}
 
     @app.get(
-        "/api/collections/{project}/{name}", response_model=CollectionDetail, tags=["collections"]
+        "/api/collections/{project}/{name}",
+        response_model=CollectionDetail,
+        tags=["collections"],
+        responses=FOUND,
     )
     def get_collection(reg: Reg, project: Project, name: Name) -> dict[str, Any]:
         """One collection with its current aliases and latest version."""
@@ -328,6 +404,7 @@ def build_app(
         "/api/collections/{project}/{name}/versions",
         response_model=Page[VersionOut],
         tags=["collections"],
+        responses=FOUND,
     )
     def list_versions(
         reg: Reg,
@@ -351,6 +428,7 @@ def build_app(
         "/api/collections/{project}/{name}/alias-history",
         response_model=Page[AliasEventOut],
         tags=["collections"],
+        responses=FOUND,
     )
     def alias_history(
         reg: Reg,
@@ -364,27 +442,40 @@ def build_app(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
         """Every alias move of a collection, newest first."""
-        history = core(reg, "alias_history")
-        events = [ser.alias_event_dict(e) for e in history(f"{project}/{name}", limit=None)]
+        history = reg.alias_history(f"{project}/{name}", limit=None)
+        events = [ser.alias_event_dict(e) for e in history]
         if alias:
             events = [e for e in events if e["alias"] == alias]
         elif not include_latest:
             events = [e for e in events if e["alias"] != "latest"]
         return _paginate(events, offset, limit)
 
+    etag_header = {
+        "ETag": {
+            "description": "The version's editable state ('\"v3.r7\"'): send it as If-Match.",
+            "schema": {"type": "string"},
+        }
+    }
+
     @app.get(
-        "/api/versions/{project}/{name}/{selector}", response_model=VersionDetail, tags=["versions"]
+        "/api/versions/{project}/{name}/{selector}",
+        response_model=VersionDetail,
+        tags=["versions"],
+        responses={**FOUND, 200: {"description": "The version.", "headers": etag_header}},
     )
     def get_version_detail(
-        reg: Reg, project: Project, name: Name, selector: Selector
+        reg: Reg, project: Project, name: Name, selector: Selector, response: Response
     ) -> dict[str, Any]:
         """One version: aliases, tags, metadata, state, file count, producer and consumer runs."""
-        return version_detail(reg, get_version(reg, project, name, selector))
+        v = get_version(reg, project, name, selector)
+        response.headers["ETag"] = ser.etag(v)
+        return version_detail(reg, v)
 
     @app.get(
         "/api/versions/{project}/{name}/{selector}/files",
         response_model=FilesPage,
         tags=["versions"],
+        responses=FOUND,
     )
     def list_files(
         reg: Reg,
@@ -423,7 +514,11 @@ def build_app(
         "/api/versions/{project}/{name}/{selector}/files/{path:path}",
         tags=["versions"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "The file."},
+            **FOUND,
+            **_errors(502),
+        },
     )
     def download_file(
         reg: Reg, project: Project, name: Name, selector: Selector, path: str
@@ -451,14 +546,18 @@ def build_app(
             headers["ETag"] = f'"{row.digest}"'
         return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
-    @app.get("/api/runs", response_model=RunsPage, tags=["runs"])
+    @app.get("/api/runs", response_model=RunsPage, tags=["runs"], responses=READ)
     def list_runs(
         reg: Reg,
         orchestrator: Annotated[
-            str | None, Query(description="airflow, prefect, manual...")
+            str | None, Query(max_length=32, description="airflow, prefect, manual...")
         ] = None,
-        pipeline: Annotated[str | None, Query(description="DAG id or flow name.")] = None,
-        pipeline_run: Annotated[str | None, Query(description="DAG run id or flow run id.")] = None,
+        pipeline: Annotated[
+            str | None, Query(max_length=255, description="DAG id or flow name.")
+        ] = None,
+        pipeline_run: Annotated[
+            str | None, Query(max_length=255, description="DAG run id or flow run id.")
+        ] = None,
         offset: Offset = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
@@ -466,10 +565,9 @@ def build_app(
 
         ``total`` is null: runs are paged in the database; ``has_more`` tells if a next page exists.
         """
-        runs = core(reg, "runs")
         filters = {"orchestrator": orchestrator, "pipeline": pipeline, "pipeline_run": pipeline_run}
         given = {k: v for k, v in filters.items() if v}
-        found = list(runs(**given, limit=limit + 1, offset=offset))
+        found = list(reg.runs(**given, limit=limit + 1, offset=offset))
         return {
             "items": [ser.run_dict(r) for r in found[:limit]],
             "total": None,
@@ -478,19 +576,22 @@ def build_app(
             "limit": limit,
         }
 
-    @app.get("/api/runs/{run_id}", response_model=RunDetail, tags=["runs"])
+    @app.get("/api/runs/{run_id}", response_model=RunDetail, tags=["runs"], responses=FOUND)
     def get_run(
         reg: Reg, run_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
     ) -> dict[str, Any]:
         """One run with the versions it used and logged."""
-        run = core(reg, "get_run")(run_id)
+        run = reg.get_run(run_id)
         out = ser.run_dict(run)
         out["used"] = [ser.version_summary(v) for v in run.used_artifacts()]
         out["logged"] = [ser.version_summary(v) for v in run.logged_artifacts()]
         return out
 
     @app.get(
-        "/api/lineage/{project}/{name}/{selector}", response_model=LineageOut, tags=["lineage"]
+        "/api/lineage/{project}/{name}/{selector}",
+        response_model=LineageOut,
+        tags=["lineage"],
+        responses=FOUND,
     )
     def lineage(
         reg: Reg,
@@ -526,6 +627,8 @@ def build_app(
             creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
             x_artiflow_token: Annotated[str | None, Header(include_in_schema=False)] = None,
         ) -> None:
+            # The gate (RequestGuard) checked it before the body was read; this documents the
+            # scheme in the OpenAPI document and guards the route if the app is used without it.
             # X-Artiflow-Token serves hosts (Airflow) whose own auth owns the Authorization header.
             given = x_artiflow_token or (creds.credentials if creds is not None else None)
             if not given or not hmac.compare_digest(given.encode(), token):
@@ -536,31 +639,35 @@ def build_app(
                 )
 
         Writer = [Depends(require_token)]
+        AliasName = Annotated[str, Path(pattern=NAME)]
 
         @app.put(
             "/api/collections/{project}/{name}/aliases/{alias}",
             response_model=VersionOut,
             tags=["writes"],
             dependencies=Writer,
+            responses=WRITE,
         )
         def move_alias(
-            reg: Reg,
-            project: Project,
-            name: Name,
-            alias: Annotated[str, Path(pattern=NAME)],
-            body: AliasMove,
+            reg: Reg, project: Project, name: Name, alias: AliasName, body: AliasMove
         ) -> dict[str, Any]:
-            """Put ``alias`` on a version (moving it from the version that held it)."""
-            return ser.version_summary(reg.alias(f"{project}/{name}:{body.version}", alias))
+            """Put ``alias`` on a version (moving it from the version that held it).
+
+            With ``expected`` the move is a compare-and-set: 409 if the alias is elsewhere.
+            """
+            target = get_version(reg, project, name, body.version)
+            moved = reg.alias(ser.pinned_ref(target), alias, expected=body.expected)
+            return ser.version_summary(moved)
 
         @app.delete(
             "/api/collections/{project}/{name}/aliases/{alias}",
             response_model=VersionOut,
             tags=["writes"],
             dependencies=Writer,
+            responses=WRITE,
         )
         def remove_alias(
-            reg: Reg, project: Project, name: Name, alias: Annotated[str, Path(pattern=NAME)]
+            reg: Reg, project: Project, name: Name, alias: AliasName
         ) -> dict[str, Any]:
             """Take ``alias`` off the version holding it (``latest`` is managed: not removable)."""
             if alias == "latest":
@@ -568,13 +675,14 @@ def build_app(
             v = get_version(reg, project, name, alias)
             v.aliases = [a for a in v.aliases if a != alias]
             v.save()
-            return ser.version_summary(get_version(reg, project, name, v.version))
+            return ser.version_summary(v)
 
         @app.patch(
             "/api/versions/{project}/{name}/{selector}",
             response_model=VersionDetail,
             tags=["writes"],
             dependencies=Writer,
+            responses={**WRITE, 200: {"description": "The version.", "headers": etag_header}},
         )
         def patch_version(
             reg: Reg,
@@ -582,23 +690,37 @@ def build_app(
             name: Name,
             selector: Selector,
             body: Annotated[VersionPatch, Body()],
+            response: Response,
+            if_match: Annotated[
+                str | None,
+                Header(
+                    max_length=1000,
+                    description="The ETag of the version as you loaded it (GET gives it): the "
+                    "edit is refused with 409 if the version was edited since. Without it, "
+                    "only the fields you send are compared-and-set.",
+                ),
+            ] = None,
         ) -> dict[str, Any]:
-            """Edit description, metadata (JSON merge patch) or tags; the content never changes."""
+            """Edit description, metadata (JSON merge patch) or tags; the content never changes.
+
+            Only the fields sent are changed; another client's edits of other fields, keys and
+            tags are kept. 409 (nothing written) when the version changed since ``If-Match``.
+            """
             v = get_version(reg, project, name, selector)
+            expected = _if_match(if_match, v)
             given = body.model_fields_set
             if "description" in given:
                 v.description = body.description
             if "metadata" in given and body.metadata is not None:
-                merged = dict(v.metadata or {})
                 for key, value in body.metadata.items():
                     if value is None:
-                        merged.pop(key, None)
+                        v.metadata.pop(key, None)
                     else:
-                        merged[key] = value
-                v.metadata = merged
+                        v.metadata[key] = value
             if "tags" in given and body.tags is not None:
-                v.tags = list(body.tags)
-            v.save()
-            return version_detail(reg, get_version(reg, project, name, v.version))
+                v.tags = list(dict.fromkeys(body.tags))
+            v.save(expected_revision=expected)
+            response.headers["ETag"] = ser.etag(v)
+            return version_detail(reg, v)
 
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -74,6 +74,11 @@ class VersionOut(BaseModel):
     semver: str | None = None
     description: str | None = None
     linked: str | None = Field(None, description="For a registry member: the version it links.")
+    revision: int | None = Field(
+        None,
+        description="Raised by every edit of description, metadata, tags or aliases; the ETag "
+        "of the version is '\"<version>.r<revision>\"' (send it as If-Match to PATCH).",
+    )
 
 
 class VersionDetail(VersionOut):
@@ -158,8 +163,25 @@ class UiConfig(BaseModel):
     artiflow_version: str | None = None
 
 
+class ErrorOut(BaseModel):
+    detail: Any = Field(description="What was wrong and what to do.")
+    error: str | None = Field(None, description="The error class, e.g. 'ConflictError'.")
+
+
+SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+TAG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
 class AliasMove(BaseModel):
-    version: str = Field(description="Version (or alias/semver) that should get the alias.")
+    version: str = Field(
+        pattern=SELECTOR, description="Version (or alias/semver) that should get the alias."
+    )
+    expected: str | None = Field(
+        None,
+        pattern=r"^(v[0-9]{1,9}|none)$",
+        description="Compare-and-set: move only if the alias is on this version now ('v3'), "
+        "or not set ('none'); else 409 and nothing moves.",
+    )
 
 
 class VersionPatch(BaseModel):
@@ -167,4 +189,6 @@ class VersionPatch(BaseModel):
     metadata: dict[str, Any] | None = Field(
         None, description="JSON merge patch on the metadata: a null value deletes the key."
     )
-    tags: list[str] | None = Field(None, description="The full new list of tags.")
+    tags: list[Annotated[str, Field(pattern=TAG)]] | None = Field(
+        None, max_length=1000, description="The full new list of tags."
+    )

@@ -70,7 +70,13 @@ def version_summary(version: Any) -> dict[str, Any]:
         "semver": None if semver is None else str(semver),
         "description": getattr(version, "description", None),
         "linked": _linked_ref(version),
+        "revision": getattr(version, "revision", None),
     }
+
+
+def etag(version: Any) -> str:
+    """The ETag of a version's editable state: ``"v3.r7"`` (version and revision)."""
+    return f'"{version.version}.r{getattr(version, "revision", 0)}"'
 
 
 def _linked_ref(version: Any) -> str | None:

@@ -39,6 +39,8 @@ MiB = 1024 * 1024
 # ---- the table of limits matches the columns --------------------------------------------------
 # String columns that artiflow fills itself (states, digests, kinds), never from user input
 _INTERNAL = {
+    "gc_intents.digest",  # a blob digest written by gc
+    "pending_tombstones.distributed_id",  # a copy of versions.distributed_id
     "collections.kind",
     "versions.digest",
     "versions.state",

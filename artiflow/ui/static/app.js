@@ -348,7 +348,8 @@ function aliasEditor(project, name, done) {
       });
       done();
     } catch (err) {
-      status.textContent = err.message;
+      status.textContent =
+        err.status === 409 ? `${err.message} (reload the page to see the current values)` : err.message;
     }
   };
   return h(
@@ -521,11 +522,13 @@ function versionEditor(project, name, v) {
       await api(`versions/${enc(project)}/${enc(name)}/${enc(v.version)}`, {
         method: "PATCH",
         token: state.token,
+        ifMatch: v.revision === null || v.revision === undefined ? undefined : `"${v.version}.r${v.revision}"`,
         body: { description: desc.value, tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean), metadata },
       });
       render();
     } catch (err) {
-      status.textContent = err.message;
+      status.textContent =
+        err.status === 409 ? `${err.message} (reload the page to see the current values)` : err.message;
     }
   };
   return h(

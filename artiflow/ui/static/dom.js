@@ -96,7 +96,7 @@ export class ApiError extends Error {
 }
 
 /** GET/PUT/PATCH/DELETE api/<path> (relative URL) and return the JSON body. */
-export async function api(path, { params, method = "GET", body, token } = {}) {
+export async function api(path, { params, method = "GET", body, token, ifMatch } = {}) {
   const query = params
     ? `?${new URLSearchParams(
         Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""),
@@ -105,6 +105,7 @@ export async function api(path, { params, method = "GET", body, token } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers["X-Artiflow-Token"] = token;
+  if (ifMatch) headers["If-Match"] = ifMatch; // refused (409) if someone edited it since
   const response = await fetch(`api/${path}${query === "?" ? "" : query}`, {
     method,
     headers,
