@@ -8,7 +8,9 @@ What is recorded per scheme:
   ``max_objects`` objects (default 10,000) page by page and stops with an error past that, never
   cutting the listing silently.
 - ``gs://``: md5, crc32c, size and generation.
-- ``http(s)://``: ETag and Content-Length.
+- ``http(s)://``: ETag and Content-Length; when the server sends no strong ETag (none, or a weak
+  ``W/`` one) the content is also fetched once at log time, streamed, and its BLAKE3 digest
+  recorded, and :func:`changed` / downloads compare that digest (a same-size change is noticed).
 - ``checksum=False``: only the URI.
 
 Downloading a reference fetches the recorded version (S3 ``VersionId``, GCS generation) and
@@ -168,7 +170,28 @@ def _http_head(uri: str) -> dict[str, str]:
         raise StoreError(f"cannot reach reference {uri!r}: {exc}") from exc
 
 
+def _strong_etag(etag: object) -> bool:
+    """A strong ETag names exact bytes; a weak one (``W/``) or none names nothing."""
+    return bool(etag) and not str(etag).startswith("W/")
+
+
+def _http_hash(uri: str) -> tuple[str, int] | None:
+    """BLAKE3 digest and size of what ``uri`` serves now, streamed (``None`` on HTTP 404)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(uri), timeout=60) as resp:
+            return hash_stream(resp)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise StoreError(f"cannot read reference {uri!r}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read reference {uri!r}: {exc}") from exc
+
+
 def _resolve_http(entry_path: str, uri: str) -> Entry:
+    """ETag and Content-Length from a HEAD; without a strong ETag (none, or a weak ``W/`` one;
+    Last-Modified has a one-second resolution and is not trusted) the content is fetched once,
+    streamed, and its BLAKE3 digest recorded, so a same-size change is still noticed."""
     headers = _http_head(uri)
     if not headers:
         raise InvalidPathError(f"reference {uri!r} does not exist (HTTP 404)")
@@ -176,7 +199,13 @@ def _resolve_http(entry_path: str, uri: str) -> Entry:
     if "etag" in headers:
         extra["etag"] = headers["etag"]
     size = int(headers["content-length"]) if "content-length" in headers else None
-    return Entry(entry_path, size=size, ref=uri, extra=extra)
+    if _strong_etag(headers.get("etag")):
+        return Entry(entry_path, size=size, ref=uri, extra=extra)
+    hashed = _http_hash(uri)
+    if hashed is None:
+        raise InvalidPathError(f"reference {uri!r} does not exist (HTTP 404)")
+    digest, size = hashed
+    return Entry(entry_path, digest=digest, size=size, ref=uri, extra=extra)
 
 
 # ---- object stores ---------------------------------------------------------------------------
@@ -350,6 +379,18 @@ def identity_of(entry: Entry, storage_options: Mapping[str, Any] | None = None) 
             out["etag"] = headers["etag"]
         if "content-length" in headers:
             out["size"] = int(headers["content-length"])
+        size_moved = entry.size is not None and out.get("size") not in (None, entry.size)
+        if (
+            entry.digest is not None
+            and not _strong_etag(entry.extra.get("etag"))
+            and not size_moved
+        ):
+            hashed = _http_hash(
+                entry.ref
+            )  # no strong ETag was recorded: the content is the identity
+            if hashed is None:
+                return {}
+            out["digest"], out["size"] = hashed
         return out
     options = _entry_options(entry) if storage_options is None else dict(storage_options)
     fs, path = _fs_for(entry.ref, options)
