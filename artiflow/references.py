@@ -8,7 +8,9 @@ What is recorded per scheme:
   ``max_objects`` objects (default 10,000) page by page and stops with an error past that, never
   cutting the listing silently.
 - ``gs://``: md5, crc32c, size and generation.
-- ``http(s)://``: ETag and Content-Length.
+- ``http(s)://``: ETag and Content-Length; when the server sends no strong ETag (none, or a weak
+  ``W/`` one) the content is also fetched once at log time, streamed, and its BLAKE3 digest
+  recorded, and :func:`changed` / downloads compare that digest (a same-size change is noticed).
 - ``checksum=False``: only the URI.
 
 Downloading a reference fetches the recorded version (S3 ``VersionId``, GCS generation) and
@@ -168,7 +170,28 @@ def _http_head(uri: str) -> dict[str, str]:
         raise StoreError(f"cannot reach reference {uri!r}: {exc}") from exc
 
 
+def _strong_etag(etag: object) -> bool:
+    """A strong ETag names exact bytes; a weak one (``W/``) or none names nothing."""
+    return bool(etag) and not str(etag).startswith("W/")
+
+
+def _http_hash(uri: str) -> tuple[str, int] | None:
+    """BLAKE3 digest and size of what ``uri`` serves now, streamed (``None`` on HTTP 404)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(uri), timeout=60) as resp:
+            return hash_stream(resp)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise StoreError(f"cannot read reference {uri!r}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read reference {uri!r}: {exc}") from exc
+
+
 def _resolve_http(entry_path: str, uri: str) -> Entry:
+    """ETag and Content-Length from a HEAD; without a strong ETag (none, or a weak ``W/`` one;
+    Last-Modified has a one-second resolution and is not trusted) the content is fetched once,
+    streamed, and its BLAKE3 digest recorded, so a same-size change is still noticed."""
     headers = _http_head(uri)
     if not headers:
         raise InvalidPathError(f"reference {uri!r} does not exist (HTTP 404)")
@@ -176,7 +199,13 @@ def _resolve_http(entry_path: str, uri: str) -> Entry:
     if "etag" in headers:
         extra["etag"] = headers["etag"]
     size = int(headers["content-length"]) if "content-length" in headers else None
-    return Entry(entry_path, size=size, ref=uri, extra=extra)
+    if _strong_etag(headers.get("etag")):
+        return Entry(entry_path, size=size, ref=uri, extra=extra)
+    hashed = _http_hash(uri)
+    if hashed is None:
+        raise InvalidPathError(f"reference {uri!r} does not exist (HTTP 404)")
+    digest, size = hashed
+    return Entry(entry_path, digest=digest, size=size, ref=uri, extra=extra)
 
 
 # ---- object stores ---------------------------------------------------------------------------
@@ -350,6 +379,18 @@ def identity_of(entry: Entry, storage_options: Mapping[str, Any] | None = None) 
             out["etag"] = headers["etag"]
         if "content-length" in headers:
             out["size"] = int(headers["content-length"])
+        size_moved = entry.size is not None and out.get("size") not in (None, entry.size)
+        if (
+            entry.digest is not None
+            and not _strong_etag(entry.extra.get("etag"))
+            and not size_moved
+        ):
+            hashed = _http_hash(
+                entry.ref
+            )  # no strong ETag was recorded: the content is the identity
+            if hashed is None:
+                return {}
+            out["digest"], out["size"] = hashed
         return out
     options = _entry_options(entry) if storage_options is None else dict(storage_options)
     fs, path = _fs_for(entry.ref, options)
@@ -397,6 +438,83 @@ def _crc32c_matches(recorded: str, crc: Any) -> bool:
     return recorded == base64.b64encode(crc.digest()).decode()
 
 
+_Sink = Callable[[memoryview], None]
+
+
+def _gone(entry: Entry) -> VerificationError:
+    return VerificationError(
+        f"reference {entry.ref!r} (entry {entry.path!r}) is gone; it cannot be downloaded",
+        [("missing", entry.path)],
+    )
+
+
+def _fetch_file(entry: Entry, sink: _Sink, storage_options: Any) -> tuple[str, int, list[str]]:
+    """Stream a ``file://`` reference into ``sink``: ``(digest, size, scheme-specific problems)``."""
+    assert entry.ref is not None
+    try:
+        with open(entry.ref[len("file://") :], "rb") as src:
+            digest, size = hash_stream(src, sink=sink)
+    except FileNotFoundError as exc:
+        raise _gone(entry) from exc
+    return digest, size, []
+
+
+def _fetch_http(entry: Entry, sink: _Sink, storage_options: Any) -> tuple[str, int, list[str]]:
+    """Stream an ``http(s)://`` reference (``If-Match`` its strong ETag) into ``sink``."""
+    assert entry.ref is not None
+    req = urllib.request.Request(entry.ref)
+    etag = entry.extra.get("etag")
+    if _strong_etag(etag):
+        req.add_header("If-Match", str(etag))
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            headers = {k.lower(): v for k, v in resp.headers.items()}
+            digest, size = hash_stream(resp, sink=sink)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise _gone(entry) from exc
+        if exc.code == 412:
+            raise VerificationError(
+                f"reference {entry.ref!r} (entry {entry.path!r}) changed since it was "
+                "logged: the server no longer has ETag " + str(etag),
+                [("changed", entry.path)],
+            ) from exc
+        raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
+    problems = []
+    if etag and headers.get("etag") not in (None, etag):
+        problems.append("its ETag changed")
+    return digest, size, problems
+
+
+def _fetch_object(entry: Entry, sink: _Sink, storage_options: Any) -> tuple[str, int, list[str]]:
+    """Stream an object-store reference (its recorded S3 version / GCS generation) into ``sink``."""
+    assert entry.ref is not None
+    scheme = _scheme(entry.ref)
+    options = _entry_options(entry) if storage_options is None else storage_options
+    fs, path = _fs_for(entry.ref, options)
+    kwargs: dict[str, Any] = {}
+    if scheme in _S3 and "version_id" in entry.extra:
+        kwargs["version_id"] = entry.extra["version_id"]
+    if scheme in _GS and "generation" in entry.extra:
+        kwargs["generation"] = entry.extra["generation"]
+    try:
+        with fs.open(path, "rb", block_size=8 * 1024 * 1024, **kwargs) as src:
+            details = getattr(src, "details", None) or {}
+            remote_etag = str(details.get("ETag") or "").strip('"')
+            digest, size = hash_stream(src, sink=sink)
+    except FileNotFoundError as exc:
+        raise _gone(entry) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
+    etag = entry.extra.get("etag")
+    problems = []
+    if scheme in _S3 and etag and remote_etag and remote_etag != etag:
+        problems.append("its ETag changed")
+    return digest, size, problems
+
+
 def download_reference(
     entry: Entry, dest: Path, storage_options: Mapping[str, Any] | None = None
 ) -> None:
@@ -414,6 +532,13 @@ def download_reference(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.artiflow-{uuid.uuid4().hex[:8]}"
     scheme = _scheme(entry.ref)
+    fetch = (
+        _fetch_file
+        if scheme == "file"
+        else _fetch_http
+        if scheme in ("http", "https")
+        else _fetch_object
+    )
     md5 = hashlib.md5(usedforsecurity=False)
     crc: Any = None
     if "crc32c" in entry.extra:
@@ -423,12 +548,6 @@ def download_reference(
             crc = google_crc32c.Checksum()
         except ImportError:
             crc = None
-    headers: dict[str, str] = {}
-    remote_etag = ""
-    gone = VerificationError(
-        f"reference {entry.ref!r} (entry {entry.path!r}) is gone; it cannot be downloaded",
-        [("missing", entry.path)],
-    )
     try:
         with open(tmp, "wb") as out:
 
@@ -438,60 +557,13 @@ def download_reference(
                 if crc is not None:
                     crc.update(bytes(chunk))
 
-            if scheme == "file":
-                try:
-                    with open(entry.ref[len("file://") :], "rb") as src:
-                        digest, size = hash_stream(src, sink=sink)
-                except FileNotFoundError as exc:
-                    raise gone from exc
-            elif scheme in ("http", "https"):
-                req = urllib.request.Request(entry.ref)
-                etag = entry.extra.get("etag")
-                if etag and not str(etag).startswith("W/"):
-                    req.add_header("If-Match", str(etag))
-                try:
-                    with urllib.request.urlopen(req, timeout=60) as resp:
-                        headers = {k.lower(): v for k, v in resp.headers.items()}
-                        digest, size = hash_stream(resp, sink=sink)
-                except urllib.error.HTTPError as exc:
-                    if exc.code == 404:
-                        raise gone from exc
-                    if exc.code == 412:
-                        raise VerificationError(
-                            f"reference {entry.ref!r} (entry {entry.path!r}) changed since it was "
-                            "logged: the server no longer has ETag " + str(etag),
-                            [("changed", entry.path)],
-                        ) from exc
-                    raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
-                except OSError as exc:
-                    raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
-            else:
-                options = _entry_options(entry) if storage_options is None else storage_options
-                fs, path = _fs_for(entry.ref, options)
-                kwargs: dict[str, Any] = {}
-                if scheme in _S3 and "version_id" in entry.extra:
-                    kwargs["version_id"] = entry.extra["version_id"]
-                if scheme in _GS and "generation" in entry.extra:
-                    kwargs["generation"] = entry.extra["generation"]
-                try:
-                    with fs.open(path, "rb", block_size=8 * 1024 * 1024, **kwargs) as src:
-                        details = getattr(src, "details", None) or {}
-                        remote_etag = str(details.get("ETag") or "").strip('"')
-                        digest, size = hash_stream(src, sink=sink)
-                except FileNotFoundError as exc:
-                    raise gone from exc
-                except OSError as exc:
-                    raise StoreError(f"cannot download reference {entry.ref!r}: {exc}") from exc
+            digest, size, by_scheme = fetch(entry, sink, storage_options)
         problems = []
         if entry.digest is not None and digest != entry.digest:
             problems.append("its content hash changed")
         if entry.size is not None and size != entry.size:
             problems.append(f"its size is {size}, recorded {entry.size}")
-        etag = entry.extra.get("etag")
-        if scheme in ("http", "https") and etag and headers.get("etag") not in (None, etag):
-            problems.append("its ETag changed")
-        if scheme in _S3 and etag and remote_etag and remote_etag != etag:
-            problems.append("its ETag changed")
+        problems.extend(by_scheme)
         rec_md5 = entry.extra.get("md5")
         if rec_md5 and not _md5_matches(str(rec_md5), md5):
             problems.append("its md5 changed")

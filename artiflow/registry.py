@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ._ops import gc as _gc
+from ._ops import materialize as _materialize_ops
 from ._ops.gc import GCResult
 from .artifact import Artifact, LocalSource, ReferenceSource
 from .catalog import Catalog, VersionRow
@@ -40,11 +39,11 @@ from .hashing import StatCache, hash_file
 from .limits import max_metadata_bytes as _metadata_cap
 from .limits import validate_version_fields
 from .lineage import DIRECTIONS, LineageGraph, build
-from .manifest import Entry, Manifest, check_collisions, normalize_path
+from .manifest import Entry, Manifest, check_collisions
 from .refs import LATEST, Ref, is_version_index, parse_ref, validate_alias, validate_name
 from .runs import Run, new_run_row
 from .semver import SemVer
-from .store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
+from .store import SMALL_BLOB, BlobStore
 from .version import ArtifactVersion
 
 __all__ = ["GCResult", "Registry"]
@@ -880,155 +879,17 @@ class Registry:
 
     # ---- reading content ----------------------------------------------------------------
     def _local_blob(self, digest: str) -> str:
-        store = self.store
-        if store.is_local:
-            path = store.path(digest)
-            if not os.path.exists(path):
-                raise StoreError(
-                    f"blob {digest} is missing from store {store.url!r}: the store lost content the "
-                    "registry references; restore it or re-log the artifact"
-                )
-            return path
-        if self._cache is None:
-            self._cache = BlobStore(str(self.settings.cache_dir))
-        cache = self._cache
-        if not cache.exists(digest):
-            tmp = cache._tmp_path()
-            try:
-                store.get_file(digest, tmp)
-                cache._install(tmp, digest)
-            finally:
-                tmp.unlink(missing_ok=True)
-        return cache.path(digest)
+        return _materialize_ops.local_blob(self, digest)
 
     def _materialize(
         self, items: Sequence[Entry], base: Path, progress: Progress = None, *, fresh: bool = False
     ) -> None:
-        """Write ``items`` under ``base``, every file verified.
-
-        ``fresh=True``: ``base`` is a new private folder (see :meth:`_materialize_new`): nothing
-        is there to compare with, and files are written in place instead of beside + renamed.
-        """
-        from .references import download_reference
-
-        link_type = self.settings.link_type
-        base_s = os.fspath(base)
-        dests = {e.path: os.path.join(base_s, normalize_path(e.path)) for e in items}
-        present: dict[str, os.stat_result] = {}
-        if not fresh:
-            for dest in dests.values():
-                with contextlib.suppress(OSError):
-                    present[dest] = os.stat(dest)
-        known = self.stat_cache.lookup(present, present) if present else {}
-        started = time.time_ns()
-        hashed: list[tuple[str, os.stat_result, str]] = []
-
-        def one(entry: Entry) -> None:
-            dest = dests[entry.path]
-            if present and dest in present:
-                st = present[dest]
-                if entry.digest is not None and st.st_size == (entry.size or 0):
-                    digest = known.get(dest)
-                    if digest is None and not os.path.islink(dest):
-                        digest = hash_file(dest)[0]
-                        hashed.append((dest, st, digest))
-                    if digest == entry.digest:
-                        if progress is not None:
-                            progress(entry.size or 0)
-                        return
-                if stat_mod.S_ISDIR(st.st_mode):
-                    raise StoreError(f"cannot write {dest!r}: a folder is in the way")
-            if entry.ref is not None:
-                download_reference(entry, Path(dest))
-                if progress is not None:
-                    progress(entry.size or 0)
-                return
-            assert entry.digest is not None
-            src = (
-                local_root_blob(entry.digest) if local_root_blob else self._local_blob(entry.digest)
-            )
-            try:
-                link_or_copy(
-                    src,
-                    dest,
-                    link_type,
-                    entry.digest,
-                    progress=progress,
-                    size=entry.size,
-                    parent_exists=True,
-                    direct=fresh,
-                )
-            except FileNotFoundError:
-                if os.path.exists(src):
-                    raise
-                raise StoreError(
-                    f"blob {entry.digest} ({entry.path!r}) is missing from store {self.store.url!r}: "
-                    "the store lost content the registry references; restore it or re-log the artifact"
-                ) from None
-
-        # every destination folder once, not once per file
-        for folder in sorted({os.path.dirname(d) for d in dests.values()}):
-            os.makedirs(folder, exist_ok=True)
-        store = self.store
-        local_root_blob = store.path if store.is_local else None
-        if not store.is_local:  # fetch missing blobs into the local cache in bulk, in parallel
-            wanted = {
-                e.digest
-                for e in items
-                if e.ref is None
-                and e.digest is not None
-                and not (
-                    dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0)
-                )
-            }
-            if wanted:
-                if self._cache is None:
-                    self._cache = BlobStore(str(self.settings.cache_dir))
-                store.get_many(wanted, self._cache)
-        rest: Sequence[Entry] = items
-        if fresh and link_type == "copy" and local_root_blob is not None:
-            # the common case in a tight loop: small stored files into a new folder
-            jobs: list[tuple[str, str, str, int | None]] = []
-            rest = []
-            for e in items:
-                if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
-                    jobs.append((local_root_blob(e.digest), dests[e.path], e.digest, e.size))
-                else:
-                    rest.append(e)
-            copy_new_small(jobs, store.url, progress)
-        self._parallel(one, list(rest), sum(e.size or 0 for e in rest))
-        if hashed:
-            self.stat_cache.store(hashed, hashed_at_ns=started)
+        _materialize_ops.materialize(self, items, base, progress, fresh=fresh)
 
     def _materialize_new(
         self, items: Sequence[Entry], base: Path, progress: Progress = None
     ) -> None:
-        """Write ``items`` into the folder ``base``, which does not exist yet: all of it or nothing.
-
-        The files are written into a hidden sibling folder that is renamed to ``base`` once every
-        file is in it and verified, so a crash or a bad blob never leaves a half-written folder,
-        and no file needs a rename of its own. If ``base`` appears meanwhile (another process
-        downloading the same version), the download goes into it file by file instead.
-        """
-        parent = base.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = (
-            parent / f".{base.name}.artiflow-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
-        )
-        os.mkdir(tmp)
-        try:
-            self._materialize(items, tmp, progress, fresh=True)
-            try:
-                os.rename(tmp, base)
-                return
-            except OSError:
-                if not os.path.isdir(base):
-                    raise
-            # another writer made base first: compare with what it holds, file by file
-            self._materialize(items, base)
-        finally:
-            if os.path.lexists(tmp):
-                shutil.rmtree(tmp, ignore_errors=True)
+        _materialize_ops.materialize_new(self, items, base, progress)
 
     # ---- garbage collection ---------------------------------------------------------------
     def gc(

@@ -24,12 +24,11 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .exceptions import ArtifactNotFoundError, InvalidPathError, VerificationError
-from .hashing import hash_file, new_hasher
+from .hashing import new_hasher
 from .manifest import Entry, Manifest
 from .refs import LATEST, validate_alias, validate_name
 from .semver import SemVer
@@ -374,6 +373,9 @@ class ArtifactVersion:
 
         Files already in ``root`` with the right content are left alone; other files there are
         left alone too (use :meth:`checkout` for an exact copy). Every file is verified.
+        Nothing is written through a symbolic link inside ``root``: a linked folder on the way
+        to an entry raises :class:`InvalidPathError` naming it, before anything is written
+        (``root`` itself may be a link to a folder).
 
         Example:
             >>> # path = registry.get("bike-dataset:latest").download("/tmp/ds")
@@ -383,14 +385,9 @@ class ArtifactVersion:
     def _download_entries(
         self, items: list[Entry], root: str | os.PathLike[str] | None, progress: Any = None
     ) -> Path:
-        base = Path(root) if root is not None else self.default_root()
-        if not os.path.lexists(base):  # a new folder: written whole, then renamed into place
-            self._registry._materialize_new(items, base, progress=progress)
-        else:
-            base.mkdir(parents=True, exist_ok=True)
-            self._registry._materialize(items, base, progress=progress)
-        self.local_path = base.absolute()
-        return self.local_path
+        from ._ops.materialize import download_entries
+
+        return download_entries(self, items, root, progress)
 
     def file(self, root: str | os.PathLike[str] | None = None) -> Path:
         """Download a single-file artifact and return the file's path.
@@ -409,70 +406,30 @@ class ArtifactVersion:
     def checkout(self, root: str | os.PathLike[str]) -> Path:
         """Make ``root`` exactly this version: download what differs, remove extra files.
 
+        Links inside ``root`` on the way to an entry are replaced by real folders (the link is
+        removed, never what it points to). Refused before anything is written or deleted
+        (:class:`InvalidPathError`): the file-system root, your home, a folder holding the
+        current folder or the registry's home, database, store or cache, a folder inside the
+        store or cache, and the current folder itself when files there would be deleted.
+
         Example:
             >>> # registry.get("ds:v2").checkout("data/")
         """
-        base = self.download(root)
-        wanted = set(self.manifest.entries)
-        for dirpath, dirnames, filenames in os.walk(base, topdown=False):
-            for f in filenames:
-                full = os.path.join(dirpath, f)
-                rel = os.path.relpath(full, base).replace(os.sep, "/")
-                if rel not in wanted:
-                    os.unlink(full)
-            for d in dirnames:
-                full = os.path.join(dirpath, d)
-                if os.path.islink(full):
-                    os.unlink(full)
-                elif not os.listdir(full):
-                    os.rmdir(full)
-        return base
+        from ._ops.materialize import checkout
+
+        return checkout(self, root)
 
     def verify(self, root: str | os.PathLike[str]) -> None:
         """Raise :class:`VerificationError` listing every missing, changed or extra file under
-        ``root`` (and every reference whose remote identity changed).
+        ``root``, every symbolic link on the way to an entry (kind ``symlink``; nothing is read
+        through a link out of ``root``) and every reference whose remote identity changed.
 
         Example:
             >>> # registry.get("ds:v2").verify("data/")
         """
-        from .references import changed
+        from ._ops.materialize import verify
 
-        base = Path(root)
-        problems: list[tuple[str, str]] = []
-        entries = self.manifest.entries
-
-        def check(entry: Entry) -> tuple[str, str] | None:
-            full = base / entry.path
-            if not full.is_file():
-                return ("missing", entry.path)
-            if entry.digest is not None:
-                if entry.size is not None and full.stat().st_size != entry.size:
-                    return ("changed", entry.path)
-                if hash_file(full)[0] != entry.digest:
-                    return ("changed", entry.path)
-            elif entry.size is not None and full.stat().st_size != entry.size:
-                return ("changed", entry.path)
-            if entry.is_reference and changed(entry):
-                return ("reference changed", entry.path)
-            return None
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            problems.extend(p for p in pool.map(check, entries.values()) if p is not None)
-        if base.is_dir():
-            for dirpath, _dirs, filenames in os.walk(base):
-                for f in filenames:
-                    rel = os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/")
-                    if rel not in entries:
-                        problems.append(("extra", rel))
-        if problems:
-            problems.sort(key=lambda p: (p[1], p[0]))
-            listing = "; ".join(f"{kind}: {path}" for kind, path in problems[:20])
-            more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
-            raise VerificationError(
-                f"{os.fspath(root)!r} does not match {self.ref}: {listing}{more}. "
-                f"Run `artiflow get {self.ref} -o {os.fspath(root)}` or version.checkout(root) to restore it",
-                problems,
-            )
+        verify(self, root)
 
     def new_draft(self) -> Artifact:
         """A draft pre-filled with this version's entries: add/remove, then log a patch.

@@ -24,6 +24,7 @@ CORE = [
     "artiflow.version",
     "artiflow.runs",
     "artiflow.store",
+    "artiflow._ops.materialize",
     "artiflow.catalog",
     "artiflow.catalog.catalog",
     "artiflow.catalog.engine",

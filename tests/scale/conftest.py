@@ -200,7 +200,10 @@ def gcs_bucket(gcs_endpoint: str) -> str:
 
 # ---- HTTP with ETags ---------------------------------------------------------------------
 class _Files(dict[str, bytes]):
-    """Path -> content served by the test HTTP server."""
+    """Path -> content served by the test HTTP server. ``etag = False`` serves without ETag
+    (and, as always, without Last-Modified): a server whose content cannot be identified."""
+
+    etag: bool = True
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -218,13 +221,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return None
         etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
         wanted = self.headers.get("If-Match")
-        if wanted is not None and wanted not in (etag, "*"):
+        if self.files.etag and wanted is not None and wanted not in (etag, "*"):
             self.send_response(412)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
         self.send_response(200)
-        self.send_header("ETag", etag)
+        if self.files.etag:
+            self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         return data
@@ -254,8 +258,10 @@ def _http_server() -> Iterator[tuple[str, _Files]]:
 def http_files(_http_server: tuple[str, _Files]) -> Iterator[tuple[str, _Files]]:
     """``(base_url, files)``: put ``files["/x.csv"] = b"..."`` and fetch ``base_url + "/x.csv"``."""
     _http_server[1].clear()
+    _http_server[1].etag = True
     yield _http_server
     _http_server[1].clear()
+    _http_server[1].etag = True
 
 
 # ---- databases -----------------------------------------------------------------------------

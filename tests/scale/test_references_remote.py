@@ -187,3 +187,34 @@ def test_http_reference_etag_and_length(reg: Registry, http_files: Any, tmp_path
     missing.add_reference(f"{base}/nope.csv")
     with pytest.raises(InvalidPathError, match="does not exist"):
         reg.log(missing)
+
+
+def test_http_reference_without_etag_is_hashed(
+    reg: Registry, http_files: Any, tmp_path: Path
+) -> None:
+    """A server with no ETag and no Last-Modified: the content is hashed at log time (BLAKE3,
+    streamed) and a same-size change is caught by verify and by download (issue 11, item 7)."""
+    base, files = http_files
+    files.etag = False
+    files["/plain.csv"] = b"id,value\n1,10\n"
+    art = Artifact("web-plain", type="dataset")
+    art.add_reference(f"{base}/plain.csv")
+    v = reg.log(art)
+    entry = v.get_path("plain.csv")
+    assert entry.size == 14 and "etag" not in entry.extra
+    from artiflow.hashing import hash_bytes
+
+    assert entry.digest == hash_bytes(b"id,value\n1,10\n")
+    root = v.download(tmp_path / "a")
+    v.verify(root)
+
+    files["/plain.csv"] = b"id,value\n1,99\n"  # same size, nothing in the headers changed
+    assert _problems(v, root) == [("reference changed", "plain.csv")]
+    with pytest.raises(VerificationError, match="content hash changed"):
+        v.download(tmp_path / "b")
+    assert not (tmp_path / "b").exists()  # nothing half-written
+    with pytest.raises(VerificationError, match="content hash changed"):
+        v.get_path("plain.csv").download(tmp_path / "a2")
+    files["/plain.csv"] = b"id,value\n1,10\n"  # back as logged: fine again
+    v.verify(root)
+    assert (v.download(tmp_path / "c") / "plain.csv").read_bytes() == b"id,value\n1,10\n"

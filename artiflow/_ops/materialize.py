@@ -1,0 +1,595 @@
+"""Materialise versions on local disk (download, checkout, verify), never escaping the root.
+
+The rules (user-facing: docs/guarantees.md, "Downloads and checkouts never escape their folder"):
+
+- The root may itself be a symbolic link to a folder: the caller named it, so it is followed
+  (a link to nothing, or to a file, is refused).
+- Inside the root nothing is written through a symbolic link. A linked folder on the way to an
+  entry makes ``download()`` raise :class:`InvalidPathError` naming the link, before anything is
+  written; ``checkout()``, whose promise is "root ends up exactly the version", replaces the
+  link by a real folder (it removes the link, never what the link points to). A linked file at an
+  entry path is replaced by the file (written beside it and renamed over the link), never
+  written through. ``verify()`` reports both (``("symlink", path)``) without reading through them,
+  except links into the registry's own store or cache (``link_type="symlink"`` makes those).
+- A file standing where the manifest needs a folder, or a folder where it needs a file, makes
+  ``download()`` raise :class:`StoreError` (an ``OSError``) before anything is written;
+  ``checkout()`` removes it (it is not part of the version, so checkout would delete it anyway).
+- ``checkout()`` deletes what is not in the version, so it refuses (before anything is
+  written) the file-system root, the user's home, any folder that holds the current folder, any
+  folder that holds the registry's home, database, store or download cache, and any folder
+  inside the store or the cache. The current folder itself is allowed when the checkout would
+  delete nothing there (an empty folder, or one holding only entry paths of the version).
+
+All checks run once per folder, not once per file; a new root (written into a private folder
+renamed into place) needs none of them.
+
+Example:
+    >>> import tempfile, os
+    >>> from artiflow import Artifact, Registry
+    >>> reg = Registry(home=tempfile.mkdtemp())
+    >>> draft = Artifact("notes")
+    >>> with draft.new_file("sub/a.txt") as f:
+    ...     _ = f.write("hi")
+    >>> v = reg.log(draft)
+    >>> root = tempfile.mkdtemp()
+    >>> os.symlink(tempfile.mkdtemp(), os.path.join(root, "sub"))
+    >>> v.download(root)
+    Traceback (most recent call last):
+    ...
+    artiflow.exceptions.InvalidPathError: cannot write 'sub/a.txt' under ...
+    >>> v.checkout(root) == Path(root).absolute(), os.path.islink(os.path.join(root, "sub"))
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat as stat_mod
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..exceptions import InvalidPathError, StoreError, VerificationError
+from ..hashing import hash_file
+from ..manifest import Entry, normalize_path
+from ..store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+    from ..version import ArtifactVersion
+
+__all__ = [
+    "checkout",
+    "download_entries",
+    "local_blob",
+    "materialize",
+    "materialize_new",
+    "verify",
+]
+
+Progress = Callable[[int], object] | None
+_S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
+
+
+# ---- blobs ------------------------------------------------------------------------------------
+def local_blob(reg: Registry, digest: str) -> str:
+    """A local path holding the blob ``digest``: the store's own file, or the download cache's
+    copy of a remote blob (fetched on first use)."""
+    store = reg.store
+    if store.is_local:
+        path = store.path(digest)
+        if not os.path.exists(path):
+            raise StoreError(
+                f"blob {digest} is missing from store {store.url!r}: the store lost content the "
+                "registry references; restore it or re-log the artifact"
+            )
+        return path
+    cache = _cache(reg)
+    if not cache.exists(digest):
+        tmp = cache._tmp_path()
+        try:
+            store.get_file(digest, tmp)
+            cache._install(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return cache.path(digest)
+
+
+def _cache(reg: Registry) -> BlobStore:
+    if reg._cache is None:
+        reg._cache = BlobStore(str(reg.settings.cache_dir))
+    return reg._cache
+
+
+# ---- the way to every entry -----------------------------------------------------------------
+def _folders(paths: Iterable[str]) -> list[str]:
+    """Every folder (relative, ``/``-separated) that entries need, parents before children."""
+    found: set[str] = set()
+    for p in paths:
+        head = p.rpartition("/")[0]
+        while head and head not in found:
+            found.add(head)
+            head = head.rpartition("/")[0]
+    return sorted(found, key=lambda f: (f.count("/"), f))
+
+
+def _scan(base: str, folders: Sequence[str]) -> dict[str, tuple[str, str] | None]:
+    """For each folder: None when it is a real folder, else ``(kind, where)`` with kind
+    ``missing``, ``symlink`` or ``file`` and ``where`` the first folder on the way that is so.
+    One ``lstat`` per folder; nothing below a missing, linked or file folder is looked at."""
+    state: dict[str, tuple[str, str] | None] = {}
+    for folder in folders:
+        up = folder.rpartition("/")[0]
+        above = state.get(up) if up else None
+        if above is not None:
+            state[folder] = above
+            continue
+        try:
+            st = os.lstat(os.path.join(base, folder))
+        except FileNotFoundError:
+            state[folder] = ("missing", folder)
+            continue
+        if _S_ISDIR(st.st_mode):
+            state[folder] = None
+        elif _S_ISLNK(st.st_mode):
+            state[folder] = ("symlink", folder)
+        else:
+            state[folder] = ("file", folder)
+    return state
+
+
+def _link_target(path: str) -> str:
+    with contextlib.suppress(OSError):
+        return os.readlink(path)
+    return "?"
+
+
+def _prepare(
+    base: str, items: Sequence[Entry], dests: dict[str, str], *, replace: bool
+) -> dict[str, os.stat_result]:
+    """Check the way to every entry under the existing folder ``base`` and return the ``lstat``
+    of every entry path that exists. ``replace=False`` (download): a linked folder, a file where
+    a folder is needed or a folder where a file is needed raises before anything is written.
+    ``replace=True`` (checkout): they are removed (links themselves, never their targets), once
+    everything was looked at."""
+    state = _scan(base, _folders(e.path for e in items))
+    doomed: list[tuple[str, bool]] = []  # (path, is a real folder)
+    for folder, why in state.items():
+        if why is None or why[1] != folder or why[0] == "missing":
+            continue
+        full = os.path.join(base, folder)
+        if replace:
+            doomed.append((full, False))
+            continue
+        needing = next(e.path for e in items if e.path.startswith(folder + "/"))
+        if why[0] == "symlink":
+            raise InvalidPathError(
+                f"cannot write {needing!r} under {base!r}: {folder!r} is a symbolic link (to "
+                f"{_link_target(full)!r}) and artiflow never writes through a link out of the "
+                "folder it was given (nothing was written). Remove the link, download into "
+                "another folder, or use checkout(), which replaces the link by a real folder"
+            )
+        raise StoreError(
+            f"cannot write {needing!r} under {base!r}: {folder!r} is a file where the version "
+            "needs a folder (nothing was written). Move or remove that file, download into "
+            "another folder, or use checkout(), which removes what is not in the version"
+        )
+    present: dict[str, os.stat_result] = {}
+    lstat = os.lstat
+    for e in items:
+        parent = e.path.rpartition("/")[0]
+        if parent and state[parent] is not None:
+            continue  # below a folder that is missing or about to be replaced: nothing there
+        dest = dests[e.path]
+        try:
+            st = lstat(dest)
+        except FileNotFoundError:
+            continue
+        if _S_ISDIR(st.st_mode):
+            if replace:
+                doomed.append((dest, True))
+                continue
+            raise StoreError(
+                f"cannot write {e.path!r} under {base!r}: a folder is in the way (nothing was "
+                "written). Move or remove that folder, download into another folder, or use "
+                "checkout(), which removes what is not in the version"
+            )
+        present[dest] = st
+    for path, is_dir in doomed:
+        if is_dir:
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)  # a link or a file: never what a link points to
+    return present
+
+
+def _root_exists(base: Path) -> bool:
+    """Whether the root folder exists (following a root that is itself a link); raise a clear
+    error when it cannot be a folder."""
+    try:
+        st = os.lstat(base)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise _file_in_the_way(base) from None
+    if _S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(base)
+        except OSError:
+            raise InvalidPathError(
+                f"cannot write into {os.fspath(base)!r}: it is a symbolic link to "
+                f"{_link_target(os.fspath(base))!r}, which does not exist (nothing was written). "
+                "Create the folder it points to, remove the link, or use another folder"
+            ) from None
+    if not _S_ISDIR(st.st_mode):
+        raise StoreError(
+            f"cannot write into {os.fspath(base)!r}: it is a file, not a folder (nothing was "
+            "written). Move or remove it, or use another folder"
+        )
+    return True
+
+
+def _file_in_the_way(base: Path) -> StoreError:
+    for parent in base.absolute().parents:
+        if os.path.lexists(parent) and not os.path.isdir(parent):
+            return StoreError(
+                f"cannot write into {os.fspath(base)!r}: {os.fspath(parent)!r} is a file, not a "
+                "folder (nothing was written). Move or remove it, or use another folder"
+            )
+    return StoreError(f"cannot create the folder {os.fspath(base)!r}: a file is in the way")
+
+
+# ---- writing -----------------------------------------------------------------------------------
+def materialize(
+    reg: Registry,
+    items: Sequence[Entry],
+    base: Path,
+    progress: Progress = None,
+    *,
+    fresh: bool = False,
+    replace: bool = False,
+) -> None:
+    """Write ``items`` under the folder ``base``, every file verified.
+
+    ``fresh=True``: ``base`` is a new private folder (see :func:`materialize_new`): nothing is
+    there to compare with or to check, and files are written in place instead of beside +
+    renamed. Otherwise the way to every entry is checked first (see :func:`_prepare`;
+    ``replace=True`` for a checkout).
+    """
+    from ..references import download_reference
+
+    link_type = reg.settings.link_type
+    base_s = os.fspath(base)
+    dests = {e.path: os.path.join(base_s, normalize_path(e.path)) for e in items}
+    present: dict[str, os.stat_result] = {}
+    if not fresh:
+        present = _prepare(base_s, items, dests, replace=replace)
+    known = reg.stat_cache.lookup(present, present) if present else {}
+    started = time.time_ns()
+    hashed: list[tuple[str, os.stat_result, str]] = []
+
+    def one(entry: Entry) -> None:
+        dest = dests[entry.path]
+        if present and dest in present:
+            st = present[dest]
+            if (
+                entry.digest is not None
+                and st.st_size == (entry.size or 0)
+                and not _S_ISLNK(st.st_mode)  # a link is replaced, never trusted or written through
+            ):
+                digest = known.get(dest)
+                if digest is None:
+                    digest = hash_file(dest)[0]
+                    hashed.append((dest, st, digest))
+                if digest == entry.digest:
+                    if progress is not None:
+                        progress(entry.size or 0)
+                    return
+        if entry.ref is not None:
+            download_reference(entry, Path(dest))
+            if progress is not None:
+                progress(entry.size or 0)
+            return
+        assert entry.digest is not None
+        src = local_root_blob(entry.digest) if local_root_blob else local_blob(reg, entry.digest)
+        try:
+            link_or_copy(
+                src,
+                dest,
+                link_type,
+                entry.digest,
+                progress=progress,
+                size=entry.size,
+                parent_exists=True,
+                direct=fresh,
+            )
+        except FileNotFoundError:
+            if os.path.exists(src):
+                raise
+            raise StoreError(
+                f"blob {entry.digest} ({entry.path!r}) is missing from store {reg.store.url!r}: "
+                "the store lost content the registry references; restore it or re-log the artifact"
+            ) from None
+
+    # every destination folder once, not once per file
+    for folder in sorted({os.path.dirname(d) for d in dests.values()}):
+        os.makedirs(folder, exist_ok=True)
+    store = reg.store
+    local_root_blob = store.path if store.is_local else None
+    if not store.is_local:  # fetch missing blobs into the local cache in bulk, in parallel
+        wanted = {
+            e.digest
+            for e in items
+            if e.ref is None
+            and e.digest is not None
+            and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
+        }
+        if wanted:
+            store.get_many(wanted, _cache(reg))
+    rest: Sequence[Entry] = items
+    if fresh and link_type == "copy" and local_root_blob is not None:
+        # the common case in a tight loop: small stored files into a new folder
+        jobs: list[tuple[str, str, str, int | None]] = []
+        rest = []
+        for e in items:
+            if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
+                jobs.append((local_root_blob(e.digest), dests[e.path], e.digest, e.size))
+            else:
+                rest.append(e)
+        copy_new_small(jobs, store.url, progress)
+    reg._parallel(one, list(rest), sum(e.size or 0 for e in rest))
+    if hashed:
+        reg.stat_cache.store(hashed, hashed_at_ns=started)
+
+
+def materialize_new(
+    reg: Registry, items: Sequence[Entry], base: Path, progress: Progress = None
+) -> None:
+    """Write ``items`` into the folder ``base``, which does not exist yet: all of it or nothing.
+
+    The files are written into a hidden sibling folder that is renamed to ``base`` once every
+    file is in it and verified, so a crash or a bad blob never leaves a half-written folder,
+    and no file needs a rename of its own. If ``base`` appears meanwhile (another process
+    downloading the same version), the download goes into it file by file instead.
+    """
+    parent = base.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _file_in_the_way(base) from None
+    tmp = parent / f".{base.name}.artiflow-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+    os.mkdir(tmp)
+    try:
+        materialize(reg, items, tmp, progress, fresh=True)
+        try:
+            os.rename(tmp, base)
+            return
+        except OSError:
+            if not os.path.isdir(base):
+                raise
+        # another writer made base first: compare with what it holds, file by file
+        materialize(reg, items, base)
+    finally:
+        if os.path.lexists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def download_entries(
+    version: ArtifactVersion,
+    items: list[Entry],
+    root: str | os.PathLike[str] | None,
+    progress: Progress = None,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Write ``items`` of ``version`` under ``root`` (default ``version.default_root()``):
+    a new root is written whole then renamed into place; an existing one is checked first."""
+    reg = version._registry
+    base = Path(root) if root is not None else version.default_root()
+    if not _root_exists(base):
+        materialize_new(reg, items, base, progress=progress)
+    else:
+        materialize(reg, items, base, progress=progress, replace=replace)
+    version.local_path = base.absolute()
+    return version.local_path
+
+
+# ---- checkout ---------------------------------------------------------------------------------
+def _inside(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it (both real, absolute)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _registry_places(reg: Registry) -> list[tuple[str, str, bool]]:
+    """``(what, real path, refuse below it too)`` for the registry's own files and folders."""
+    settings = reg.settings
+    places = [
+        ("home", os.fspath(settings.home), False),
+        ("download cache", os.fspath(settings.cache_dir), True),
+    ]
+    store = reg.store
+    if store.is_local:
+        places.append(("store", os.fspath(store.root), True))
+    url = settings.db_url
+    if url.startswith("sqlite") and ":///" in url:
+        db = url.split(":///", 1)[1].split("?", 1)[0]
+        if db and db != ":memory:":
+            places.append(("database", db, False))
+    return [(what, os.path.realpath(p), below) for what, p, below in places]
+
+
+def _guard(version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
+    """Refuse a checkout root whose extra files must never be deleted; return its real path."""
+    target = os.path.realpath(root)
+    why = None
+    if os.path.dirname(target) == target:
+        why = "the file-system root"
+    if why is None:
+        with contextlib.suppress(RuntimeError, KeyError):
+            home = os.path.realpath(Path.home())
+            if _inside(home, target):
+                why = (
+                    "your home folder"
+                    if home == target
+                    else f"a folder that holds your home {home!r}"
+                )
+    cwd = os.path.realpath(os.getcwd())
+    if why is None and cwd != target and _inside(cwd, target):
+        why = f"a folder that holds the current folder {cwd!r}"
+    if why is None:
+        for what, place, below in _registry_places(version._registry):
+            if _inside(place, target):
+                why = f"a folder that holds the registry's {what} {place!r}"
+            elif below and _inside(target, place):
+                why = f"inside the registry's {what} {place!r}"
+            if why:
+                break
+    if why is not None:
+        raise InvalidPathError(
+            f"refusing to check out {version.ref} into {os.fspath(root)!r} ({target!r}): it is "
+            f"{why}, and checkout deletes every file there that is not in the version (nothing "
+            f"was written or deleted). Check out into a folder of its own, e.g. "
+            f"{os.fspath(version.default_root())!r}, or use download(), which never deletes"
+        )
+    return target
+
+
+def _extras(base: str, wanted: Iterable[str]) -> list[str]:
+    """What a checkout into ``base`` would delete (files, links, folders not on an entry's way)."""
+    wanted_set = set(wanted)
+    keep = set(_folders(wanted_set))
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for f in filenames:
+            if prefix + f not in wanted_set:
+                out.append(prefix + f)
+        for d in list(dirnames):
+            rel = prefix + d
+            if rel not in keep or os.path.islink(os.path.join(dirpath, d)):
+                out.append(rel)
+                dirnames.remove(d)
+    return sorted(out)
+
+
+def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
+    """Make ``root`` exactly ``version``: download what differs, remove everything else.
+
+    Refuses (:class:`InvalidPathError`, before anything is written or deleted) a root whose
+    other files must never be deleted, see the module docstring."""
+    real = _guard(version, root)
+    entries = version.manifest.entries
+    base = Path(root)
+    if not _root_exists(base):  # a new folder: nothing to replace or delete
+        return download_entries(version, list(entries.values()), base)
+    if real == os.path.realpath(os.getcwd()):
+        doomed = _extras(os.fspath(base), entries)
+        if doomed:
+            listing = ", ".join(repr(p) for p in doomed[:5])
+            more = f" and {len(doomed) - 5} more" if len(doomed) > 5 else ""
+            raise InvalidPathError(
+                f"refusing to check out {version.ref} into the current folder {real!r}: checkout "
+                f"would delete {listing}{more}, which are not in the version (nothing was written "
+                "or deleted). Check out into a folder of its own, move those files away, or use "
+                "download(), which never deletes"
+            )
+    out = download_entries(version, list(entries.values()), base, replace=True)
+    wanted = set(entries)
+    for dirpath, dirnames, filenames in os.walk(base, topdown=False):
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            rel = os.path.relpath(full, base).replace(os.sep, "/")
+            if rel not in wanted:
+                os.unlink(full)
+        for d in dirnames:
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                os.unlink(full)  # the link only, never what it points to
+            elif not os.listdir(full):
+                os.rmdir(full)
+    return out
+
+
+# ---- verify -----------------------------------------------------------------------------------
+def verify(version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
+    """Raise :class:`VerificationError` listing every missing, changed or extra file under
+    ``root``, every symbolic link on the way to an entry (``symlink``; links into the
+    registry's store or cache, as ``link_type="symlink"`` makes them, are fine) and every
+    reference whose remote identity changed. Nothing is read through a link out of the root."""
+    from ..references import changed
+
+    reg = version._registry
+    base_s = os.fspath(root)
+    problems: list[tuple[str, str]] = []
+    entries = version.manifest.entries
+    state = _scan(base_s, _folders(entries)) if os.path.isdir(base_s) else {}
+    own = [place for what, place, _ in _registry_places(reg) if what in ("store", "download cache")]
+    todo: list[Entry] = []
+    linked: set[str] = set()
+    for entry in entries.values():
+        parent = entry.path.rpartition("/")[0]
+        why = state.get(parent) if parent else None
+        if why is None:
+            todo.append(entry)
+        elif why[0] == "symlink":
+            linked.add(why[1])
+        else:  # a missing folder, or a file where the folder should be (reported as extra)
+            problems.append(("missing", entry.path))
+    problems.extend(("symlink", link) for link in sorted(linked))
+
+    def check(entry: Entry) -> tuple[str, str] | None:
+        full = os.path.join(base_s, entry.path)
+        try:
+            st = os.lstat(full)
+        except OSError:
+            return ("missing", entry.path)
+        if _S_ISLNK(st.st_mode):
+            if not any(_inside(os.path.realpath(full), place) for place in own):
+                return ("symlink", entry.path)
+            try:
+                st = os.stat(full)
+            except OSError:
+                return ("missing", entry.path)
+        if not stat_mod.S_ISREG(st.st_mode):
+            return ("missing", entry.path)
+        if entry.size is not None and st.st_size != entry.size:
+            return ("changed", entry.path)
+        if entry.digest is not None and hash_file(full)[0] != entry.digest:
+            return ("changed", entry.path)
+        if entry.is_reference and changed(entry):
+            return ("reference changed", entry.path)
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        problems.extend(p for p in pool.map(check, todo) if p is not None)
+    if os.path.isdir(base_s):
+        keep = set(state) - linked
+        for dirpath, dirnames, filenames in os.walk(base_s):
+            rel_dir = os.path.relpath(dirpath, base_s).replace(os.sep, "/")
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for f in filenames:
+                if prefix + f not in entries:
+                    problems.append(("extra", prefix + f))
+            for d in dirnames:
+                rel = prefix + d
+                if (
+                    rel not in keep
+                    and rel not in linked
+                    and os.path.islink(os.path.join(dirpath, d))
+                ):
+                    problems.append(("extra", rel))  # a linked folder no entry needs
+    if problems:
+        problems.sort(key=lambda p: (p[1], p[0]))
+        listing = "; ".join(f"{kind}: {path}" for kind, path in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise VerificationError(
+            f"{base_s!r} does not match {version.ref}: {listing}{more}. "
+            f"Run `artiflow get {version.ref} -o {base_s}` or version.checkout(root) to restore it",
+            problems,
+        )
