@@ -155,3 +155,116 @@ def test_unreachable_database_is_a_clear_retryable_store_error(
         finally:
             back.close()
         assert [v.index for v in reg.versions("away-ds")] == [0, 1]
+
+
+# ---- the disk of a local store (or of the SQLite catalog) fills up ---------------------------
+@contextlib.contextmanager
+def _small_fs(where: Path, size: str = "2m") -> Iterator[Path]:
+    """A small file system of its own at ``where``: tmpfs, or a loop-mounted ext4 image when
+    tmpfs cannot be mounted. Skips when neither can (not root); under ``CI`` fails instead."""
+    where.mkdir(parents=True)
+    image = where.parent / f"{where.name}.img"
+    tried = []
+    for cmd in (
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        [
+            "sh",
+            "-c",
+            f"truncate -s {size} {image} && mkfs.ext4 -q -m 0 {image} && "
+            f"mount -o loop {image} {where}",
+        ],
+    ):
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode == 0:
+            break
+        tried.append(f"{' '.join(cmd)}: {out.stderr.strip()}")
+    else:
+        msg = "cannot mount a small file system: " + "; ".join(tried)
+        if os.environ.get("CI"):
+            pytest.fail(msg + " (CI: the disk-full tests must run)")
+        pytest.skip(msg)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+        image.unlink(missing_ok=True)
+
+
+def _fill(reg: Registry, name: str, size: int) -> tuple[list[Any], StoreError]:
+    """Log versions of ``size`` fresh bytes each until the store's disk is full."""
+    logged = []
+    for i in range(100):
+        art = Artifact(name, type="dataset", metadata={"i": i})
+        with art.new_file("blob.bin", mode="wb") as fh:
+            fh.write(os.urandom(size))
+        try:
+            logged.append(reg.log(art))
+        except StoreError as exc:
+            return logged, exc
+    raise AssertionError("the small file system never filled up")
+
+
+def _leftovers(store: Path) -> list[str]:
+    tmp = store / "tmp"
+    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+
+
+@pytest.mark.parametrize("size", [300 * 1024, 1536 * 1024], ids=["small-blobs", "big-blobs"])
+def test_full_store_disk_is_a_clear_store_error(tmp_path: Path, size: int) -> None:
+    """The store's disk fills up: the log that does not fit raises a StoreError that names the
+    store, says the disk is full and what to do; nothing of it is visible (no version, no
+    temporary file); the registry still opens; deleting versions and ``gc`` make room, and
+    logging works again."""
+    with _small_fs(tmp_path / "disk", "4m") as disk:
+        store = disk / "objects"
+        db = f"sqlite:///{tmp_path / 'registry.db'}"
+        with Registry(db, str(store), home=str(tmp_path / "home")) as reg:
+            logged, err = _fill(reg, "full-ds", size)
+            assert logged, "not even one version fitted"
+            msg = str(err)
+            assert str(store) in msg and "disk that holds the store is full" in msg
+            assert "artiflow gc" in msg and isinstance(err, OSError)
+            assert _leftovers(store) == []  # no debris of the failed write on a full disk
+            assert [v.index for v in reg.versions("full-ds")] == [v.index for v in logged]
+            assert reg.get("full-ds:latest").index == logged[-1].index
+        with Registry(db, str(store), home=str(tmp_path / "home2")) as reg:  # still opens
+            for v in reg.versions("full-ds"):
+                v.verify(v.download(tmp_path / "dl" / v.version))
+            for v in reg.versions("full-ds")[:-1]:
+                v.delete()
+            result = reg.gc(grace_seconds=0)
+            assert result.blobs_deleted == len(logged) - 1
+            assert _leftovers(store) == []
+            art = Artifact("full-ds", type="dataset")
+            with art.new_file("blob.bin", mode="wb") as fh:
+                fh.write(os.urandom(size))
+            after = reg.log(art)
+            assert after.index == logged[-1].index + 1
+            after.verify(after.download(tmp_path / "dl-after"))
+
+
+def test_full_catalog_disk_is_a_clear_store_error(tmp_path: Path) -> None:
+    """The disk that holds the SQLite catalog fills up: the commit that does not fit raises a
+    StoreError naming the database and saying to free space; nothing of it is visible; the
+    registry still opens and reads; with space again, logging goes on."""
+    with _small_fs(tmp_path / "disk", "2m") as disk:
+        db = f"sqlite:///{disk / 'registry.db'}"
+        store = str(tmp_path / "objects")
+        with Registry(db, store, home=str(tmp_path / "home")) as reg:
+            first = _log_text(reg, "db-full-ds", "zero", worker=0, i=0)
+            filler = disk / "filler"
+            with open(filler, "wb") as fh, contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            big = {"worker": 0, "i": 1, "pad": "x" * 200_000}
+            art = Artifact("db-full-ds", type="dataset", metadata=big)
+            with art.new_file("data.txt") as fh:
+                fh.write("one")
+            with pytest.raises(StoreError, match="(?s)catalog database.*full.*free space"):
+                reg.log(art)
+            assert [v.index for v in reg.versions("db-full-ds")] == [first.index]
+        with Registry(db, store, home=str(tmp_path / "home2")) as reg:  # opens on a full disk
+            assert [v.index for v in reg.versions("db-full-ds")] == [0]
+            filler.unlink()
+            assert _log_text(reg, "db-full-ds", "one", worker=0, i=1).index == 1
