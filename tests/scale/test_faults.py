@@ -13,12 +13,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import subprocess
-import sys
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
