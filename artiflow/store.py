@@ -54,6 +54,30 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+_WRITE_ATTEMPTS = 5
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A dropped, refused or timed-out connection (builtin, botocore or aiohttp flavour)."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "EndpointConnectionError",
+            "ConnectionClosedError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "ResponseStreamingError",
+            "IncompleteReadError",
+            "ClientConnectionError",
+            "ClientPayloadError",
+            "ServerDisconnectedError",
+        }
+    )
+
+
 def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
@@ -460,10 +484,24 @@ class BlobStore:
             raise self._write_error(exc, repr(os.fspath(local_path))) from exc
 
     def _remote_write(self, digest: str, write: Callable[[], object]) -> None:
-        try:
-            write()
-        except OSError as exc:
-            raise StoreError(f"cannot write blob {digest[:12]} to {self.url!r}: {exc}") from exc
+        """Run one upload, retried (up to :data:`_WRITE_ATTEMPTS` times, with backoff) when the
+        connection drops or times out: an upload under a content address is idempotent, and a
+        PUT or multipart upload is only visible once complete, so a cut one leaves nothing."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                write()
+                return
+            except (FileNotFoundError, PermissionError) as exc:
+                raise StoreError(f"cannot write blob {digest[:12]} to {self.url!r}: {exc}") from exc
+            except Exception as exc:
+                if not _is_connection_error(exc) or attempt == _WRITE_ATTEMPTS - 1:
+                    if not isinstance(exc, OSError) and not _is_connection_error(exc):
+                        raise
+                    raise StoreError(
+                        f"cannot write blob {digest[:12]} to {self.url!r} "
+                        f"(tried {attempt + 1} times): {exc}; nothing was logged, log it again"
+                    ) from exc
+            time.sleep(min(2.0, 0.1 * 2**attempt))
 
     def _upload(self, local_path: str | os.PathLike[str], digest: str, progress: Progress) -> None:
         kwargs: dict[str, Any] = {}
