@@ -284,8 +284,8 @@ def test_s3_connections_cut_mid_upload(
 ) -> None:
     """A proxy between s3fs and the moto server cuts connections in the middle of requests
     (uploads included): at random (1 % of the chunks sent), or every request for a while (a
-    burst of 12 cuts, more than botocore's own retries ride out). Transfers retry, every
-    logged version is complete, and every object in the bucket is whole (its content hashes
+    burst of 40 cuts). Transfers retry (botocore's retries, then artiflow's around each
+    upload), every logged version is complete, and every object in the bucket is whole (its content hashes
     to its name): nothing partial appears."""
     import s3fs
 
