@@ -54,6 +54,30 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+_WRITE_ATTEMPTS = 5
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A dropped, refused or timed-out connection (builtin, botocore or aiohttp flavour)."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "EndpointConnectionError",
+            "ConnectionClosedError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "ResponseStreamingError",
+            "IncompleteReadError",
+            "ClientConnectionError",
+            "ClientPayloadError",
+            "ServerDisconnectedError",
+        }
+    )
+
+
 def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
@@ -306,7 +330,10 @@ class BlobStore:
         """A new name in the store's tmp folder, unique across processes and machines sharing
         the folder (a random tag per process) without a getrandom() per file."""
         if "tmp" not in self._made:
-            self._tmp.mkdir(parents=True, exist_ok=True)
+            try:
+                self._tmp.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._write_error(exc, "a temporary file") from exc
             self._made.add("tmp")
         return f"{self._root_s}/tmp/{_PROCESS_TAG}-{os.getpid()}-{next(_TMP_COUNTER)}"
 
@@ -323,32 +350,54 @@ class BlobStore:
             self._touch(digest)
             return
         shard = digest[:2]
-        if shard not in self._made:
-            os.makedirs(f"{self._root_s}/{shard}", exist_ok=True)
-            self._made.add(shard)
-        os.chmod(tmp, 0o444)  # blobs are read-only, so hardlinked checkouts cannot corrupt them
-        os.replace(tmp, final)
+        try:
+            if shard not in self._made:
+                os.makedirs(f"{self._root_s}/{shard}", exist_ok=True)
+                self._made.add(shard)
+            os.chmod(tmp, 0o444)  # blobs are read-only: hardlinked checkouts cannot corrupt them
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise self._write_error(exc, f"blob {digest[:12]}") from exc
 
     def _write_new(self, data: bytes | memoryview, digest: str) -> None:
-        """Write a small blob atomically (temporary name, then rename)."""
-        tmp = self._tmp_name()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        """Write a small blob atomically (temporary name, then rename). On any failure (a full
+        disk included) the temporary file is removed again: nothing is left behind."""
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+            tmp = self._tmp_name()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except OSError as exc:
+            raise self._write_error(exc, f"blob {digest[:12]}") from exc
         try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             shard = digest[:2]
             if shard not in self._made:
                 os.makedirs(f"{self._root_s}/{shard}", exist_ok=True)
                 self._made.add(shard)
             os.replace(tmp, self.path(digest))
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError) and not isinstance(exc, StoreError):
+                raise self._write_error(exc, f"blob {digest[:12]}") from exc
             raise
+
+    def _write_error(self, exc: OSError, what: str) -> StoreError:
+        """The :class:`StoreError` for a failed local write; a full disk (``ENOSPC``, or the
+        quota: ``EDQUOT``) says so and what to do."""
+        if isinstance(exc, StoreError):
+            return exc
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreError(
+                f"cannot store {what} in {self.url!r}: the disk that holds the store is full "
+                f"({exc.strerror}); nothing was logged. Free space there (`artiflow gc` removes "
+                "blobs no version needs and leftover temporary files), then log again"
+            )
+        return StoreError(f"cannot store {what} in {self.url!r}: {exc}")
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` and return its digest.
@@ -449,18 +498,30 @@ class BlobStore:
             finally:
                 tmp.unlink(missing_ok=True)
             return found, size
-        except FileNotFoundError:
+        except (FileNotFoundError, StoreError):
             raise
         except OSError as exc:
-            raise StoreError(
-                f"cannot store {os.fspath(local_path)!r} in {self.url!r}: {exc}"
-            ) from exc
+            raise self._write_error(exc, repr(os.fspath(local_path))) from exc
 
     def _remote_write(self, digest: str, write: Callable[[], object]) -> None:
-        try:
-            write()
-        except OSError as exc:
-            raise StoreError(f"cannot write blob {digest[:12]} to {self.url!r}: {exc}") from exc
+        """Run one upload, retried (up to :data:`_WRITE_ATTEMPTS` times, with backoff) when the
+        connection drops or times out: an upload under a content address is idempotent, and a
+        PUT or multipart upload is only visible once complete, so a cut one leaves nothing."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                write()
+                return
+            except (FileNotFoundError, PermissionError) as exc:
+                raise StoreError(f"cannot write blob {digest[:12]} to {self.url!r}: {exc}") from exc
+            except Exception as exc:
+                if not _is_connection_error(exc) or attempt == _WRITE_ATTEMPTS - 1:
+                    if not isinstance(exc, OSError) and not _is_connection_error(exc):
+                        raise
+                    raise StoreError(
+                        f"cannot write blob {digest[:12]} to {self.url!r} "
+                        f"(tried {attempt + 1} times): {exc}; nothing was logged, log it again"
+                    ) from exc
+            time.sleep(min(2.0, 0.1 * 2**attempt))
 
     def _upload(self, local_path: str | os.PathLike[str], digest: str, progress: Progress) -> None:
         kwargs: dict[str, Any] = {}

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import EllipsisType, MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -37,18 +38,20 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..exceptions import (
     AliasInUseError,
     ArtifactFinalizedError,
     ArtifactNotFoundError,
     ConflictError,
+    StoreError,
 )
 from ..manifest import Entry, Manifest
 from ..refs import LATEST, is_semver, is_version_index
 from ._gc import GCCatalog, GCGuard, alive_clause
 from ._labels import LabelEdit, merge_metadata
+from ._retry import backoff, is_transient, retry_seconds
 from .engine import WRITE, create_engine_for, single_read_options
 from .migrate import ensure_schema
 from .models import (
@@ -68,6 +71,16 @@ __all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
 PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
 MAX_LINEAGE_DEPTH = 10_000
 _RESOLVE: dict[str, Any] | None = None
+_T = TypeVar("_T")
+
+
+def _is_store_failure(exc: DBAPIError) -> bool:
+    """A database error that is the database's fault, not the statement's: a lost or refused
+    connection, a full disk, an I/O error (translated to :class:`StoreError`)."""
+    if is_transient(exc):
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(m in text for m in ("disk is full", "disk i/o error", "no space left", "read-only"))
 
 
 def _now() -> dt.datetime:
@@ -237,6 +250,25 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _commits_landed(conn: Connection, results: Sequence[Any]) -> bool:
+    """Whether the versions a :meth:`Catalog.commit_many` attempt created are committed (the
+    attempt was one transaction: one of them tells for all). An attempt that created none only
+    moved labels: repeating it is harmless, so it counts as not landed."""
+    created = [row for row, was_created, _ in results if was_created]
+    if not created:
+        return False
+    row = created[0]
+    found = conn.execute(
+        select(versions.c.id).where(
+            versions.c.id == row.id,
+            versions.c.collection_id == row.collection_id,
+            versions.c.idx == row.index,
+            versions.c.digest == row.digest,
+        )
+    ).first()
+    return found is not None
+
+
 class Catalog(GCCatalog):
     """Transactions and queries over the catalog tables."""
 
@@ -263,13 +295,75 @@ class Catalog(GCCatalog):
         self.engine.dispose()
 
     # ---- transactions ---------------------------------------------------------------------
+    def _connect(self, deadline: float) -> Connection:
+        """A connection, waiting out a database that is restarting or briefly unreachable
+        (transient errors are retried with backoff until ``deadline``)."""
+        attempt = 0
+        while True:
+            try:
+                return self.engine.connect()
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise self._unavailable(exc, committed=False) from exc
+            time.sleep(backoff(attempt))
+            attempt += 1
+
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (serialised on SQLite, row-locked on PostgreSQL)."""
-        with self.engine.connect() as conn:
-            conn.execution_options(**WRITE)
+    def _transaction(self, deadline: float, options: Mapping[str, Any]) -> Iterator[Connection]:
+        """One transaction, untranslated: driver errors of the body and of COMMIT propagate."""
+        with self._connect(deadline) as conn:
+            if options:
+                conn.execution_options(**options)
             with conn.begin():
                 yield conn
+
+    def _unavailable(
+        self, exc: BaseException, *, committed: bool | None, waited: bool = True
+    ) -> StoreError:
+        """The :class:`StoreError` for a database error (ENOSPC-like and transient alike)."""
+        where = self.engine.url.render_as_string(hide_password=True)
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0:1] or ["?"]
+        if not is_transient(exc):
+            full = any(m in cause[0].lower() for m in ("full", "no space"))
+            hint = "free space on the disk that holds it, then retry" if full else "check it"
+            return StoreError(
+                f"the catalog database {where} failed: {cause[0]}; nothing was written. {hint}"
+            )
+        outcome = {
+            False: "nothing was written",
+            None: "the connection was lost while the transaction committed, so whether it was "
+            "written is unknown: check before repeating it",
+        }.get(committed, "")
+        how = (
+            f"did not come back within {retry_seconds():g} s (ARTIFLOW_DB_RETRY_SECONDS)"
+            if waited
+            else "the connection was lost in the middle of a transaction"
+        )
+        return StoreError(
+            f"the catalog database {where} is unavailable ({cause[0]}): {how}; {outcome}. "
+            "Retry once the database is reachable"
+        )
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (serialised on SQLite, row-locked on PostgreSQL).
+
+        Opening it waits out a restarting database; a connection lost inside it raises
+        :class:`StoreError` (the transaction was rolled back, or its outcome is unknown when the
+        connection broke during COMMIT). :meth:`_write_retrying` retries whole transactions."""
+        deadline = time.monotonic() + retry_seconds()
+        body_done = False
+        try:
+            with self._transaction(deadline, WRITE) as conn:
+                yield conn
+                body_done = True
+        except DBAPIError as exc:
+            if not _is_store_failure(exc):
+                raise
+            committed = None if body_done else False
+            raise self._unavailable(exc, committed=committed, waited=False) from exc
 
     @contextmanager
     def read(self, conn: Connection | None = None) -> Iterator[Connection]:
@@ -277,8 +371,72 @@ class Catalog(GCCatalog):
         if conn is not None:
             yield conn
             return
-        with self.engine.connect() as new, new.begin():
-            yield new
+        deadline = time.monotonic() + retry_seconds()
+        body_done = False
+        try:
+            with self._transaction(deadline, {}) as new:
+                yield new
+                body_done = True
+        except DBAPIError as exc:
+            if body_done and is_transient(exc):
+                return  # only the COMMIT of a read failed: what was read stands
+            if not _is_store_failure(exc):
+                raise
+            raise self._unavailable(exc, committed=False, waited=False) from exc
+
+    def _write_retrying(
+        self,
+        body: Callable[[Connection], _T],
+        landed: Callable[[Connection, _T], bool] | None = None,
+    ) -> _T:
+        """Run ``body(conn)`` in a write transaction, retrying the WHOLE transaction with
+        backoff while the database is restarting, unreachable or reports a serialization
+        failure (see :mod:`._retry`). When the connection breaks during COMMIT the outcome is
+        unknown: ``landed(conn, result)`` then says (in a fresh transaction) whether the
+        attempt's writes are in the database, so a commit that did land is returned rather than
+        repeated. Without ``landed`` such a commit raises :class:`StoreError`."""
+        deadline = time.monotonic() + retry_seconds()
+        attempt = 0
+        while True:
+            done: list[_T] = []
+            try:
+                with self._transaction(deadline, WRITE) as conn:
+                    done.append(body(conn))
+                return done[0]
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    if _is_store_failure(exc):
+                        raise self._unavailable(exc, committed=False) from exc
+                    raise
+                if done:  # the body ran and COMMIT failed: did it land?
+                    if landed is None:
+                        raise self._unavailable(exc, committed=None) from exc
+                    if self._landed(landed, done[0], deadline, exc):
+                        return done[0]
+                if time.monotonic() >= deadline:
+                    raise self._unavailable(exc, committed=False) from exc
+            except StoreError:
+                raise
+            time.sleep(backoff(attempt))
+            attempt += 1
+
+    def _landed(
+        self,
+        landed: Callable[[Connection, _T], bool],
+        result: _T,
+        deadline: float,
+        first: BaseException,
+    ) -> bool:
+        attempt = 0
+        while True:
+            try:
+                with self._transaction(deadline, {}) as conn:
+                    return landed(conn, result)
+            except DBAPIError as exc:
+                if not is_transient(exc) or time.monotonic() >= deadline:
+                    raise self._unavailable(first, committed=None) from exc
+            time.sleep(backoff(attempt))
+            attempt += 1
 
     # ---- collections ----------------------------------------------------------------------
     def _lock_collection(self, conn: Connection, project: str, name: str) -> Any:
@@ -827,8 +985,9 @@ class Catalog(GCCatalog):
         concurrent multi-output commits cannot deadlock. With ``gc_guard``, a concurrent gc
         cannot have deleted a blob the versions need (:meth:`_gc_check`)."""
         order = sorted(range(len(items)), key=lambda i: (items[i]["project"], items[i]["name"]))
-        results: list[Any] = [None] * len(items)
-        with self.write() as conn:
+
+        def body(conn: Connection) -> list[Any]:
+            results: list[Any] = [None] * len(items)
             if gc_guard is not None:
                 self._gc_check(conn, gc_guard, (e for it in items for e in it["entries"]))
             for i in order:
@@ -836,7 +995,11 @@ class Catalog(GCCatalog):
                 results[i] = self._commit(
                     conn, kw.pop("project"), kw.pop("name"), kw.pop("type_"), **kw
                 )
-        return results
+            return results
+
+        # retried whole while the database restarts; a COMMIT whose answer was lost is
+        # looked up instead of repeated, so a version is never committed twice
+        return self._write_retrying(body, landed=_commits_landed)
 
     def _commit(
         self,

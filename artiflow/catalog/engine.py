@@ -1,5 +1,9 @@
 """Create SQLAlchemy engines for the catalog: SQLite (WAL, busy timeout, BEGIN IMMEDIATE for
-writes) or PostgreSQL (psycopg 3).
+writes) or PostgreSQL (psycopg 3; pooled connections pinged before use, recycled after 30 min).
+
+What to do when the database goes away (a restart, a dropped connection) is the catalog's
+business: :meth:`artiflow.catalog.catalog.Catalog.write` and friends retry transient errors
+(:mod:`artiflow.catalog._retry`).
 
 Example:
     >>> e = create_engine_for("sqlite://")
@@ -82,7 +86,13 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return sa_create_engine(parsed, pool_pre_ping=True, **kwargs)
+            # a pooled connection is pinged before use (a restarted server's old connections
+            # are replaced, not handed out), recycled after 30 min (idle-killing proxies), and
+            # a connection attempt gives up after 10 s so that the retry loop can go on
+            connect_args = {"connect_timeout": 10, **kwargs.pop("connect_args", {})}
+            kwargs.setdefault("pool_pre_ping", True)
+            kwargs.setdefault("pool_recycle", 1800)
+            return sa_create_engine(parsed, connect_args=connect_args, **kwargs)
         except ImportError as exc:
             raise StoreError(
                 f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}. "

@@ -195,3 +195,67 @@ def _log_pairs(db_url: str, store_url: str, home: str, worker: int, count: int) 
 
 def log_pairs(*args: Any) -> dict[str, Any]:
     return _guard(_log_pairs, *args)
+
+
+# ---- logging through database faults ----------------------------------------------------------
+def _log_through_faults(
+    db_url: str, store_url: str, home: str, worker: int, count: int, name: str
+) -> dict[str, Any]:
+    """Log ``count`` versions of distinct content while the database restarts under us. A
+    fault artiflow could not ride out must surface as a StoreError that says nothing was
+    written (then logging again is safe, and this worker does); anything else fails the test."""
+    from artiflow.exceptions import StoreError
+
+    reg = _registry(db_url, store_url, home)
+    indices: list[int] = []
+    surfaced: list[str] = []
+    try:
+        for i in range(count):
+            while True:
+                art = Artifact(name, type="dataset", metadata={"worker": worker, "i": i})
+                with art.new_file("data.txt") as fh:
+                    fh.write(f"worker {worker} item {i}\n")
+                try:
+                    indices.append(reg.log(art).index)
+                    break
+                except StoreError as exc:
+                    if "nothing was written" not in str(exc) or len(surfaced) > 20:
+                        raise
+                    surfaced.append(str(exc))
+                    time.sleep(0.2)
+    finally:
+        reg.close()
+    return {"indices": indices, "surfaced": surfaced}
+
+
+def log_through_faults(*args: Any) -> dict[str, Any]:
+    return _guard(_log_through_faults, *args)
+
+
+# ---- many writers with alias moves ------------------------------------------------------------
+def _log_and_move(
+    db_url: str, store_url: str, home: str, worker: int, count: int, start_at: float
+) -> dict[str, Any]:
+    """Log ``count`` versions of one collection; every 5th also takes the alias ``production``
+    (at log time) and every 7th moves ``staging`` onto the version just logged."""
+    reg = _registry(db_url, store_url, home)
+    indices = []
+    try:
+        while time.time() < start_at:  # all writers start together, once all are up
+            time.sleep(0.01)
+        for i in range(count):
+            art = Artifact("heavy-ds", type="dataset", metadata={"worker": worker, "i": i})
+            with art.new_file("data.txt") as fh:
+                fh.write(f"worker {worker} item {i}\n")
+            v = reg.log(art, aliases=["production"] if i % 5 == 4 else ())
+            if i % 7 == 6:
+                reg.alias(v.ref, "staging")
+            indices.append(v.index)
+        done = time.time()
+    finally:
+        reg.close()
+    return {"indices": indices, "done": done}
+
+
+def log_and_move(*args: Any) -> dict[str, Any]:
+    return _guard(_log_and_move, *args)
