@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifact import Artifact, LocalSource, ReferenceSource
 from .catalog import Catalog, VersionRow
@@ -42,6 +42,9 @@ from .runs import Run, new_run_row
 from .semver import SemVer
 from .store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
 from .version import ArtifactVersion
+
+if TYPE_CHECKING:
+    from ._ops.fsck import FsckResult
 
 __all__ = ["GCResult", "Registry"]
 
@@ -73,6 +76,12 @@ def _validate_labels(aliases: Iterable[str], tags: Iterable[str]) -> tuple[list[
     alias_list = [validate_alias(a) for a in dict.fromkeys(aliases)]
     tag_list = [validate_name(t, "tag") for t in dict.fromkeys(tags)]
     return alias_list, tag_list
+
+
+def _blob_sizes(items: Iterable[Entry]) -> tuple[set[str], dict[str, int]]:
+    """The stored blobs of ``items`` and their sizes, as :meth:`BlobStore.missing` takes them."""
+    sizes = {e.digest: e.size for e in items if e.ref is None and e.digest and e.size is not None}
+    return {e.digest for e in items if e.ref is None and e.digest}, sizes
 
 
 class Registry:
@@ -427,14 +436,17 @@ class Registry:
             for p, full in local.items():
                 entries[p] = Entry(p, digest=known[full], size=stats[full].st_size)
             candidate = Manifest({p: entries[p] for p in sorted(entries)})
-            if candidate.digest() == expected_latest:
+            if candidate.digest() == expected_latest and not self.store.missing(
+                *_blob_sizes(entries.values())  # a blob lost or damaged: store it again below
+            ):
                 if progress is not None:
                     progress(sum(st.st_size for st in stats.values()))
                 return candidate
         store = self.store
         need_check = {s.digest for s in carried.values() if s.ref is None and s.digest}
         need_check |= set(known.values())
-        missing = store.missing(need_check) if need_check else set()
+        sizes = {d: stats[full].st_size for full, d in known.items()}  # damaged = wrong size
+        missing = store.missing(need_check, sizes) if need_check else set()
         lost = {p for p, s in carried.items() if s.ref is None and s.digest in missing}
         if lost:
             raise StoreError(
@@ -963,6 +975,28 @@ class Registry:
         finally:
             if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---- integrity ------------------------------------------------------------------------
+    def fsck(
+        self,
+        sample: int | float | str | None = None,
+        repair: bool = True,
+        progress: Progress = None,
+        *,
+        sources: Iterable[str | BlobStore] = (),
+    ) -> FsckResult:
+        """Check every blob a live version needs (or a random ``sample``: a count, or a fraction
+        of at most 1), report the missing and corrupt ones with the versions they break, and with
+        ``repair`` put back a verified copy from the store's quarantine, the download cache or
+        ``sources`` (other store URLs); a corrupt blob with no copy is moved aside, so the next
+        log of that content stores it again. See :mod:`artiflow._ops.fsck` for the JSON shape.
+
+        Example:
+            >>> # registry.fsck(sample=0.1, repair=False).ok
+        """
+        from ._ops.fsck import fsck
+
+        return fsck(self, sample, repair, progress, sources=sources)
 
     # ---- garbage collection ---------------------------------------------------------------
     def gc(self, dry_run: bool = False, grace_seconds: float | None = None) -> GCResult:
