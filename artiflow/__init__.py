@@ -14,6 +14,7 @@ Example:
     'default/greeting:v0'
 """
 
+from ._ops.fsck import FsckResult
 from .artifact import Artifact
 from .config import Settings
 from .events import RegistryEvent
@@ -50,6 +51,7 @@ __all__ = [
     "ArtiflowError",
     "ConflictError",
     "Entry",
+    "FsckResult",
     "GCResult",
     "InvalidFieldError",
     "InvalidPathError",

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._ops import gc as _gc
 from ._ops import materialize as _materialize_ops
@@ -46,6 +46,9 @@ from .semver import SemVer
 from .store import SMALL_BLOB, BlobStore
 from .version import ArtifactVersion
 
+if TYPE_CHECKING:
+    from ._ops.fsck import FsckResult
+
 __all__ = ["GCResult", "Registry"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,12 @@ def _validate_labels(aliases: Iterable[str], tags: Iterable[str]) -> tuple[list[
     alias_list = [validate_alias(a) for a in dict.fromkeys(aliases)]
     tag_list = [validate_name(t, "tag") for t in dict.fromkeys(tags)]
     return alias_list, tag_list
+
+
+def _blob_sizes(items: Iterable[Entry]) -> tuple[set[str], dict[str, int]]:
+    """The stored blobs of ``items`` and their sizes, as :meth:`BlobStore.missing` takes them."""
+    sizes = {e.digest: e.size for e in items if e.ref is None and e.digest and e.size is not None}
+    return {e.digest for e in items if e.ref is None and e.digest}, sizes
 
 
 class Registry:
@@ -454,7 +463,9 @@ class Registry:
             for p, full in local.items():
                 entries[p] = Entry(p, digest=known[full], size=stats[full].st_size)
             candidate = Manifest({p: entries[p] for p in sorted(entries)})
-            if candidate.digest() == expected_latest:
+            if candidate.digest() == expected_latest and not self.store.missing(
+                *_blob_sizes(entries.values())  # a blob lost or damaged: store it again below
+            ):
                 if progress is not None:
                     progress(sum(st.st_size for st in stats.values()))
                 return candidate
@@ -493,7 +504,8 @@ class Registry:
         store = self.store
         need_check = {s.digest for s in carried.values() if s.ref is None and s.digest}
         need_check |= set(known.values())
-        missing = store.missing(need_check) if need_check else set()
+        sizes = {d: stats[full].st_size for full, d in known.items()}  # damaged = wrong size
+        missing = store.missing(need_check, sizes) if need_check else set()
         lost = {p for p, s in carried.items() if s.ref is None and s.digest in missing}
         if lost:
             raise StoreError(
@@ -890,6 +902,28 @@ class Registry:
         self, items: Sequence[Entry], base: Path, progress: Progress = None
     ) -> None:
         _materialize_ops.materialize_new(self, items, base, progress)
+
+    # ---- integrity ------------------------------------------------------------------------
+    def fsck(
+        self,
+        sample: int | float | str | None = None,
+        repair: bool = True,
+        progress: Progress = None,
+        *,
+        sources: Iterable[str | BlobStore] = (),
+    ) -> FsckResult:
+        """Check every blob a live version needs (or a random ``sample``: a count, or a fraction
+        of at most 1), report the missing and corrupt ones with the versions they break, and with
+        ``repair`` put back a verified copy from the store's quarantine, the download cache or
+        ``sources`` (other store URLs); a corrupt blob with no copy is moved aside, so the next
+        log of that content stores it again. See :mod:`artiflow._ops.fsck` for the JSON shape.
+
+        Example:
+            >>> # registry.fsck(sample=0.1, repair=False).ok
+        """
+        from ._ops.fsck import fsck
+
+        return fsck(self, sample, repair, progress, sources=sources)
 
     # ---- garbage collection ---------------------------------------------------------------
     def gc(

@@ -38,10 +38,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from .exceptions import StoreError, VerificationError
+from .exceptions import ArtiflowError, StoreError, VerificationError
 from .hashing import hash_bytes, hash_file, hash_stream
 
-__all__ = ["DEFAULT_CONCURRENCY", "BlobStore", "copy_new_small", "link_or_copy"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "QUARANTINE",
+    "BlobStore",
+    "copy_new_small",
+    "corrupt_local",
+    "link_or_copy",
+    "set_aside_file",
+]
 
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 SMALL_BLOB = _SMALL = 1024 * 1024  # up to this size a file is read whole, in one read
@@ -150,6 +158,88 @@ def _mtime(info: dict[str, Any]) -> float:
     return float(value)
 
 
+QUARANTINE = "quarantine"  # folder/prefix of blobs set aside as corrupt (gc and listings skip it)
+
+
+def _stamp() -> str:
+    """A UTC timestamp for quarantine names, unique within the process."""
+    now = time.time()
+    day = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{day}.{int(now % 1 * 1_000_000):06d}Z-{_PROCESS_TAG[:6]}{next(_TMP_COUNTER)}"
+
+
+def _corrupt_message(digest: str, url: str, found: str | None, where: str | None) -> str:
+    what = f"its content hashes to {found}" if found else "its content does not match its name"
+    kept = (
+        f"it was moved aside to {where!r} (nothing was deleted), so the next log of that "
+        "content stores it again"
+        if where
+        else "the next log of that content stores it again once it is moved aside"
+    )
+    return (
+        f"blob {digest} in {url!r} is corrupt ({what}) and was not handed out; {kept}. "
+        "Re-log the artifact, or run `artiflow fsck` to repair it from another copy"
+    )
+
+
+def _missing_message(digest: str, url: str) -> str:
+    return (
+        f"blob {digest} is missing from store {url!r}: the store lost content the registry "
+        "still references; re-log the artifact (the next log of that content stores it "
+        "again), or run `artiflow fsck --from URL` to restore it from another copy"
+    )
+
+
+def set_aside_file(blob: str, digest: str) -> str | None:
+    """Move the local blob file ``blob`` (``<root>/ab/cdef…``) to
+    ``<root>/quarantine/<digest>.<UTC timestamp>``: one rename, nothing deleted. Returns the new
+    path, or None when the blob is gone already (another reader moved it).
+
+    Example:
+        >>> import tempfile
+        >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+        >>> set_aside_file(s.path(d), d).startswith(str(s.root / "quarantine"))
+        True
+    """
+    folder = os.path.join(os.path.dirname(os.path.dirname(blob)), QUARANTINE)
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, f"{digest}.{_stamp()}")
+    try:
+        os.rename(blob, target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def corrupt_local(blob: str, digest: str, store_url: str) -> ArtiflowError:
+    """The error for the local blob file ``blob`` that did not hash to ``digest`` on a read.
+
+    The blob is hashed a second time first: when it verifies now, the first read was a transient
+    fault and nothing is changed (a :class:`StoreError` says to try again). Otherwise the very
+    file that was hashed (same inode: a writer may have replaced it meanwhile) is moved aside
+    into the store's ``quarantine/`` folder, so that the next log of that content stores it
+    again (nothing is deleted), and a :class:`VerificationError` is returned.
+    """
+    try:
+        before = os.stat(blob)
+        found, _ = hash_file(blob)
+        now = os.stat(blob)
+    except FileNotFoundError:
+        return StoreError(_missing_message(digest, store_url))
+    except OSError as exc:
+        return StoreError(f"cannot read blob {digest[:12]} from {store_url!r}: {exc}")
+    if found == digest:
+        return StoreError(
+            f"reading blob {digest} from {store_url!r} returned wrong content once but it "
+            "verifies now (a transient read fault); nothing was changed: try again"
+        )
+    where = None
+    if (now.st_ino, now.st_dev) == (before.st_ino, before.st_dev):
+        with contextlib.suppress(OSError):
+            where = set_aside_file(blob, digest)
+    return VerificationError(_corrupt_message(digest, store_url, found, where))
+
+
 class BlobStore:
     """A content-addressed blob store at ``url`` (a local folder or any fsspec URL).
 
@@ -227,9 +317,15 @@ class BlobStore:
             return os.path.exists(self.path(digest))
         return self._remote_exists(digest)
 
-    def missing(self, digests: Iterable[str]) -> set[str]:
+    def missing(self, digests: Iterable[str], sizes: Mapping[str, int] | None = None) -> set[str]:
         """The subset of ``digests`` that is not stored (checked in parallel on object stores:
         one HEAD per digest for a few, one listing per shard for many).
+
+        ``sizes`` (digest -> expected size) makes a local store also count a blob of the wrong
+        size as missing (truncated, appended to, emptied): the stat that sees the blob gives its
+        size for free, and the writer that then stores the content sets the damaged file aside.
+        Object stores write whole objects (a PUT, a completed multipart upload) and are checked
+        for presence only.
 
         Example:
             >>> import tempfile
@@ -239,7 +335,19 @@ class BlobStore:
         """
         wanted = set(digests)
         if self.is_local:
-            return {d for d in wanted if not os.path.exists(self.path(d))}
+            if not sizes:
+                return {d for d in wanted if not os.path.exists(self.path(d))}
+            out = set()
+            for d in wanted:
+                try:
+                    st = os.stat(self.path(d))
+                except FileNotFoundError:
+                    out.add(d)
+                    continue
+                want = sizes.get(d)
+                if want is not None and st.st_size != want:
+                    out.add(d)
+            return out
         if not wanted:
             return set()
         if len(wanted) <= _HEAD_LIMIT:
@@ -399,6 +507,23 @@ class BlobStore:
             )
         return StoreError(f"cannot store {what} in {self.url!r}: {exc}")
 
+    def _present(self, digest: str, size: int) -> bool:
+        """True when the blob is stored; a local blob of the wrong size counts as absent and is
+        moved aside into ``quarantine/`` (damaged: truncated, appended to, emptied), so the
+        writer asking stores the content again."""
+        if not self.is_local:
+            return self._remote_exists(digest)
+        path = self.path(digest)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        if st.st_size == size:
+            return True
+        with contextlib.suppress(OSError):
+            set_aside_file(path, digest)
+        return False
+
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` and return its digest.
 
@@ -408,7 +533,7 @@ class BlobStore:
             'af1349b9'
         """
         digest = hash_bytes(data)
-        if self.exists(digest):
+        if self._present(digest, len(data)):
             return digest
         if self.is_local:
             self._write_new(data, digest)
@@ -449,7 +574,7 @@ class BlobStore:
             and after.st_ino == before.st_ino
         )
         digest = hash_bytes(data)
-        if os.path.exists(f"{self._root_s}/{digest[:2]}/{digest[2:]}"):
+        if self._present(digest, len(data)):  # a damaged blob (wrong size) is set aside
             self._touch(digest)
         else:
             self._write_new(data, digest)
@@ -474,7 +599,7 @@ class BlobStore:
             >>> BlobStore(os.path.join(d, "store")).put_file(p)[1]
             3
         """
-        if digest is not None and self.exists(digest):
+        if digest is not None and self._present(digest, os.stat(local_path).st_size):
             if self.is_local:
                 self._touch(digest)
             size = os.stat(local_path).st_size
@@ -494,6 +619,7 @@ class BlobStore:
             try:
                 with open(tmp, "wb", buffering=0) as out:
                     found, size = hash_file(local_path, sink=out.write, progress=progress)
+                self._present(found, size)  # sets a damaged blob aside, so _install stores it
                 self._install(tmp, found)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -640,22 +766,117 @@ class BlobStore:
                 return open(self.path(digest), "rb")
             return self.fs.open(self.path(digest), "rb")  # type: ignore[no-any-return]
         except FileNotFoundError as exc:
-            raise StoreError(
-                f"blob {digest} is missing from store {self.url!r}: the store lost content the "
-                "registry still references; restore it or re-log the artifact"
-            ) from exc
+            raise StoreError(_missing_message(digest, self.url)) from exc
         except OSError as exc:
             raise StoreError(f"cannot read blob {digest[:12]} from {self.url!r}: {exc}") from exc
 
-    def _corrupt(self, digest: str, found: str) -> VerificationError:
-        # content-addressed: a blob that does not hash to its name is useless; removing it lets
-        # the next log of that content upload it again instead of skipping it as present
-        with contextlib.suppress(OSError):
-            self.delete(digest)
-        return VerificationError(
-            f"blob {digest} in {self.url!r} is corrupt (its content hashes to {found}); it was "
-            "not handed out and was removed from the store. Log the artifact again to restore it"
-        )
+    def hash_blob(self, digest: str, *, progress: Progress = None) -> tuple[str, int] | None:
+        """``(digest, size)`` of what the store holds under ``digest`` (read and hashed whole,
+        streamed), or None when nothing is there.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+            >>> s.hash_blob(d) == (d, 1), s.hash_blob("00" * 32)
+            (True, None)
+        """
+        try:
+            if self.is_local:
+                return hash_file(self.path(digest), progress=progress)
+            with self.fs.open(self.path(digest), "rb", block_size=_PART) as fh:
+                return hash_stream(fh, progress=progress)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read blob {digest[:12]} from {self.url!r}: {exc}") from exc
+
+    def quarantine(self, digest: str) -> str | None:
+        """Move the blob aside to ``<store>/quarantine/<digest>.<UTC timestamp>`` and return
+        where it went (None when nothing was there). Nothing is deleted: a local store renames
+        the file; an object store copies the object and removes the original only once the copy
+        exists. The blob then counts as missing, so the next log of that content stores it
+        again. Listings and gc never look into ``quarantine/``; remove it by hand once inspected.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
+            >>> s.quarantine(d) is not None, s.exists(d)
+            (True, False)
+        """
+        if self.is_local:
+            return set_aside_file(self.path(digest), digest)
+        target = f"{self._remote_root}/{QUARANTINE}/{digest}.{_stamp()}"
+        try:
+            self.fs.copy(self.path(digest), target)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot move blob {digest[:12]} aside in {self.url!r} (it was left in place): {exc}"
+            ) from exc
+        try:
+            self.fs.rm_file(self.path(digest))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(
+                f"blob {digest[:12]} was copied to {target!r} but could not be removed from its "
+                f"place in {self.url!r}: {exc}"
+            ) from exc
+        return str(target)
+
+    def quarantined(self) -> dict[str, list[str]]:
+        """The blobs set aside by :meth:`quarantine`: digest -> paths of the copies.
+
+        Example:
+            >>> import tempfile
+            >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x"); _ = s.quarantine(d)
+            >>> list(s.quarantined()) == [d]
+            True
+        """
+        out: dict[str, list[str]] = {}
+        if self.is_local:
+            folder = self.root / QUARANTINE
+            try:
+                names = sorted(os.listdir(folder))
+            except FileNotFoundError:
+                return out
+            for name in names:
+                out.setdefault(name.split(".", 1)[0], []).append(str(folder / name))
+            return out
+        try:
+            paths = sorted(self.fs.find(f"{self._remote_root}/{QUARANTINE}"))
+        except FileNotFoundError:
+            return out
+        except OSError as exc:
+            raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
+        for path in paths:
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            out.setdefault(name.split(".", 1)[0], []).append(path)
+        return out
+
+    def _corrupt(self, digest: str, found: str) -> ArtiflowError:
+        """The error for a blob that hashed to ``found`` on a read. Never a delete: the blob is
+        hashed again first (a transient fault that garbled one read changes nothing and says to
+        try again); a blob that is still wrong is moved aside (:meth:`quarantine`), so the next
+        log of that content stores it again and no other reader gets it."""
+        if self.is_local:
+            return corrupt_local(self.path(digest), digest, self.url)
+        try:
+            again = self.hash_blob(digest)
+        except StoreError as exc:
+            return exc
+        if again is None:
+            return StoreError(_missing_message(digest, self.url))
+        if again[0] == digest:
+            return StoreError(
+                f"reading blob {digest} from {self.url!r} returned wrong content once but it "
+                "verifies now (a transient read fault); nothing was changed: try again"
+            )
+        where: str | None = None
+        with contextlib.suppress(StoreError):
+            where = self.quarantine(digest)
+        return VerificationError(_corrupt_message(digest, self.url, again[0], where))
 
     def read_bytes(self, digest: str) -> bytes:
         """The verified content of a blob.
@@ -702,10 +923,7 @@ class BlobStore:
                 try:
                     self.fs.get_file(self.path(digest), str(tmp), **kwargs)
                 except FileNotFoundError as exc:
-                    raise StoreError(
-                        f"blob {digest} is missing from store {self.url!r}: the store lost "
-                        "content the registry still references; restore it or re-log the artifact"
-                    ) from exc
+                    raise StoreError(_missing_message(digest, self.url)) from exc
                 except OSError as exc:
                     raise StoreError(
                         f"cannot read blob {digest[:12]} from {self.url!r}: {exc}"
@@ -904,8 +1122,8 @@ def copy_new_small(
             data = read(fd, (size or 0) + 1)  # one byte more: a longer blob must not pass
         finally:
             close(fd)
-        if hasher(data) != digest:
-            raise VerificationError(f"blob {digest} is corrupt (hash mismatch); not handed out")
+        if hasher(data) != digest:  # moved aside (never deleted) so that a re-log repairs it
+            raise corrupt_local(src, digest, store_url)
         fd = open_(dst, o_new, 0o644)
         try:
             done = write(fd, data)
@@ -949,7 +1167,7 @@ def link_or_copy(
         finally:
             os.close(fd)
         if hash_bytes(data) != digest:
-            raise VerificationError(f"blob {digest} is corrupt (hash mismatch); not handed out")
+            raise corrupt_local(src, digest, os.path.dirname(os.path.dirname(src)))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             try:
@@ -985,12 +1203,12 @@ def link_or_copy(
                 with open(tmp, "xb", buffering=0) as out:
                     found, _ = hash_file(src, sink=out.write, progress=progress)
             if found != digest:
-                raise VerificationError(f"blob {digest} is corrupt (hash mismatch); not handed out")
+                raise corrupt_local(src, digest, os.path.dirname(os.path.dirname(src)))
             os.chmod(tmp, 0o644)
         else:
             found, _ = hash_file(src, progress=progress)
             if found != digest:
-                raise VerificationError(f"blob {digest} is corrupt (hash mismatch); not handed out")
+                raise corrupt_local(src, digest, os.path.dirname(os.path.dirname(src)))
             if link_type == "hardlink":
                 os.link(src, tmp)
             elif link_type == "symlink":

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .exceptions import ArtifactNotFoundError, InvalidPathError, VerificationError
-from .hashing import new_hasher
+from .exceptions import ArtifactNotFoundError, InvalidPathError, StoreError, VerificationError
+from .hashing import CHUNK, hash_stream, new_hasher
 from .manifest import Entry, Manifest
 from .refs import LATEST, validate_alias, validate_name
 from .semver import SemVer
@@ -43,8 +43,37 @@ if TYPE_CHECKING:
 __all__ = ["ArtifactVersion"]
 
 
+SPOOL_LIMIT = 64 * 1024 * 1024  # default of ARTIFLOW_VERIFY_SPOOL_BYTES
+_SPOOL_MEMORY = 8 * 1024 * 1024  # a spool larger than this rolls over to a temporary file
+
+
+def spool_limit() -> int:
+    """Up to this size (``ARTIFLOW_VERIFY_SPOOL_BYTES``, default 64 MiB) :meth:`ArtifactVersion.open`
+    reads a stored file whole and verifies it before handing out its first byte.
+
+    Example:
+        >>> spool_limit() >= 0
+        True
+    """
+    raw = os.environ.get("ARTIFLOW_VERIFY_SPOOL_BYTES", "")
+    if not raw:
+        return SPOOL_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidPathError(
+            f"ARTIFLOW_VERIFY_SPOOL_BYTES={raw!r} is not a size in bytes; set it to e.g. "
+            f"{SPOOL_LIMIT} (64 MiB)"
+        )
+    return value
+
+
 class _VerifiedReader(io.RawIOBase):
-    """A read-only stream that hashes what it hands out and checks the digest at the end."""
+    """A read-only stream over content that was verified whole before it was opened, hashed
+    again as it is read: a :class:`VerificationError` at the end says the file changed after its
+    check (see :meth:`ArtifactVersion.open`)."""
 
     def __init__(self, raw: BinaryIO, digest: str, path: str) -> None:
         self._raw = raw
@@ -64,8 +93,8 @@ class _VerifiedReader(io.RawIOBase):
                 self._done = True
                 if self._hasher.hexdigest() != self._digest:
                     raise VerificationError(
-                        f"entry {self._path!r}: its stored content does not match digest {self._digest}; "
-                        "the blob is corrupt and must not be used",
+                        f"entry {self._path!r}: its stored content changed while it was read "
+                        f"(it no longer matches digest {self._digest}); do not use what was read",
                         [("changed", self._path)],
                     )
             return 0
@@ -77,6 +106,58 @@ class _VerifiedReader(io.RawIOBase):
         with contextlib.suppress(Exception):
             self._raw.close()
         super().close()
+
+
+def _spooled(store: Any, digest: str, size: int | None, path: str) -> BinaryIO:
+    """The stored blob read whole into a private spool (memory, then a temporary file) and
+    verified: corrupt content raises here, before anything is handed out."""
+    import tempfile
+
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115 - returned
+    limit = None if size is None else size + 1  # one byte more: a longer blob fails at once
+    try:
+        hasher, total = new_hasher(), 0
+        with store.open(digest) as fh:
+            while limit is None or total < limit:
+                chunk = fh.read(CHUNK if limit is None else min(CHUNK, limit - total))
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                spool.write(chunk)
+                total += len(chunk)
+        found = hasher.hexdigest()
+        if found != digest:
+            raise store._corrupt(digest, found)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool  # type: ignore[return-value]
+
+
+def _prechecked(registry: Any, digest: str, path: str) -> BinaryIO:
+    """A large blob as a local file (the store's, or the download cache's verified copy for an
+    object store) hashed whole once before it is handed out, then streamed from the same open
+    file and hashed again (:class:`_VerifiedReader`)."""
+    from .store import _missing_message, corrupt_local
+
+    store = registry.store
+    blob = store.path(digest) if store.is_local else registry._local_blob(digest)
+    try:
+        fh = open(blob, "rb")  # noqa: SIM115 - returned
+    except FileNotFoundError:
+        raise StoreError(_missing_message(digest, store.url)) from None
+    try:
+        found, _ = hash_stream(fh)
+        if found != digest:
+            raise corrupt_local(
+                blob, digest, store.url if store.is_local else str(Path(blob).parents[1])
+            )
+        fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    return io.BufferedReader(_VerifiedReader(fh, digest, path))  # type: ignore[return-value]
 
 
 class _Cleanup(io.BufferedReader):
@@ -348,8 +429,17 @@ class ArtifactVersion:
         return entry
 
     def open(self, name: str) -> BinaryIO:
-        """Open one entry for reading, verified as it is read: a :class:`VerificationError` is
-        raised at the end of a blob whose content does not match its digest.
+        """Open one entry for reading; no unverified byte is handed out.
+
+        A stored file up to ``ARTIFLOW_VERIFY_SPOOL_BYTES`` (default 64 MiB) is read whole into a
+        private spool (memory up to 8 MiB, then a temporary file) and verified before this
+        returns: a corrupt or missing blob raises here (:class:`VerificationError` /
+        :class:`StoreError`), and what is read afterwards is the verified copy. A larger file is
+        hashed whole once before this returns (a local file: the store's own, or the download
+        cache's verified copy for an object store), then streamed from the same open file and
+        hashed again; it can only differ from what was checked if the stored file is rewritten
+        in between, which the end of the stream reports. References are downloaded (verified)
+        into a temporary folder that goes away when the stream is closed.
 
         Example:
             >>> # with version.open("rows.csv") as fh: header = fh.readline()
@@ -361,8 +451,9 @@ class ArtifactVersion:
             tmp = Path(tempfile.mkdtemp(prefix="artiflow-open-"))
             path = entry.download(tmp)
             return _Cleanup(io.FileIO(path, "rb"), tmp)  # type: ignore[return-value]
-        reader = _VerifiedReader(self._registry.store.open(entry.digest), entry.digest, entry.path)
-        return io.BufferedReader(reader)  # type: ignore[return-value]
+        if entry.size is None or entry.size <= spool_limit():
+            return _spooled(self._registry.store, entry.digest, entry.size, entry.path)
+        return _prechecked(self._registry, entry.digest, entry.path)
 
     def default_root(self) -> Path:
         """``./artifacts/<name>:<version>/``."""

@@ -1,20 +1,17 @@
 """The files of a version: a small cache of sorted manifests, and verified download streams.
 
 Manifests are immutable, so a sorted copy keyed by ``(ref, digest)`` can be reused by every page of
-a 10,000-file listing. Downloads stream from the store through the core and hold back the last
-chunk until the core has verified the content: a corrupt blob ends in a broken transfer, never in
-a complete-looking wrong file.
+a 10,000-file listing. Downloads go through the core's verified reader (``version.open``), which
+verifies a file before its first byte: a corrupt blob is answered with an error, never with its
+bytes.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ._serialize import pinned_ref
@@ -113,60 +110,18 @@ def _read_open(fh: Any) -> Iterator[bytes]:
         fh.close()  # a verifying reader may raise here, which aborts the transfer
 
 
-def _read_store(store: Any, digest: str, size: int | None, ref: str) -> Iterator[bytes]:
-    from artiflow.exceptions import VerificationError
-    from artiflow.hashing import new_hasher
-
-    hasher = new_hasher(size or 0)
-    total = 0
-    with store.open(digest) as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            hasher.update(chunk)
-            total += len(chunk)
-            yield chunk
-    found = hasher.hexdigest()
-    if found != digest or (size is not None and total != size):
-        raise VerificationError(
-            f"{ref}: blob {digest} in the store is corrupt (content hashes to {found}, "
-            f"{total} bytes); the download was aborted. Restore the blob or re-log the artifact"
-        )
-
-
-def _read_copy(version: Any, path: str) -> Iterator[bytes]:
-    tmp = tempfile.mkdtemp(prefix="artiflow-ui-")
-    try:
-        version.get_path(path).download(tmp)  # the core verifies what it writes
-        with open(Path(tmp, *path.split("/")), "rb") as fh:
-            while True:
-                chunk = fh.read(CHUNK)
-                if not chunk:
-                    break
-                yield chunk
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def open_stream(registry: Any, version: Any, row: FileRow) -> Iterator[bytes]:
     """Chunks of the verified content of one manifest entry of ``version``.
 
-    Stored files stream from the registry's blob store, hashed on the way; the last chunk is
-    held back until the digest matched, so a corrupt blob ends in an aborted transfer. References
-    (and stores without ``open``) go through the core's verified download into a temporary folder
-    that is removed afterwards. The first chunk is read before returning, so a missing blob raises
-    here, before any response header is sent.
+    One verified reader serves every download: the core's ``version.open``, which reads a file up
+    to ``ARTIFLOW_VERIFY_SPOOL_BYTES`` (default 64 MiB) whole and verifies it before the first
+    byte, and hashes a larger one whole before its first byte too (then again while it streams).
+    A corrupt or missing blob therefore raises here, before any response header is sent (the app
+    answers 502 with a JSON error and not one byte of the file). The last chunk is still held
+    back until the stream ended without an error, so a file that changed while a large one was
+    streamed ends in an aborted transfer, never in a complete-looking wrong file.
     """
-    opener = getattr(version, "open", None)
-    store = getattr(registry, "store", None)
-    if callable(opener):
-        chunks = _read_open(opener(row.path))
-    elif row.ref is None and row.digest and callable(getattr(store, "open", None)):
-        chunks = _read_store(store, row.digest, row.size, f"{pinned_ref(version)} {row.path}")
-    else:
-        chunks = _read_copy(version, row.path)
-    stream = _held_back(chunks)
+    stream = _held_back(_read_open(version.open(row.path)))
     try:
         first = next(stream)
     except StopIteration:
