@@ -1035,13 +1035,20 @@ class BlobStore:
             return self._abort_stale_uploads(older_than) if self.protocol in ("s3", "s3a") else 0
         if not self._tmp.exists():
             return 0
-        cutoff = time.time() - older_than
+        now = time.time()
+        cutoff = now - older_than
         removed = 0
         for entry in os.scandir(self._tmp):
             with contextlib.suppress(FileNotFoundError):
-                if entry.stat().st_mtime <= cutoff:
-                    os.unlink(entry.path)
-                    removed += 1
+                mtime = entry.stat().st_mtime
+                if mtime > cutoff:
+                    continue
+                # a temp file of a process still running here is an upload in flight (a gc with
+                # a short grace must not pull it from under its writer) until it is an hour old
+                if now - mtime < _TMP_MAX_AGE and _owner_alive(entry.name):
+                    continue
+                os.unlink(entry.path)
+                removed += 1
         return removed
 
     def _abort_stale_uploads(self, older_than: float) -> int:
@@ -1080,6 +1087,24 @@ def _reflink(src: str, dst: str) -> None:
 
 
 _TMP_COUNTER = itertools.count()
+_TMP_MAX_AGE = 3600.0
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the temp file ``name`` (``<tag>-<pid>-<n>``) belongs to a process running on
+    this machine (a reused pid only keeps the file longer, never removes a live one)."""
+    parts = name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 _PROCESS_TAG = uuid.uuid4().hex[:12]
 
 

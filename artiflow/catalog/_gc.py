@@ -91,6 +91,7 @@ class GCCatalog:
     dialect: str
     _single_read: dict[str, Any]
     write: Callable[[], Any]
+    read: Callable[[], Any]
 
     # ---- writers ------------------------------------------------------------------------
     def gc_epoch(self) -> int:
@@ -99,8 +100,7 @@ class GCCatalog:
         Example:
             >>> # guard = GCGuard(catalog.gc_epoch(), store.missing)
         """
-        with self.engine.connect() as conn:
-            conn.execution_options(**self._single_read)
+        with self.read() as conn:  # waits out a restarting database like every transaction
             value = conn.execute(select(gc_state.c.epoch).where(gc_state.c.id == 1)).scalar()
         return int(value or 0)
 

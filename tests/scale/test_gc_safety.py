@@ -126,7 +126,7 @@ def test_stress_gc_against_writers_loses_no_blob(
     db_url, store_url = shared
     seconds = 10.0 if store_url.startswith("/") else 6.0
     with Registry(db_url, store_url, home=str(tmp_path / "gc-home")) as reg:
-        reg.catalog  # migrate once, before the writers start
+        _ = reg.catalog  # migrate once, before the writers start
         writers = [
             _spawn("stress_writer", db_url, store_url, tmp_path / f"w{i}", i, seconds)
             for i in range(3)
