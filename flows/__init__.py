@@ -1,1 +1,1 @@
-"""Example Prefect flows (artiflow artifact tasks); see the "Prefect" section of README.md."""
+"""Example Prefect flows (artiflow artifact tasks); see docs/prefect.md."""
