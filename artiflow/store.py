@@ -322,8 +322,8 @@ class BlobStore:
         one HEAD per digest for a few, one listing per shard for many).
 
         ``sizes`` (digest -> expected size) makes a local store also count a blob of the wrong
-        size as missing (truncated, appended to, emptied): the stat that sees the blob gives its
-        size for free, and the writer that then stores the content sets the damaged file aside.
+        size as missing (truncated, appended to, emptied) and sets it aside (:meth:`_present`):
+        the stat that sees the blob gives its size for free.
         Object stores write whole objects (a PUT, a completed multipart upload) and are checked
         for presence only.
 
@@ -335,19 +335,12 @@ class BlobStore:
         """
         wanted = set(digests)
         if self.is_local:
-            if not sizes:
-                return {d for d in wanted if not os.path.exists(self.path(d))}
-            out = set()
-            for d in wanted:
-                try:
-                    st = os.stat(self.path(d))
-                except FileNotFoundError:
-                    out.add(d)
-                    continue
-                want = sizes.get(d)
-                if want is not None and st.st_size != want:
-                    out.add(d)
-            return out
+            known = sizes or {}
+            return {
+                d
+                for d in wanted
+                if not (self._present(d, known[d]) if d in known else os.path.exists(self.path(d)))
+            }
         if not wanted:
             return set()
         if len(wanted) <= _HEAD_LIMIT:

@@ -5,15 +5,11 @@ on S3 (a real moto server); the web download through the real app on a real HTTP
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +19,20 @@ import pytest
 from artiflow import Artifact, Registry, StoreError, VerificationError
 from artiflow.store import QUARANTINE, BlobStore
 
-# the moto server fixtures of tests/scale (loaded by path: test folders are not packages)
-_spec = importlib.util.spec_from_file_location(
-    "_scale_fixtures", Path(__file__).parents[1] / "scale" / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-_scale = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_scale)
+
+def _load(name: str, folder: str) -> Any:
+    """Another test folder's conftest, loaded by path (test folders are not packages)."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).parents[1] / folder / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# the moto server fixtures of tests/scale
+_scale = _load("_scale_fixtures", "scale")
 moto_endpoint = _scale.moto_endpoint
 s3_bucket = _scale.s3_bucket
 
@@ -451,26 +454,7 @@ def test_s3_fsck_reports_and_repairs_from_the_download_cache(
 
 
 # ---- item 6: the web download sends no corrupt byte -----------------------------------------
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+serve = _load("_ui_fixtures", "ui").serve_in_thread  # uvicorn in a thread on a free port
 
 
 @pytest.mark.parametrize("kind", KINDS)

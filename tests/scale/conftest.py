@@ -393,37 +393,15 @@ class OwnPostgres:
     def init(self) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
+    def _ctl(self, *args: str) -> None:
+        log = str(self.base / "log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", self._options(), "-l", log, *args)
+
     def start(self) -> None:
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.base / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._ctl("-w", "-t", "60", "start")
 
     def restart(self, mode: str = "fast") -> None:
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.base / "log"),
-            "-m",
-            mode,
-            "-w",
-            "-t",
-            "60",
-            "restart",
-        )
+        self._ctl("-m", mode, "-w", "-t", "60", "restart")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
