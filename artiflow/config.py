@@ -2,6 +2,7 @@
 
 ``Registry()`` with no argument uses ``ARTIFLOW_DB_URL`` and ``ARTIFLOW_STORE_URL`` when set,
 else ``$ARTIFLOW_HOME`` (default ``~/.artiflow``) with ``registry.db`` (SQLite) and ``objects/``.
+``ARTIFLOW_REGISTRY_NAME`` names the registry (its identity, see :mod:`artiflow.identity`).
 
 Example:
     >>> s = Settings.resolve(home="/tmp/af")
@@ -35,6 +36,19 @@ class Settings:
     link_type: str = "copy"
     storage_options: dict[str, Any] = field(default_factory=dict)
     pending_grace_seconds: float = 24 * 3600.0
+    registry_name: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """The registry's stable identity (see :mod:`artiflow.identity`; no I/O).
+
+        Example:
+            >>> Settings.resolve(home="/tmp/af", registry_name="prod").identity
+            'prod'
+        """
+        from .identity import registry_identity
+
+        return registry_identity(self)
 
     @property
     def cache_dir(self) -> Path:
@@ -56,6 +70,7 @@ class Settings:
         default_project: str | None = None,
         link_type: str | None = None,
         storage_options: dict[str, Any] | None = None,
+        registry_name: str | None = None,
     ) -> Settings:
         """Combine explicit arguments with ``ARTIFLOW_*`` environment variables.
 
@@ -79,6 +94,11 @@ class Settings:
         if link not in LINK_TYPES:
             raise InvalidRefError(f"invalid link type {link!r}: use one of {', '.join(LINK_TYPES)}")
         grace = float(env.get("ARTIFLOW_PENDING_GRACE_SECONDS", 24 * 3600))
+        name = registry_name or env.get("ARTIFLOW_REGISTRY_NAME") or None
+        if name is not None:
+            from .identity import validate_registry_name
+
+            validate_registry_name(name)
         return cls(
             home=home_path,
             db_url=db,
@@ -87,4 +107,5 @@ class Settings:
             link_type=link,
             storage_options=dict(storage_options or {}),
             pending_grace_seconds=grace,
+            registry_name=name,
         )

@@ -123,15 +123,20 @@ class LineageGraph:
         return "\n".join(lines)
 
     def to_openlineage(
-        self, producer: str = "https://github.com/artiflow/artiflow"
+        self, producer: str = "https://github.com/artiflow/artiflow", registry: Any = None
     ) -> list[dict[str, Any]]:
         """One OpenLineage ``RunEvent`` (as a dict) per run in the graph, with its inputs and
-        outputs as datasets (namespace ``artiflow://<project>``) carrying their version.
+        outputs as datasets (namespace ``artiflow://<registry>/<project>``, see
+        :mod:`artiflow.identity`; ``registry``: a Registry or its identity, default the
+        environment's) carrying their version.
 
         Example:
             >>> LineageGraph(root="version:1").to_openlineage()
             []
         """
+        from .identity import registry_identity
+
+        ident = registry_identity(registry)
         events = []
         for run in self.runs():
             inputs = [self.nodes[s] for s, t, k in self.edges if t == run["id"] and k == "used"]
@@ -151,8 +156,8 @@ class LineageGraph:
                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
                     "run": {"runId": _uuid_of(run["id"][4:])},
                     "job": {"namespace": job_ns, "name": job_name},
-                    "inputs": [_ol_dataset(v, producer) for v in inputs],
-                    "outputs": [_ol_dataset(v, producer) for v in outputs],
+                    "inputs": [_ol_dataset(v, producer, ident) for v in inputs],
+                    "outputs": [_ol_dataset(v, producer, ident) for v in outputs],
                 }
             )
         return events
@@ -167,10 +172,13 @@ def _uuid_of(hex_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, hex_id))
 
 
-def _ol_dataset(node: dict[str, Any], producer: str) -> dict[str, Any]:
+def _ol_dataset(node: dict[str, Any], producer: str, registry: str) -> dict[str, Any]:
+    from .identity import openlineage_dataset
+
+    namespace, name = openlineage_dataset(registry, node["project"], node["name"])
     return {
-        "namespace": f"artiflow://{node['project']}",
-        "name": node["name"],
+        "namespace": namespace,
+        "name": name,
         "facets": {
             "version": {
                 "_producer": producer,

@@ -2,7 +2,7 @@
 
 Every run logs a new version of ``bike-rides`` (raw), of ``bike-station-stats`` (one version
 written together by the mapped ``station_stats`` instances) and of ``bike-training-set``. Each new
-``bike-training-set`` version emits an event on the Asset ``x-artiflow://default/bike-training-set``,
+``bike-training-set`` version emits an event on the Asset ``x-artiflow://<registry>/default/bike-training-set``,
 which schedules the ``bike_model_retrain`` DAG.
 
 The data is synthetic and deterministic for a given logical date (no external service).

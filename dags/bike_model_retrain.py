@@ -4,7 +4,7 @@ Scheduled on the Asset of ``bike-training-set``: every new dataset version (from
 ``bike_dataset_nightly``) queues a run. ``train`` logs a ``bike-demand-model`` version (alias
 ``candidate``), ``evaluate`` scores it on a hold-out split and writes the score into the
 version's metadata, and ``promote`` moves ``production`` to it only if ``r2 >= 0.5``. The move
-emits an event on ``x-artiflow://default/bike-demand-model/alias/production``, which schedules
+emits an event on ``x-artiflow://<registry>/default/bike-demand-model/alias/production``, which schedules
 ``bike_model_deploy``.
 
 The model is a small least-squares fit in pure Python.

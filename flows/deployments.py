@@ -4,11 +4,14 @@
 ``prepare_dataset``) emits::
 
     event    artiflow.alias.moved
-    resource {"prefect.resource.id": "artiflow.artifact.default.bike-dataset",
-              "artiflow.alias": "production", ...}
+    resource {"prefect.resource.id": "artiflow://<registry>/default/bike-dataset",
+              "artiflow.registry": "<registry>", "artiflow.alias": "production", ...}
     payload  {"ref": "default/bike-dataset:v3", "version": "v3", "digest": ..., ...}
 
-The deployment below carries a ``DeploymentEventTrigger`` matching that resource and label; the
+(``<registry>`` is the registry identity, ``ARTIFLOW_REGISTRY_NAME``: set it to the same value
+where the deployment is created and where the flows run.) The deployment below carries a
+``DeploymentEventTrigger`` matching that resource and its labels, so another registry's
+promotion on the same Prefect server never starts it; the
 Prefect server's automation service then creates a flow run of ``retrain-bike-model`` with
 ``dataset_ref`` set to the promoted version. Run it for real with::
 

@@ -31,7 +31,8 @@ def test_errors_inherit_builtins():
 
 def test_core_imports_no_orchestrator_or_cloud_sdk():
     code = (
-        "import sys, artiflow, artiflow.cli, artiflow.catalog, artiflow.lineage, artiflow.references;"
+        "import sys, artiflow, artiflow.cli, artiflow.catalog, artiflow.lineage, artiflow.references,"
+        " artiflow._tasking;"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('airflow', 'prefect', 'boto3', 'botocore', 's3fs', 'gcsfs', 'google', 'fastapi')];"
         "print(bad); sys.exit(1 if bad else 0)"

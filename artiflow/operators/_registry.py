@@ -9,7 +9,8 @@ stay in Airflow's secrets backend):
   metadata database (``postgresql+psycopg://...``);
 * any type: the connection's extra may hold ``db_url``, ``store_url``, ``home``,
   ``link_type`` and ``storage_options`` (extra wins over the fields). The default project
-  stays ``$ARTIFLOW_PROJECT``: asset URIs are computed from it at parse time.
+  stays ``$ARTIFLOW_PROJECT`` and the registry identity ``$ARTIFLOW_REGISTRY_NAME`` (else
+  ``conn-<conn id>``): asset URIs are computed from them at parse time.
 
 One instance is kept per distinct configuration in the process, so repeated tasks in one worker
 (``dag.test()``, the LocalExecutor) share one engine.
@@ -18,18 +19,21 @@ One instance is kept per distinct configuration in the process, so repeated task
 from __future__ import annotations
 
 import os
-import threading
 from typing import TYPE_CHECKING, Any
+
+from artiflow._tasking.registries import cached_registry, env_key
 
 if TYPE_CHECKING:
     from artiflow import Registry
 
-__all__ = ["default_project", "get_registry", "registry_kwargs_from_connection"]
+__all__ = [
+    "default_project",
+    "get_registry",
+    "registry_identity",
+    "registry_kwargs_from_connection",
+]
 
-_ENV_KEYS = ("ARTIFLOW_HOME", "ARTIFLOW_DB_URL", "ARTIFLOW_STORE_URL", "ARTIFLOW_PROJECT")
 _REGISTRY_ARGS = ("db_url", "store_url", "home", "link_type", "storage_options")
-_lock = threading.Lock()
-_registries: dict[tuple[str | None, ...], Registry] = {}
 
 
 def _get_connection(conn_id: str) -> Any:
@@ -81,16 +85,19 @@ def get_registry(conn_id: str | None = None) -> Registry:
         True
     """
     conn_id = conn_id or os.environ.get("ARTIFLOW_CONN_ID") or None
-    key = (conn_id, *(os.environ.get(k) for k in _ENV_KEYS))
-    with _lock:
-        reg = _registries.get(key)
-        if reg is None:
-            from artiflow import Registry
 
-            kwargs = registry_kwargs_from_connection(_get_connection(conn_id)) if conn_id else {}
-            reg = Registry(**kwargs)
-            _registries[key] = reg
-        return reg
+    def build() -> Registry:
+        from artiflow import Registry
+
+        if not conn_id:
+            return Registry()
+        from artiflow.config import Settings
+
+        kwargs = registry_kwargs_from_connection(_get_connection(conn_id))
+        # the identity is the one the DAG processor computed without reading the connection
+        return Registry(settings=Settings.resolve(**kwargs, registry_name=registry_identity()))
+
+    return cached_registry(("airflow", conn_id, *env_key()), build)
 
 
 def default_project() -> str:
@@ -103,3 +110,21 @@ def default_project() -> str:
     from artiflow.config import Settings
 
     return Settings.resolve().default_project
+
+
+def registry_identity() -> str:
+    """The identity of the Airflow tasks' registry, from the environment only (no connection
+    read, no database opened: Asset URIs are computed from it at DAG parse time).
+
+    ``ARTIFLOW_REGISTRY_NAME`` when set; else, with ``ARTIFLOW_CONN_ID``, ``conn-<conn id>``;
+    else derived from the database URL of the ``ARTIFLOW_*`` environment (see
+    :mod:`artiflow.identity`). Set ``ARTIFLOW_REGISTRY_NAME`` to the same value everywhere the
+    registry is used (DAG processor, workers, Prefect workers) so every name agrees.
+
+    Example:
+        >>> isinstance(registry_identity(), str)
+        True
+    """
+    from artiflow.identity import default_identity
+
+    return default_identity(os.environ.get("ARTIFLOW_CONN_ID") or None)

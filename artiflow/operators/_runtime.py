@@ -1,39 +1,36 @@
-"""What an artifact-aware task does around the user's code, at execution time.
+"""The Airflow adapter of the task runtime (:mod:`artiflow._tasking`).
 
-:class:`TaskArtifacts` is shared by the ``@artifact_task`` decorator and the classic operators:
+:class:`TaskArtifacts` translates an Airflow task-instance try (DAG run, task id, try number, map
+index, worker host, upstream task ids by DAG edges) into the shared
+:class:`~artiflow._tasking.TaskExecution`, and adds what only Airflow has: the XCom payload and
+the asset-event extras of the try's outlets.
 
-1. ``open()`` starts a registry run for this task-instance try, resolves every input (same-run
-   pinning, see :meth:`TaskArtifacts.resolve`), records it as used and downloads it, and creates
-   one empty draft per output;
+1. ``open()`` starts the registry run, resolves (same-run pinning: an upstream task's version in
+   this DAG run), records and downloads the inputs, and creates one draft per output;
 2. the caller runs the user's code;
-3. ``commit()`` logs the drafts (or, in a mapped instance, adds them to the DAG run's
-   collaborative version), only when the code returned;
-4. ``close()`` finishes the run (SUCCESS or FAILED), turns the registry events of this try into
-   asset-event extras, and removes the downloaded inputs.
-
-Nothing is written to the registry when the code raises: the drafts are simply dropped.
+3. ``commit()`` logs the drafts in one transaction (or, in a mapped instance, adds them to the
+   DAG run's collaborative version), only when the code returned;
+4. ``publish()`` pushes the XCom and sets the asset-event extras; ``close()`` finishes the run
+   (SUCCESS, FAILED or SKIPPED) and removes the downloaded inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import socket
-import tempfile
 from collections.abc import Mapping
-from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artiflow._tasking import TaskContext, TaskExecution, UpstreamTasks, current_execution
 from artiflow.refs import parse_ref
 
 from ._registry import get_registry
 from ._specs import normalize_outputs
-from .assets import alias_uri, artifact_uri, event_extra, split_uri
+from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
 
 if TYPE_CHECKING:
-    from artiflow import Artifact, ArtifactVersion, Registry
+    from artiflow import ArtifactVersion, Registry
 
 __all__ = [
     "XCOM_KEY",
@@ -50,8 +47,6 @@ log = logging.getLogger(__name__)
 XCOM_KEY = "artiflow"
 ORCHESTRATOR = "airflow"
 
-_CURRENT: ContextVar[TaskArtifacts | None] = ContextVar("artiflow_task", default=None)
-
 
 def current_task_artifacts() -> TaskArtifacts:
     """The artifact bookkeeping of the artifact-aware task running in this context.
@@ -60,13 +55,10 @@ def current_task_artifacts() -> TaskArtifacts:
         >>> current_task_artifacts()  # doctest: +SKIP
         <TaskArtifacts ...>
     """
-    ta = _CURRENT.get()
-    if ta is None:
-        raise RuntimeError(
-            "no artifact-aware task is running here: call this inside an @artifact_task "
-            "function or an artifact operator's execute"
-        )
-    return ta
+    ex = current_execution()
+    if not isinstance(ex, TaskArtifacts):
+        raise RuntimeError("the artifact task running here is not an Airflow task")
+    return ex
 
 
 def use_artifact(ref: str, *, download: bool = True) -> ArtifactVersion:
@@ -80,12 +72,7 @@ def use_artifact(ref: str, *, download: bool = True) -> ArtifactVersion:
         ... def evaluate(model):
         ...     data = use_artifact(model.metadata["trained_on"])
     """
-    ta = current_task_artifacts()
-    version = ta.run.use(ta.resolve(ref))
-    if download:
-        version.download(ta._tmpdir() / f"extra-{len(ta.inputs)}")
-    ta.inputs[f"use:{ref}"] = version
-    return version
+    return current_task_artifacts().use(ref, download=download)
 
 
 def distributed_id(dag_id: str, run_id: str, task_id: str, output: str) -> str:
@@ -127,7 +114,31 @@ def _looks_like_output_spec(outs: Any) -> bool:
     )
 
 
-class TaskArtifacts:
+def airflow_task_context(
+    context: Mapping[str, Any] | None,
+    ti: Any,
+    *,
+    run_name: str | None = None,
+    info: Mapping[str, Any] | None = None,
+    upstream: Any = None,
+) -> TaskContext:
+    """The runtime's :class:`~artiflow._tasking.TaskContext` of an Airflow task instance."""
+    map_index = getattr(ti, "map_index", -1)
+    return TaskContext(
+        ORCHESTRATOR,
+        pipeline=ti.dag_id,
+        pipeline_run=ti.run_id,
+        task=ti.task_id,
+        run_name=run_name or ti.task_id,
+        try_number=int(getattr(ti, "try_number", 1) or 1),
+        map_index=int(map_index if map_index is not None else -1),
+        host=socket.gethostname(),
+        info=dict(info or {}),
+        upstream=upstream,
+    )
+
+
+class TaskArtifacts(TaskExecution):
     """Artifact bookkeeping for one task-instance try (see the module docstring).
 
     Example (inside an operator's ``execute``):
@@ -152,112 +163,31 @@ class TaskArtifacts:
     ) -> None:
         self.operator = operator
         self.context = context
-        self.input_spec: dict[str, str] = dict(inputs)
-        self.output_spec: dict[str, Mapping[str, Any]] = dict(outputs)
-        self.collaborative = collaborative
-        self.download = download
         ti = context["ti"]
+        task_context = airflow_task_context(
+            context,
+            ti,
+            run_name=run_name,
+            info={"operator": type(operator).__name__},
+            upstream=UpstreamTasks(self.upstream_producers),
+        )
+        super().__init__(
+            task_context,
+            inputs=inputs,
+            outputs=outputs,
+            registry=registry if registry is not None else get_registry,
+            download=download,
+            collaborative=collaborative,
+            collect_events=True,
+        )
         self.dag_id: str = ti.dag_id
         self.run_id: str = ti.run_id
         self.task_id: str = ti.task_id
-        self.try_number: int = int(getattr(ti, "try_number", 1) or 1)
-        self.map_index: int = int(getattr(ti, "map_index", -1) if ti.map_index is not None else -1)
-        self.run_name = run_name or self.task_id
-        self._registry = registry
-        self.run: Any = None
-        self.inputs: dict[str, ArtifactVersion] = {}
-        self.drafts: dict[str, Artifact] = {}
-        self.produced: dict[str, ArtifactVersion] = {}
-        self.parts: dict[str, str] = {}
-        self.events: list[Any] = []
-        self._unsubscribe: Any = None
-        self._tmp: Path | None = None
-        self.state: str | None = None
-        self._token: Any = None
+        self.try_number: int = task_context.try_number
+        self.map_index: int = -1 if task_context.map_index is None else task_context.map_index
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    @property
-    def registry(self) -> Registry:
-        """The registry of this task (created lazily from the environment)."""
-        if self._registry is None:
-            self._registry = get_registry()
-        return self._registry
-
-    def __enter__(self) -> TaskArtifacts:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.close(exc)
-
-    def start(self) -> None:
-        """Start the registry run of this try and listen to the registry's events."""
-        reg = self.registry
-        self._unsubscribe = reg.subscribe(self.events.append)
-        self.run = reg.start_run(
-            self.run_name,
-            orchestrator=ORCHESTRATOR,
-            pipeline=self.dag_id,
-            pipeline_run=self.run_id,
-            task=self.task_id,
-            try_number=self.try_number,
-            map_index=self.map_index,
-            host=socket.gethostname(),
-            info={"operator": type(self.operator).__name__},
-        )
-
-    def open(self) -> None:
-        """Start the run, resolve + download the inputs and create the output drafts."""
-        from artiflow import Artifact
-
-        if self.run is None:
-            self.start()
-        self._token = _CURRENT.set(self)
-        for param, ref in self.input_spec.items():
-            version = self.resolve(ref)
-            version = self.run.use(version)
-            if self.download:
-                version.download(self._tmpdir() / param)
-            self.inputs[param] = version
-        for param, out in self.output_spec.items():
-            self.drafts[param] = Artifact(
-                out["name"],
-                type=out.get("type") or "dataset",
-                description=out.get("description"),
-                metadata=dict(out.get("metadata") or {}),
-            )
-
-    def resolve(self, ref: str) -> ArtifactVersion:
-        """Resolve an input ref, pinning ``name`` / ``name:latest`` to this DAG run.
-
-        When the collection is an output of a task upstream of this one (transitively, by DAG
-        edges), the version that upstream task produced in this DAG run is used, even if
-        another run logged a newer version meanwhile. Explicit aliases and ``vN`` resolve
-        globally.
-        """
-        reg = self.registry
-        r = parse_ref(ref, default_project=reg.default_project)
-        if r.is_latest:
-            producers = self.upstream_producers(r.project, r.name)
-            if producers:
-                version = reg.produced_in(
-                    f"{r.project}/{r.name}",
-                    orchestrator=ORCHESTRATOR,
-                    pipeline=self.dag_id,
-                    pipeline_run=self.run_id,
-                    tasks=sorted(producers),
-                )
-                if version is not None:
-                    log.info("artiflow: %s pinned to %s (same DAG run)", ref, version.ref)
-                    return version
-                log.warning(
-                    "artiflow: upstream tasks %s declare %s as an output but logged no version "
-                    "in DAG run %s; falling back to %s",
-                    sorted(producers),
-                    r.collection,
-                    self.run_id,
-                    r,
-                )
-        return reg.get(str(r))
+    def __repr__(self) -> str:
+        return f"<TaskArtifacts {self.dag_id}/{self.run_id}/{self.task_id}[{self.map_index}]>"
 
     def upstream_producers(self, project: str, name: str) -> set[str]:
         """Ids of tasks upstream of this one (transitively) that declare ``project/name``."""
@@ -277,59 +207,18 @@ class TaskArtifacts:
                     found.add(task_id)
         return found
 
-    def commit(self) -> dict[str, ArtifactVersion]:
-        """Log every output draft (the user's code returned). Mapped instances upsert parts."""
-        for param, draft in self.drafts.items():
-            out = self.output_spec[param]
-            if _is_empty(draft):
-                raise ValueError(
-                    f"output {param!r} ({out['name']}) is empty: add files to the draft "
-                    "(draft.add_file / add_dir / new_file) or remove it from outputs"
-                )
-        if self.collaborative:
-            for param, draft in self.drafts.items():
-                did = distributed_id(self.dag_id, self.run_id, self.task_id, param)
-                self.registry.upsert(draft, distributed_id=did)
-                self.parts[param] = did
-            return self.produced
-        # every output in one commit: all of them become visible, or none does
-        params = list(self.drafts)
-        items = [
-            (
-                self.drafts[param],
-                {
-                    "aliases": tuple(self.output_spec[param].get("aliases") or ()),
-                    "tags": tuple(self.output_spec[param].get("tags") or ()),
-                },
-            )
-            for param in params
-        ]
-        self.produced.update(zip(params, self.run.log_many(items), strict=True))
-        return self.produced
+    def commit(self, distributed_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Log every output draft (the code returned). Mapped instances upsert parts."""
+        if self.collaborative and distributed_ids is None:
+            distributed_ids = {
+                p: distributed_id(self.dag_id, self.run_id, self.task_id, p) for p in self.drafts
+            }
+        return super().commit(distributed_ids)
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Finish the run, release the subscription and remove the downloaded inputs."""
-        try:
-            if self.run is not None and self.state is None:
-                if error is None:
-                    self.state = "SUCCESS"
-                    self.run.finish("SUCCESS")
-                elif _is_skip(error):
-                    self.state = "SKIPPED"
-                    self.run.finish("SKIPPED", error=str(error)[:4000])
-                else:
-                    self.state = "FAILED"
-                    self.run.finish("FAILED", error=f"{type(error).__name__}: {error}"[:4000])
-        finally:
-            if self._token is not None:
-                _CURRENT.reset(self._token)
-                self._token = None
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-                self._unsubscribe = None
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-                self._tmp = None
+    def close(self, error: BaseException | str | None = None, *, skipped: bool = False) -> None:
+        """Finish the run (SKIPPED for Airflow's skip exception) and clean up."""
+        skipped = skipped or (isinstance(error, BaseException) and _is_skip(error))
+        super().close(error, skipped=skipped)
 
     # -- Airflow side effects ----------------------------------------------------------------
     def xcom_payload(self) -> dict[str, Any]:
@@ -355,50 +244,37 @@ class TaskArtifacts:
         """Turn registry events of this try into extras on the declared artiflow outlets."""
         op = self.operator
         outlets = list(getattr(op, "outlets", None) or [])
-        declared = {getattr(o, "uri", None): o for o in outlets if split_uri(getattr(o, "uri", ""))}
+        declared = [o for o in outlets if split_uri(getattr(o, "uri", ""))]
         extras: dict[str, dict[str, Any]] = {}
         run_id = self.run.id if self.run is not None else None
         for ev in self.events:
             if getattr(ev, "run_id", None) not in (None, run_id) or ev.version is None:
                 continue  # another run's event (a thread sharing the registry), or an unalias
-            base = artifact_uri(f"{ev.project}/{ev.name}")
+            collection = f"{ev.project}/{ev.name}"
             if ev.kind == "version.created":
-                extras[base] = event_extra(ev, run_id=run_id)
+                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id)
                 for a in ev.aliases or ():
                     if a != "latest":
-                        extras[alias_uri(f"{ev.project}/{ev.name}", a)] = event_extra(
-                            ev, alias=a, run_id=run_id
-                        )
+                        extras[alias_uri(collection, a)] = event_extra(ev, alias=a, run_id=run_id)
             elif ev.kind == "alias.moved" and ev.alias:
-                extras[alias_uri(f"{ev.project}/{ev.name}", ev.alias)] = event_extra(
+                extras[alias_uri(collection, ev.alias)] = event_extra(
                     ev, alias=ev.alias, previous=ev.previous, run_id=run_id
                 )
-        emitted = set()
+        emitted: set[str] = set()
         outlet_events = self.context.get("outlet_events")
         for uri, extra in extras.items():
-            asset = declared.get(uri)
-            if asset is None:
+            assets = [o for o in declared if same_asset(o.uri, uri)]
+            if not assets:
                 if not uri.endswith("/alias/latest"):
                     log.info("artiflow: no outlet declared for %s; no asset event", uri)
                 continue
-            if outlet_events is not None:
-                outlet_events[asset].extra.update(extra)
-            emitted.add(uri)
-        op.outlets = [
-            o for o in outlets if getattr(o, "uri", None) not in declared or o.uri in emitted
-        ]
+            for asset in assets:
+                if outlet_events is not None:
+                    outlet_events[asset].extra.update(extra)
+                emitted.add(asset.uri)
+        op.outlets = [o for o in outlets if o not in declared or o.uri in emitted]
         return emitted
-
-    def _tmpdir(self) -> Path:
-        if self._tmp is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f"artiflow-{self.task_id}-"))
-        return self._tmp
 
 
 def _is_skip(error: BaseException) -> bool:
     return any(c.__name__ == "AirflowSkipException" for c in type(error).__mro__)
-
-
-def _is_empty(draft: Any) -> bool:
-    paths = getattr(draft, "paths", None)
-    return callable(paths) and len(paths()) == 0

@@ -1,15 +1,22 @@
 """Airflow Assets for artiflow collections and aliases.
 
-Every collection is an Asset ``x-artiflow://<project>/<name>``; every alias of a collection is an
-Asset of its own, ``x-artiflow://<project>/<name>/alias/<alias>``, so a DAG can be scheduled on
-"new version of the dataset" or on "model promoted to production". The ``x-`` scheme keeps
-Airflow from normalising the URI.
+Every collection is an Asset ``x-artiflow://<registry>/<project>/<name>``; every alias of a
+collection is an Asset of its own, ``x-artiflow://<registry>/<project>/<name>/alias/<alias>``, so a
+DAG can be scheduled on "new version of the dataset" or on "model promoted to production".
+``<registry>`` is the registry identity (:mod:`artiflow.identity`, ``ARTIFLOW_REGISTRY_NAME``),
+so the Assets of two registries never collide. The ``x-`` scheme keeps Airflow from normalising
+the URI.
+
+Migration from ``x-artiflow://<project>/<name>`` (artiflow before the registry identity): the
+helpers below and every artifact task use the new URIs; a DAG that spells an old URI out
+(``Asset("x-artiflow://default/ds")``) must use :func:`artifact_asset` / :func:`alias_asset`
+instead. An outlet declared by hand with an old URI still receives the event extras.
 
 Example:
-    >>> artifact_asset("bike-dataset").uri
-    'x-artiflow://default/bike-dataset'
-    >>> alias_asset("churn-model", "production").uri
-    'x-artiflow://default/churn-model/alias/production'
+    >>> artifact_asset("bike-dataset", registry="prod").uri
+    'x-artiflow://prod/default/bike-dataset'
+    >>> alias_asset("churn-model", "production", registry="prod").uri
+    'x-artiflow://prod/default/churn-model/alias/production'
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from artiflow.identity import AIRFLOW_SCHEME, airflow_asset_uri, parse_airflow_asset_uri
 from artiflow.refs import parse_ref
 
-from ._registry import default_project
+from ._registry import default_project, registry_identity
 
 __all__ = [
     "SCHEME",
@@ -30,10 +38,11 @@ __all__ = [
     "artifact_asset",
     "artifact_uri",
     "event_extra",
+    "same_asset",
     "split_uri",
 ]
 
-SCHEME = "x-artiflow"
+SCHEME = AIRFLOW_SCHEME
 
 
 def _collection(ref: str, project: str | None) -> tuple[str, str]:
@@ -41,65 +50,66 @@ def _collection(ref: str, project: str | None) -> tuple[str, str]:
     return r.project, r.name
 
 
-def artifact_uri(ref: str, project: str | None = None) -> str:
+def artifact_uri(ref: str, project: str | None = None, registry: str | None = None) -> str:
     """The asset URI of a collection (any selector in ``ref`` is ignored).
 
+    ``registry`` defaults to the tasks' registry identity (from the environment).
+
     Example:
-        >>> artifact_uri("team/model:v3")
-        'x-artiflow://team/model'
+        >>> artifact_uri("team/model:v3", registry="prod")
+        'x-artiflow://prod/team/model'
     """
     p, n = _collection(ref, project)
-    return f"{SCHEME}://{p}/{n}"
+    return airflow_asset_uri(registry or registry_identity(), p, n)
 
 
-def alias_uri(ref: str, alias: str, project: str | None = None) -> str:
+def alias_uri(ref: str, alias: str, project: str | None = None, registry: str | None = None) -> str:
     """The asset URI of one alias of a collection.
 
     Example:
-        >>> alias_uri("model", "production")
-        'x-artiflow://default/model/alias/production'
+        >>> alias_uri("model", "production", registry="prod")
+        'x-artiflow://prod/default/model/alias/production'
     """
-    return f"{artifact_uri(ref, project)}/alias/{alias}"
+    p, n = _collection(ref, project)
+    return airflow_asset_uri(registry or registry_identity(), p, n, alias=alias)
 
 
-def artifact_asset(ref: str, project: str | None = None, **kwargs: Any) -> Asset:
+def artifact_asset(
+    ref: str, project: str | None = None, registry: str | None = None, **kwargs: Any
+) -> Asset:
     """An Airflow :class:`~airflow.sdk.Asset` for a collection: use it in ``schedule=[...]``.
 
     Example:
-        >>> artifact_asset("bike-dataset").name
-        'x-artiflow://default/bike-dataset'
+        >>> artifact_asset("bike-dataset", registry="prod").name
+        'x-artiflow://prod/default/bike-dataset'
     """
-    return Asset(artifact_uri(ref, project), **kwargs)
+    return Asset(artifact_uri(ref, project, registry), **kwargs)
 
 
-def alias_asset(ref: str, alias: str, project: str | None = None, **kwargs: Any) -> Asset:
+def alias_asset(
+    ref: str, alias: str, project: str | None = None, registry: str | None = None, **kwargs: Any
+) -> Asset:
     """An Asset that receives an event each time ``alias`` moves (e.g. a promotion).
 
     Example:
-        >>> alias_asset("churn-model", "production").uri
-        'x-artiflow://default/churn-model/alias/production'
+        >>> alias_asset("churn-model", "production", registry="prod").uri
+        'x-artiflow://prod/default/churn-model/alias/production'
     """
-    return Asset(alias_uri(ref, alias, project), **kwargs)
+    return Asset(alias_uri(ref, alias, project, registry), **kwargs)
 
 
 def split_uri(uri: str) -> tuple[str, str, str | None] | None:
-    """``(project, name, alias or None)`` for an artiflow asset URI, else None.
+    """``(project, name, alias or None)`` for an artiflow asset URI (of any registry, or of the
+    old form without one), else None.
 
     Example:
-        >>> split_uri("x-artiflow://default/model/alias/production")
+        >>> split_uri("x-artiflow://prod/default/model/alias/production")
         ('default', 'model', 'production')
         >>> split_uri("s3://bucket/key") is None
         True
     """
-    prefix = f"{SCHEME}://"
-    if not uri.startswith(prefix):
-        return None
-    parts = uri[len(prefix) :].split("/")
-    if len(parts) == 2:
-        return parts[0], parts[1], None
-    if len(parts) == 4 and parts[2] == "alias":
-        return parts[0], parts[1], parts[3]
-    return None
+    parts = parse_airflow_asset_uri(uri)
+    return None if parts is None else (parts.project, parts.name, parts.alias)
 
 
 def event_extra(
@@ -148,3 +158,24 @@ def unique_assets(assets: Iterable[Any]) -> list[Any]:
             seen.add(key)
             out.append(a)
     return out
+
+
+def same_asset(declared: str, uri: str) -> bool:
+    """Whether a declared outlet URI names the asset ``uri``: the same URI, or the same
+    collection/alias spelled in the old form without a registry.
+
+    Example:
+        >>> same_asset("x-artiflow://default/ds", "x-artiflow://prod/default/ds")
+        True
+        >>> same_asset("x-artiflow://other/default/ds", "x-artiflow://prod/default/ds")
+        False
+    """
+    if declared == uri:
+        return True
+    d, u = parse_airflow_asset_uri(declared), parse_airflow_asset_uri(uri)
+    return (
+        d is not None
+        and u is not None
+        and d.registry is None
+        and (d.project, d.name, d.alias) == (u.project, u.name, u.alias)
+    )

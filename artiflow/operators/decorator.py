@@ -22,7 +22,6 @@ mapped task (upstream) and to the commit task (downstream).
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +31,8 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.decorator import _TaskDecorator, task_decorator_factory
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+from artiflow._tasking import check_overlap, check_parameters
 
 from ._runtime import XCOM_KEY, TaskArtifacts, distributed_id
 from ._specs import normalize_inputs, normalize_outputs
@@ -49,14 +50,7 @@ def _without_params(fn: Callable[..., Any], names: set[str]) -> Callable[..., An
     Airflow checks the call in the DAG against the function's signature at parse time; the
     artifact parameters are injected at run time, so they are hidden from that check.
     """
-    sig = inspect.signature(fn)
-    missing = names - set(sig.parameters)
-    has_var_kw = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-    if missing and not has_var_kw:
-        raise TypeError(
-            f"{fn.__name__}() has no parameter(s) {', '.join(sorted(missing))} declared in "
-            "inputs/outputs; add them to the function signature"
-        )
+    sig = check_parameters(fn, sorted(names), allow_var_keyword=True)
 
     @functools.wraps(fn)
     def stand_in(*args: Any, **kwargs: Any) -> Any:
@@ -74,8 +68,8 @@ def assets_for(inputs: Mapping[str, str], outputs: Mapping[str, Mapping[str, Any
 
     Example:
         >>> inl, outl = assets_for({"a": "ds:latest"}, {"m": {"name": "model", "aliases": ["prod"]}})
-        >>> [a.uri for a in inl], [a.uri for a in outl]
-        (['x-artiflow://default/ds'], ['x-artiflow://default/model', 'x-artiflow://default/model/alias/prod'])
+        >>> [a.uri.split("/", 3)[3] for a in inl], [a.uri.split("/", 3)[3] for a in outl]
+        (['default/ds'], ['default/model', 'default/model/alias/prod'])
     """
     inlets = [artifact_asset(ref) for ref in inputs.values()]
     outlets = []
@@ -111,9 +105,7 @@ class ArtifactDecoratedOperator(OpenLineageMixin, _PythonDecoratedOperator):
         ins = normalize_inputs(inputs)
         outs = normalize_outputs(outputs)
         original = getattr(python_callable, _ORIGINAL, python_callable)
-        overlap = set(ins) & set(outs)
-        if overlap:
-            raise ValueError(f"parameters declared as both input and output: {sorted(overlap)}")
+        check_overlap(ins, outs)
         super().__init__(
             python_callable=_without_params(original, set(ins) | set(outs)),
             op_args=op_args,
@@ -193,41 +185,25 @@ class ArtifactCommitOperator(OpenLineageMixin, BaseOperator):
         self._artiflow: TaskArtifacts | None = None
 
     def execute(self, context: Any) -> Any:
-        from artiflow import Artifact
-
         ti = context["ti"]
         # a list of task ids (not a str) makes xcom_pull return every map index, as a list
-        payloads = ti.xcom_pull(task_ids=[self.mapped_task_id], key=XCOM_KEY)
+        payloads = _as_list(ti.xcom_pull(task_ids=[self.mapped_task_id], key=XCOM_KEY))
         results = ti.xcom_pull(task_ids=[self.mapped_task_id])
-        payloads = _as_list(payloads)
         ta = TaskArtifacts(self, context, inputs={}, outputs=self.artiflow_outputs)
         self._artiflow = ta
         with ta:
-            ta.start()
+            run = ta.start()
             used = sorted({ref for p in payloads if p for ref in (p.get("inputs") or {}).values()})
             for ref in used:
-                ta.inputs[ref] = ta.run.use(ref)
-            for param, out in self.artiflow_outputs.items():
-                draft = Artifact(
-                    out["name"],
-                    type=out.get("type") or "dataset",
-                    description=out.get("description"),
-                    metadata=dict(out.get("metadata") or {}),
-                )
-                did = distributed_id(ti.dag_id, ti.run_id, self.mapped_task_id, param)
-                ta.produced[param] = self.registry_finish(ta, draft, did, out)
+                ta.inputs[ref] = run.use(ta.resolve(ref))
+            ta.finish_parts(
+                {
+                    param: distributed_id(ti.dag_id, ti.run_id, self.mapped_task_id, param)
+                    for param in self.artiflow_outputs
+                }
+            )
             ta.publish()
         return _as_list(results)
-
-    @staticmethod
-    def registry_finish(ta: TaskArtifacts, draft: Any, did: str, out: Mapping[str, Any]) -> Any:
-        return ta.registry.finish(
-            draft,
-            distributed_id=did,
-            aliases=tuple(out.get("aliases") or ()),
-            tags=tuple(out.get("tags") or ()),
-            run=ta.run,
-        )
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -283,7 +259,7 @@ def artifact_task(
     ``"team/data:v3"``); ``outputs`` maps parameter names to collection names or
     ``artiflow.Output(name, type=..., aliases=..., tags=..., metadata=...)``. Every other keyword
     goes to Airflow (``retries``, ``pool``, ``task_id``...). Each output is an outlet Asset
-    (``x-artiflow://<project>/<name>``, plus one per alias declared on the output) and each
+    (``x-artiflow://<registry>/<project>/<name>``, plus one per alias declared on the output) and each
     input an inlet, set at parse time.
 
     Example:

@@ -2,13 +2,13 @@
 
 The provider calls ``get_openlineage_facets_on_start`` before and
 ``get_openlineage_facets_on_complete`` / ``_on_failure`` after a task runs. Artiflow answers with
-one OpenLineage ``Dataset`` per input and output: namespace ``artiflow://<project>``, name the
-collection, and, once the task ran, a ``version`` facet naming the exact version used or
+one OpenLineage ``Dataset`` per input and output: namespace ``artiflow://<registry>/<project>``
+(see :mod:`artiflow.identity`), name the collection, and, once the task ran, a ``version`` facet naming the exact version used or
 produced. Without the provider these methods return ``None`` (nothing is imported eagerly).
 
 Example:
-    >>> lineage_datasets({"raw": "bike-rides"}, {}, {}, {})["inputs"][0]["namespace"]
-    'artiflow://default'
+    >>> lineage_datasets({"raw": "bike-rides"}, {}, {}, {})["inputs"][0]["namespace"]  # doctest: +ELLIPSIS
+    'artiflow://.../default'
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from artiflow.identity import openlineage_dataset
 from artiflow.refs import parse_ref
 
-from ._registry import default_project
+from ._registry import default_project, registry_identity
 
 __all__ = ["OpenLineageMixin", "lineage_datasets"]
 
 
 def _dataset(ref: str, version: Any | None) -> dict[str, Any]:
     r = parse_ref(ref, default_project=default_project())
-    data: dict[str, Any] = {"namespace": f"artiflow://{r.project}", "name": r.name}
+    namespace, name = openlineage_dataset(registry_identity(), r.project, r.name)
+    data: dict[str, Any] = {"namespace": namespace, "name": name}
     if version is not None:
         data["version"] = version.version
         data["digest"] = version.digest
@@ -43,8 +45,8 @@ def lineage_datasets(
     ``used``/``produced`` map parameter names to versions once the task ran (else empty).
 
     Example:
-        >>> lineage_datasets({}, {"m": {"name": "team/model"}}, {}, {})["outputs"]
-        [{'namespace': 'artiflow://team', 'name': 'model'}]
+        >>> lineage_datasets({}, {"m": {"name": "team/model"}}, {}, {})["outputs"]  # doctest: +ELLIPSIS
+        [{'namespace': 'artiflow://.../team', 'name': 'model'}]
     """
     ins = [_dataset(ref, used.get(p)) for p, ref in inputs.items()]
     # inputs recorded at run time without a declaration (e.g. the commit task)

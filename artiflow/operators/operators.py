@@ -99,7 +99,7 @@ class PromoteArtifactOperator(ArtifactOperator):
     with ``compare_to_current=True`` it must also be at least as good as the version that
     holds ``alias`` now. When the gate fails the task is skipped (``on_fail="skip"``, default)
     or fails (``on_fail="fail"``); nothing moves. The alias move emits an asset event on
-    ``x-artiflow://<project>/<name>/alias/<alias>``.
+    ``x-artiflow://<registry>/<project>/<name>/alias/<alias>``.
 
     Returns ``{"ref", "alias", "promoted", "metric", "value"}``.
 

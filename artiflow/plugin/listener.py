@@ -12,7 +12,6 @@ Listeners run in the task process (and in-process under ``dag.test()``).
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -38,25 +37,16 @@ def record_failed_try(task_instance: Any, error: BaseException | str | None) -> 
     ta = getattr(task, "_artiflow", None)
     if ta is not None and ta.run is not None:
         return None  # the operator recorded this try itself
+    from artiflow._tasking import record_failed_try as record
     from artiflow.operators._registry import get_registry
+    from artiflow.operators._runtime import airflow_task_context
 
-    reg = get_registry()
-    run = reg.start_run(
-        task_instance.task_id,
-        orchestrator="airflow",
-        pipeline=task_instance.dag_id,
-        pipeline_run=task_instance.run_id,
-        task=task_instance.task_id,
-        try_number=int(getattr(task_instance, "try_number", 1) or 1),
-        map_index=int(
-            getattr(task_instance, "map_index", -1) if task_instance.map_index is not None else -1
-        ),
-        host=socket.gethostname(),
+    context = airflow_task_context(
+        None,
+        task_instance,
         info={"operator": type(task).__name__, "recorded_by": "listener"},
     )
-    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
-    run.finish("FAILED", error=text[:4000])
-    return run
+    return record(context, get_registry(), error)
 
 
 @hookimpl

@@ -1,37 +1,47 @@
 """Turn registry events into Prefect events, and the triggers that react to them.
 
 Every committed version emits ``artiflow.version.created`` and every alias move emits
-``artiflow.alias.moved``. The resource is the collection::
+``artiflow.alias.moved``. The resource is the collection, named after the registry identity
+(:mod:`artiflow.identity`, ``ARTIFLOW_REGISTRY_NAME``)::
 
-    {"prefect.resource.id": "artiflow.artifact.<project>.<name>",
+    {"prefect.resource.id": "artiflow://<registry>/<project>/<name>",
      "prefect.resource.name": "<project>/<name>",
+     "artiflow.registry": "<registry>",
      "artiflow.project": "<project>", "artiflow.name": "<name>",
      "artiflow.alias": "<alias>"}          # alias moves only
 
-and the payload carries ``ref``, ``version``, ``index``, ``digest``, ``aliases``, ``run_id`` (the
-registry run, when one made the change) and, for alias moves, ``alias`` and ``previous``. An
-alias removed from every version emits ``artiflow.alias.removed`` instead. Because the alias
-is also a resource *label*, a :class:`~prefect.events.DeploymentEventTrigger` can match
-"bike-dataset moved to production" without looking into the payload
-(see :func:`alias_moved_trigger`).
+and the payload carries ``ref``, ``version``, ``index``, ``digest``, ``aliases``, ``registry``,
+``run_id`` (the registry run, when one made the change) and, for alias moves, ``alias`` and
+``previous``. An alias removed from every version emits ``artiflow.alias.removed`` instead.
+Because the alias is also a resource *label*, a :class:`~prefect.events.DeploymentEventTrigger`
+can match "bike-dataset moved to production" without looking into the payload (see
+:func:`alias_moved_trigger`); the triggers made here match the registry too, so an event of
+another registry on the same Prefect server never starts the deployment.
+
+Migration: before the registry identity the resource id was ``artiflow.artifact.<project>.<name>``;
+re-create triggers with :func:`alias_moved_trigger` / :func:`version_created_trigger` (or match
+``artiflow://<registry>/<project>/<name>`` and the ``artiflow.registry`` label).
 
 Artifact tasks forward events on their own; code that changes the registry outside an artifact
 task (a promotion step, a notebook) wraps it in :func:`forward_events`, or calls :func:`promote`.
 
 Example:
     >>> from artiflow.prefect.events import resource_id
-    >>> resource_id("default", "bike-dataset")
-    'artiflow.artifact.default.bike-dataset'
+    >>> resource_id("default", "bike-dataset", registry="prod")
+    'artiflow://prod/default/bike-dataset'
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from artiflow.identity import REGISTRY_LABEL, collection_uri, registry_identity
 
 if TYPE_CHECKING:
     from prefect.events import DeploymentEventTrigger
@@ -61,27 +71,32 @@ _KINDS = {"version.created": VERSION_CREATED, "alias.moved": ALIAS_MOVED}
 logger = logging.getLogger(__name__)
 
 
-def resource_id(project: str, name: str) -> str:
-    """The Prefect resource id of a collection: ``artiflow.artifact.<project>.<name>``.
+def resource_id(project: str, name: str, *, registry: Any = None) -> str:
+    """The Prefect resource id of a collection: ``artiflow://<registry>/<project>/<name>``.
+
+    ``registry`` is a :class:`~artiflow.Registry`, its identity, or None (the environment's).
 
     Example:
-        >>> resource_id("team", "churn-model")
-        'artiflow.artifact.team.churn-model'
+        >>> resource_id("team", "churn-model", registry="prod")
+        'artiflow://prod/team/churn-model'
     """
-    return f"artiflow.artifact.{project}.{name}"
+    return collection_uri(registry_identity(registry), project, name)
 
 
-def to_prefect_event(event: RegistryEvent) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """Map a :class:`~artiflow.RegistryEvent` to ``(event name, resource, payload)``.
+def to_prefect_event(
+    event: RegistryEvent, registry: Any = None
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Map a :class:`~artiflow.RegistryEvent` of ``registry`` (a Registry, its identity, or None
+    for the environment's) to ``(event name, resource, payload)``.
 
     Example:
         >>> from artiflow import RegistryEvent
         >>> ev = RegistryEvent(kind="alias.moved", project="default", name="ds",
         ...     ref="default/ds:v2", version="v2", index=2, digest="abc",
         ...     aliases=["latest", "production"], alias="production", previous="v1")
-        >>> name, resource, payload = to_prefect_event(ev)
-        >>> name, resource["artiflow.alias"], payload["previous"]
-        ('artiflow.alias.moved', 'production', 'v1')
+        >>> name, resource, payload = to_prefect_event(ev, registry="prod")
+        >>> name, resource["artiflow.alias"], payload["previous"], resource["artiflow.registry"]
+        ('artiflow.alias.moved', 'production', 'v1', 'prod')
     """
     try:
         name = _KINDS[event.kind]
@@ -89,9 +104,11 @@ def to_prefect_event(event: RegistryEvent) -> tuple[str, dict[str, str], dict[st
         raise ValueError(f"unknown registry event kind {event.kind!r}") from None
     if event.kind == "alias.moved" and event.version is None:
         name = ALIAS_REMOVED  # not a move to a version: must not trigger "promoted" automations
+    ident = registry_identity(registry)
     resource = {
-        "prefect.resource.id": resource_id(event.project, event.name),
+        "prefect.resource.id": collection_uri(ident, event.project, event.name),
         "prefect.resource.name": f"{event.project}/{event.name}",
+        REGISTRY_LABEL: ident,
         "artiflow.project": event.project,
         "artiflow.name": event.name,
     }
@@ -103,6 +120,7 @@ def to_prefect_event(event: RegistryEvent) -> tuple[str, dict[str, str], dict[st
         "index": event.index,
         "digest": event.digest,
         "aliases": list(event.aliases),
+        "registry": ident,
         "run_id": getattr(event, "run_id", None),
     }
     if event.kind == "alias.moved":
@@ -112,8 +130,9 @@ def to_prefect_event(event: RegistryEvent) -> tuple[str, dict[str, str], dict[st
     return name, resource, payload
 
 
-def emit_registry_event(event: RegistryEvent) -> Event | None:
-    """Emit one registry event as a Prefect event (buffered; see :func:`flush_events`).
+def emit_registry_event(event: RegistryEvent, registry: Any = None) -> Event | None:
+    """Emit one registry event of ``registry`` (a Registry, its identity, or None for the
+    environment's) as a Prefect event (buffered; see :func:`flush_events`).
 
     Inside a flow or task run, Prefect relates the event to that run. Errors are logged, never
     raised: the registry change already happened.
@@ -128,7 +147,7 @@ def emit_registry_event(event: RegistryEvent) -> Event | None:
     from prefect.events import emit_event
 
     try:
-        name, resource, payload = to_prefect_event(event)
+        name, resource, payload = to_prefect_event(event, registry)
         return emit_event(event=name, resource=resource, payload=payload)
     except Exception:  # a reporting failure must not undo or fail the registry change
         logger.warning("could not emit Prefect event for %s", event.ref, exc_info=True)
@@ -157,7 +176,8 @@ def forward_events(registry: Registry) -> Iterator[Registry]:
     with _lock:
         entry = _subscriptions.get(key)
         if entry is None:
-            unsubscribe = registry.subscribe(emit_registry_event)
+            emit = functools.partial(emit_registry_event, registry=registry_identity(registry))
+            unsubscribe = registry.subscribe(emit)
             _subscriptions[key] = (registry, unsubscribe, 1)
         else:
             _subscriptions[key] = (entry[0], entry[1], entry[2] + 1)
@@ -223,13 +243,19 @@ def _trigger(
     parameters: dict[str, Any] | None,
     extra_match: dict[str, str],
     trigger_name: str | None,
+    registry: Any,
 ) -> DeploymentEventTrigger:
     from prefect.events import DeploymentEventTrigger
 
+    ident = registry_identity(registry)
     return DeploymentEventTrigger(
         name=trigger_name,
         expect={event},
-        match={"prefect.resource.id": resource_id(project, name), **extra_match},
+        match={
+            "prefect.resource.id": collection_uri(ident, project, name),
+            REGISTRY_LABEL: ident,
+            **extra_match,
+        },
         parameters=parameters,
     )
 
@@ -241,8 +267,10 @@ def alias_moved_trigger(
     project: str = "default",
     parameters: dict[str, Any] | None = None,
     trigger_name: str | None = None,
+    registry: Any = None,
 ) -> DeploymentEventTrigger:
-    """A trigger that runs a deployment when ``alias`` moves to a version of ``name``.
+    """A trigger that runs a deployment when ``alias`` moves to a version of ``name`` in
+    ``registry`` (a Registry, its identity, or None for the environment's registry).
 
     ``parameters`` are Jinja templates over the event: ``{{ event.payload.ref }}`` is the exact
     version promoted (``default/bike-dataset:v3``), so the run trains on that version even if
@@ -254,7 +282,9 @@ def alias_moved_trigger(
         >>> sorted(t.expect), t.match.model_dump()["artiflow.alias"]
         (['artiflow.alias.moved'], 'production')
     """
-    return _trigger(ALIAS_MOVED, project, name, parameters, {"artiflow.alias": alias}, trigger_name)
+    return _trigger(
+        ALIAS_MOVED, project, name, parameters, {"artiflow.alias": alias}, trigger_name, registry
+    )
 
 
 def version_created_trigger(
@@ -263,12 +293,13 @@ def version_created_trigger(
     project: str = "default",
     parameters: dict[str, Any] | None = None,
     trigger_name: str | None = None,
+    registry: Any = None,
 ) -> DeploymentEventTrigger:
-    """A trigger that runs a deployment on every new version of ``name``.
+    """A trigger that runs a deployment on every new version of ``name`` in ``registry``.
 
     Example:
-        >>> t = version_created_trigger("bike-dataset")
+        >>> t = version_created_trigger("bike-dataset", registry="prod")
         >>> t.match.model_dump()["prefect.resource.id"]
-        'artiflow.artifact.default.bike-dataset'
+        'artiflow://prod/default/bike-dataset'
     """
-    return _trigger(VERSION_CREATED, project, name, parameters, {}, trigger_name)
+    return _trigger(VERSION_CREATED, project, name, parameters, {}, trigger_name, registry)

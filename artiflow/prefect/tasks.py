@@ -13,10 +13,14 @@ What happens in one task run (one try):
    the registry run ends ``FAILED``;
 5. a markdown artifact on the task run lists the versions used and produced.
 
-Same-run pinning: an input with no selector or ``latest`` whose collection was logged earlier in
-the same flow run resolves to *that* version (``Registry.produced_in``), not to a newer one a
-concurrent run may have logged since. Order the producer before the consumer by passing its
-result or with ``wait_for=[...]``. Aliases other than ``latest`` and ``vN`` resolve globally.
+Same-run pinning: an input with no selector or ``latest`` whose collection an upstream task
+produced in this flow run resolves to *that* task's version, not to a newer one another task or a
+concurrent run logged since. Upstream means the task runs whose futures or results the task
+received, or that it waited for (``wait_for=[...]``), and, transitively, their own upstream
+artifact tasks; the nearest producer wins. When no upstream task produced it (tasks called one
+after another without passing results), the newest version logged earlier in the flow run is
+used. Aliases other than ``latest`` and ``vN`` resolve globally. The task runtime behind this is
+:mod:`artiflow._tasking`; this module only translates Prefect's context into it.
 
 Caching: artifact tasks default to ``cache_policy=NO_CACHE``. A cached Prefect state skips the
 function, so it cannot log anything; see :func:`artifact_task` for what happens when you opt in.
@@ -41,20 +45,27 @@ import functools
 import hashlib
 import inspect
 import logging
-import os
-import shutil
-import tempfile
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from prefect import Task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.context import FlowRunContext, TaskRunContext
 
-from artiflow import Artifact, Output, Registry, parse_ref
+from artiflow import Output, Registry
+from artiflow._tasking import (
+    TaskContext,
+    TaskExecution,
+    UpstreamTaskRuns,
+    check_overlap,
+    check_parameters,
+    default_registry,
+    normalize_inputs,
+    normalize_outputs,
+    resolver_for,
+)
+from artiflow.identity import collection_uri, registry_identity
 
 from .events import forward_events
 
@@ -72,11 +83,14 @@ RegistryLike = Registry | Callable[[], Registry] | None
 
 @dataclass(frozen=True)
 class _Spec:
-    """What an artifact task declares; kept on the wrapper function (it survives with_options)."""
+    """What an artifact task declares; kept on the wrapper function (it survives with_options).
+
+    ``outputs`` holds the normalised declarations of :mod:`artiflow._tasking.spec`.
+    """
 
     fn: Callable[..., Any]
     inputs: Mapping[str, str]
-    outputs: Mapping[str, Output]
+    outputs: Mapping[str, Mapping[str, Any]]
     registry: Any = None
     signature: inspect.Signature = field(default=None)  # type: ignore[assignment]
 
@@ -85,35 +99,11 @@ class _Spec:
             return self.registry
         if callable(self.registry):
             return self.registry()
-        return _default_registry()
+        return default_registry()
 
 
-_registries: dict[tuple[str | None, ...], Registry] = {}
-_registries_lock = threading.Lock()
-
-
-def _default_registry() -> Registry:
-    """``Registry()`` built lazily in the task process, once per configuration."""
-    key = tuple(
-        os.environ.get(k)
-        for k in ("ARTIFLOW_HOME", "ARTIFLOW_DB_URL", "ARTIFLOW_STORE_URL", "ARTIFLOW_PROJECT")
-    )
-    with _registries_lock:
-        reg = _registries.get(key)
-        if reg is None:
-            reg = _registries[key] = Registry()
-        return reg
-
-
-def _as_output(value: str | Output, param: str) -> Output:
-    if isinstance(value, Output):
-        return value
-    if isinstance(value, str):
-        return Output(value)
-    raise TypeError(
-        f"outputs[{param!r}] must be a collection name or artiflow.Output, "
-        f"got {type(value).__name__}"
-    )
+#: ``Registry()`` built lazily in the task process, once per configuration
+_default_registry = default_registry
 
 
 def _build_spec(
@@ -124,32 +114,16 @@ def _build_spec(
 ) -> _Spec:
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
         raise TypeError(f"artifact_task does not support generator functions ({fn.__name__})")
-    signature = inspect.signature(fn)
-    ins = dict(inputs or {})
-    outs = {param: _as_output(value, param) for param, value in (outputs or {}).items()}
-    both = set(ins) & set(outs)
-    if both:
-        raise ValueError(f"parameters {sorted(both)} are declared as both inputs and outputs")
-    for param in (*ins, *outs):
-        p = signature.parameters.get(param)
-        if p is None:
+    for param, value in (outputs or {}).items():
+        if not isinstance(value, (str, Output)):
             raise TypeError(
-                f"{fn.__name__}() has no parameter {param!r} for the declared artifact; "
-                f"add it to the signature (it is injected at run time)"
+                f"outputs[{param!r}] must be a collection name or artiflow.Output, "
+                f"got {type(value).__name__}"
             )
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"artifact parameter {param!r} cannot be *args or **kwargs")
-    for param, ref in ins.items():
-        if not isinstance(ref, str):
-            raise TypeError(f"inputs[{param!r}] must be a ref string like 'bike-dataset:latest'")
-        parse_ref(ref)  # validate now: a typo fails at import, not in the middle of a flow
-    for param, out in outs.items():
-        parse_ref(out.name)
-        if ":" in out.name:
-            raise ValueError(
-                f"outputs[{param!r}] = {out.name!r}: give a collection name without a selector; "
-                "use Output(name, aliases=[...]) to set aliases"
-            )
+    ins = normalize_inputs(inputs)  # validated now: a typo fails at import, not mid-flow
+    outs = normalize_outputs(outputs)
+    check_overlap(ins, outs)
+    signature = check_parameters(fn, [*ins, *outs])
     return _Spec(fn=fn, inputs=ins, outputs=outs, registry=registry, signature=signature)
 
 
@@ -163,36 +137,85 @@ def _public_signature(spec: _Spec) -> inspect.Signature:
 # resolution and reporting helpers
 
 
-def _flow_run_id() -> str | None:
-    ctx = TaskRunContext.get()
-    if ctx is not None and ctx.task_run.flow_run_id is not None:
-        return str(ctx.task_run.flow_run_id)
-    flow_ctx = FlowRunContext.get()
-    if flow_ctx is not None and flow_ctx.flow_run is not None:
-        return str(flow_ctx.flow_run.id)
-    return None
-
-
-def _resolve(reg: Registry, ref: str, flow_run_id: str | None) -> Any:
-    """Resolve ``ref``, pinning ``latest`` to the version logged earlier in this flow run."""
-    parsed = parse_ref(ref, default_project=reg.default_project)
-    if parsed.is_latest and flow_run_id is not None:
-        pinned = reg.produced_in(
-            parsed.collection, orchestrator="prefect", pipeline_run=flow_run_id
-        )
-        if pinned is not None:
-            return pinned
-    return reg.get(str(parsed))
-
-
-def asset_key(project: str, name: str) -> str:
-    """The Prefect asset key of a collection: ``artiflow://<project>/<name>``.
+def upstream_task_runs(task_run: Any) -> set[str]:
+    """Ids of the task runs whose futures or results ``task_run`` received or waited for
+    (its ``task_inputs``: parameters and ``wait_for``; not ``__parents__``, the task runs that
+    called it, which have not finished).
 
     Example:
-        >>> asset_key("default", "bike-dataset")
-        'artiflow://default/bike-dataset'
+        >>> upstream_task_runs(None)
+        set()
     """
-    return f"artiflow://{project}/{name}"
+    found: set[str] = set()
+    inputs = getattr(task_run, "task_inputs", None) or {}
+    for key, values in inputs.items():
+        if key == "__parents__":
+            continue
+        for value in values or ():
+            kind = value.get("input_type") if isinstance(value, Mapping) else None
+            kind = kind or getattr(value, "input_type", None)
+            ident = value.get("id") if isinstance(value, Mapping) else getattr(value, "id", None)
+            if kind == "task_run" and ident is not None:
+                found.add(str(ident))
+    return found
+
+
+def _task_context(
+    spec: _Spec,
+    *,
+    task_run: Any = None,
+    task_name: str | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> TaskContext:
+    """The runtime's :class:`~artiflow._tasking.TaskContext` of the current Prefect task run."""
+    task_ctx = TaskRunContext.get()
+    if task_run is None and task_ctx is not None:
+        task_run = task_ctx.task_run
+    if task_name is None:
+        task_name = task_ctx.task.name if task_ctx is not None else spec.fn.__name__
+    flow_ctx = FlowRunContext.get()
+    flow_name = flow_ctx.flow.name if flow_ctx is not None and flow_ctx.flow else None
+    flow_run_id = None
+    if task_run is not None and task_run.flow_run_id is not None:
+        flow_run_id = str(task_run.flow_run_id)
+    elif flow_ctx is not None and flow_ctx.flow_run is not None:
+        flow_run_id = str(flow_ctx.flow_run.id)
+    upstream = upstream_task_runs(task_run)
+    run_info: dict[str, Any] = {}
+    if task_run is not None:
+        run_info = {"task_run_id": str(task_run.id), "task_run_name": task_run.name}
+        if upstream:
+            run_info["upstream_task_runs"] = sorted(upstream)
+    run_info.update(info or {})
+    return TaskContext(
+        "prefect",
+        pipeline=flow_name,
+        pipeline_run=flow_run_id,
+        task=task_name,
+        try_number=task_run.run_count if task_run is not None else 1,
+        info=run_info,
+        upstream=UpstreamTaskRuns(upstream),
+    )
+
+
+def _resolve_all(spec: _Spec, context: TaskContext, refs: Iterable[tuple[str, str]]) -> Any:
+    """Resolve ``(param, ref)`` pairs through the pipeline run's resolver (no run recorded)."""
+    reg = spec.get_registry()
+    resolver = resolver_for(reg, context.pipeline_key)
+    return {
+        p: resolver.resolve(ref, upstream=context.upstream, task=context.task) for p, ref in refs
+    }
+
+
+def asset_key(project: str, name: str, *, registry: Any = None) -> str:
+    """The Prefect asset key of a collection: ``artiflow://<registry>/<project>/<name>`` (the
+    same name as its event resource; ``registry``: a Registry, its identity, or None).
+
+    Example:
+        >>> asset_key("default", "bike-dataset", registry="prod")
+        'artiflow://prod/default/bike-dataset'
+    """
+    return collection_uri(registry_identity(registry), project, name)
 
 
 def _markdown(task_name: str, run_id: str | None, state: str, used: Any, produced: Any) -> str:
@@ -262,7 +285,9 @@ def flush_reports(timeout: float | None = 30.0) -> None:
         wait(pending, timeout=timeout)
 
 
-def _report_assets(used: Mapping[str, Any], produced: Mapping[str, Any]) -> None:
+def _report_assets(
+    used: Mapping[str, Any], produced: Mapping[str, Any], registry: Any = None
+) -> None:
     """Report outputs as materialized Prefect assets (version in the metadata), inputs as deps."""
     try:
         from prefect.assets import Asset
@@ -273,10 +298,12 @@ def _report_assets(used: Mapping[str, Any], produced: Mapping[str, Any]) -> None
     if ctx is None:
         return
     try:
+        ident = registry_identity(registry)
         for v in used.values():
-            ctx.direct_asset_dependencies.add(Asset(key=asset_key(v.project, v.collection)))
+            key = asset_key(v.project, v.collection, registry=ident)
+            ctx.direct_asset_dependencies.add(Asset(key=key))
         for v in produced.values():
-            key = asset_key(v.project, v.collection)
+            key = asset_key(v.project, v.collection, registry=ident)
             ctx.downstream_assets.add(Asset(key=key))
             ctx.add_asset_metadata(
                 key,
@@ -299,108 +326,53 @@ def _report_assets(used: Mapping[str, Any], produced: Mapping[str, Any]) -> None
 
 
 class _Execution:
-    """One try of an artifact task: start the registry run, inject, commit or fail."""
+    """One try of an artifact task: the shared runtime plus Prefect's reporting."""
 
     def __init__(self, spec: _Spec) -> None:
         self.spec = spec
-        self.reg = spec.get_registry()
-        task_ctx = TaskRunContext.get()
-        flow_ctx = FlowRunContext.get()
-        self.task_run = task_ctx.task_run if task_ctx is not None else None
-        self.task_name = task_ctx.task.name if task_ctx is not None else spec.fn.__name__
-        self.flow_name = flow_ctx.flow.name if flow_ctx is not None and flow_ctx.flow else None
-        self.flow_run_id = _flow_run_id()
-        self.used: dict[str, Any] = {}
-        self.produced: dict[str, Any] = {}
-        self.drafts: dict[str, Artifact] = {}
-        self.run: Any = None
-        self._tmp: Path | None = None
+        context = _task_context(spec)
+        self.task_name = context.task
+        self.ex = TaskExecution(
+            context, inputs=spec.inputs, outputs=spec.outputs, registry=spec.get_registry
+        )
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
         spec = self.spec
         bound = _public_signature(spec).bind(*args, **kwargs)
-        info: dict[str, Any] = {}
-        if self.task_run is not None:
-            info = {"task_run_id": str(self.task_run.id), "task_run_name": self.task_run.name}
-        self.run = self.reg.start_run(
-            self.task_name,
-            orchestrator="prefect",
-            pipeline=self.flow_name,
-            pipeline_run=self.flow_run_id,
-            task=self.task_name,
-            try_number=self.task_run.run_count if self.task_run is not None else 1,
-            info=info,
-        )
         try:
-            self._tmp = Path(tempfile.mkdtemp(prefix="artiflow-prefect-"))
-            values = dict(bound.arguments)
-            for param, ref in spec.inputs.items():
-                version = self.run.use(_resolve(self.reg, ref, self.flow_run_id))
-                version.download(root=self._tmp / param)
-                self.used[param] = values[param] = version
-            for param, out in spec.outputs.items():
-                draft = Artifact(
-                    out.name, type=out.type, description=out.description, metadata=out.metadata
-                )
-                self.drafts[param] = values[param] = draft
+            self.ex.open()
         except BaseException as exc:
             self.fail(exc)
             raise
+        values = {**bound.arguments, **self.ex.inputs, **self.ex.drafts}
         ordered = {name: values[name] for name in spec.signature.parameters if name in values}
         full = inspect.BoundArguments(spec.signature, ordered)  # type: ignore[arg-type]
         full.apply_defaults()
         return full
 
     def commit(self) -> None:
+        ex = self.ex
         try:
-            empty = [p for p, draft in self.drafts.items() if not draft.paths()]
-            if empty:  # checked for all outputs before logging any of them
-                raise ValueError(
-                    f"{self.task_name}: output draft(s) {empty} are empty; add files to them "
-                    "(nothing was logged)"
-                )
-            with forward_events(self.reg):
-                # every output in one commit: all of them become visible, or none does
-                params = list(self.drafts)
-                items = [
-                    (
-                        self.drafts[p],
-                        {
-                            "aliases": tuple(self.spec.outputs[p].aliases),
-                            "tags": tuple(self.spec.outputs[p].tags),
-                        },
-                    )
-                    for p in params
-                ]
-                self.produced.update(zip(params, self.run.log_many(items), strict=True))
-            self.run.finish("SUCCESS")
+            with forward_events(ex.registry):
+                ex.commit()  # every output in one commit: all of them become visible, or none
+            ex.close()
         except BaseException as exc:
             self.fail(exc)
             raise
-        self._cleanup()
-        _report_assets(self.used, self.produced)
+        _report_assets(ex.inputs, ex.produced, ex.registry)
+        run_id = ex.run.id if ex.run is not None else None
         _report_markdown(
-            self.task_name,
-            _markdown(self.task_name, self.run.id, "SUCCESS", self.used, self.produced),
+            self.task_name, _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced)
         )
 
     def fail(self, exc: BaseException) -> None:
-        self._cleanup()
-        if self.run is None:
+        run = self.ex.run
+        self.ex.close(exc)
+        if run is None:
             return
-        try:
-            self.run.finish("FAILED", error=f"{type(exc).__name__}: {exc}")
-        except Exception:
-            logger.warning("could not record the failed artiflow run", exc_info=True)
         _report_markdown(
-            self.task_name, _markdown(self.task_name, self.run.id, "FAILED", self.used, {})
+            self.task_name, _markdown(self.task_name, run.id, "FAILED", self.ex.inputs, {})
         )
-        self.run = None
-
-    def _cleanup(self) -> None:
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
 
 
 def _make_wrapper(spec: _Spec) -> Callable[..., Any]:
@@ -463,12 +435,11 @@ class ArtifactInputsPolicy(CachePolicy):
     ) -> str | None:
         if self.spec is None or not self.spec.inputs:
             return "no-artifact-inputs"
-        reg = self.spec.get_registry()
-        flow_run_id = str(task_ctx.task_run.flow_run_id) if task_ctx.task_run.flow_run_id else None
+        context = _task_context(self.spec, task_run=task_ctx.task_run, task_name=task_ctx.task.name)
         h = hashlib.sha256()
         try:
-            for param, ref in sorted(self.spec.inputs.items()):
-                v = _resolve(reg, ref, flow_run_id)
+            versions = _resolve_all(self.spec, context, sorted(self.spec.inputs.items()))
+            for param, v in versions.items():
                 h.update(f"{param}={v.ref}@{v.digest};".encode())
         except Exception:
             return None  # unresolvable input: do not cache, let the run fail with the real error
@@ -486,24 +457,19 @@ def _record_cached_run(task: Task[Any, Any], task_run: Any, state: Any) -> None:
     spec = getattr(task.fn, _SPEC_ATTR, None)
     if spec is None:
         return
-    reg = spec.get_registry()
-    flow_ctx = FlowRunContext.get()
-    flow_run_id = str(task_run.flow_run_id) if task_run.flow_run_id else None
-    with reg.run(
-        task.name,
-        orchestrator="prefect",
-        pipeline=flow_ctx.flow.name if flow_ctx is not None and flow_ctx.flow else None,
-        pipeline_run=flow_run_id,
-        task=task.name,
-        try_number=task_run.run_count,
-        info={
-            "task_run_id": str(task_run.id),
-            "task_run_name": task_run.name,
-            "cached": True,
-            "outputs_not_logged": [o.name for o in spec.outputs.values()],
-        },
-    ) as run:
-        used = {p: run.use(_resolve(reg, ref, flow_run_id)) for p, ref in spec.inputs.items()}
+    outputs = [o["name"] for o in spec.outputs.values()]
+    context = _task_context(
+        spec,
+        task_run=task_run,
+        task_name=task.name,
+        info={"cached": True, "outputs_not_logged": outputs},
+    )
+    with TaskExecution(
+        context, inputs=spec.inputs, outputs={}, registry=spec.get_registry, download=False
+    ) as ex:
+        ex.open()
+    run, used = ex.run, ex.inputs
+    assert run is not None
     from prefect.logging import get_logger
 
     get_logger("artiflow.prefect").warning(
@@ -512,7 +478,7 @@ def _record_cached_run(task: Task[Any, Any], task_run: Any, state: Any) -> None:
         "result logged them)",
         task.name,
         run.id,
-        ", ".join(o.name for o in spec.outputs.values()) or "nothing",
+        ", ".join(outputs) or "nothing",
     )
     _report_markdown(task.name, _markdown(task.name, run.id, "CACHED", used, {}))
 
@@ -644,9 +610,7 @@ def with_refs(task: Task[Any, Any], **refs: str) -> Task[Any, Any]:
     unknown = set(refs) - set(spec.inputs)
     if unknown:
         raise TypeError(f"{task.name!r} has no artifact inputs {sorted(unknown)}")
-    for ref in refs.values():
-        parse_ref(ref)
-    new_spec = replace(spec, inputs={**spec.inputs, **refs})
+    new_spec = replace(spec, inputs=normalize_inputs({**spec.inputs, **refs}))
     new_task = task.with_options()
     new_task.fn = _make_wrapper(new_spec)
     policy: Any = new_task.cache_policy

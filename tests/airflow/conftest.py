@@ -45,6 +45,8 @@ os.environ.update(
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "artiflow-tests",
         "AIRFLOW__API_AUTH__JWT_SECRET": "artiflow-tests-" + "0123456789abcdef" * 5,
         "ARTIFLOW_HOME": str(ARTIFLOW_HOME),
+        # the registry identity: asset URIs are x-artiflow://airflow-tests/<project>/<name>
+        "ARTIFLOW_REGISTRY_NAME": "airflow-tests",
     }
 )
 for var in ("ARTIFLOW_DB_URL", "ARTIFLOW_STORE_URL", "ARTIFLOW_PROJECT"):

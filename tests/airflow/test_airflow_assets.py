@@ -25,29 +25,29 @@ def _queued(dag_id: str) -> int:
 def test_assets_are_declared_at_parse_time(dagbag):
     dag = dagbag.dags["bike_model_retrain"]
     train = dag.get_task("train")
-    assert [a.uri for a in train.inlets] == ["x-artiflow://default/bike-training-set"]
+    assert [a.uri for a in train.inlets] == ["x-artiflow://airflow-tests/default/bike-training-set"]
     assert [a.uri for a in train.outlets] == [
-        "x-artiflow://default/bike-demand-model",
-        "x-artiflow://default/bike-demand-model/alias/candidate",
+        "x-artiflow://airflow-tests/default/bike-demand-model",
+        "x-artiflow://airflow-tests/default/bike-demand-model/alias/candidate",
     ]
     promote = dag.get_task("promote")
-    assert "x-artiflow://default/bike-demand-model/alias/production" in [
+    assert "x-artiflow://airflow-tests/default/bike-demand-model/alias/production" in [
         a.uri for a in promote.outlets
     ]
     # a mapped task declares its outputs on the commit task too
     nightly = dagbag.dags["bike_dataset_nightly"]
     assert [a.uri for a in nightly.get_task("station_stats__commit").outlets] == [
-        "x-artiflow://default/bike-station-stats"
+        "x-artiflow://airflow-tests/default/bike-station-stats"
     ]
     assert nightly.get_task("station_stats").partial_kwargs["outlets"][0].uri == (
-        "x-artiflow://default/bike-station-stats"
+        "x-artiflow://airflow-tests/default/bike-station-stats"
     )
 
 
 def test_new_versions_and_alias_moves_emit_asset_events(run_dag, registry):
-    model_uri = "x-artiflow://default/asset-model"
-    prod_uri = "x-artiflow://default/asset-model/alias/production"
-    cand_uri = "x-artiflow://default/asset-model/alias/candidate"
+    model_uri = "x-artiflow://airflow-tests/default/asset-model"
+    prod_uri = "x-artiflow://airflow-tests/default/asset-model/alias/production"
+    cand_uri = "x-artiflow://airflow-tests/default/asset-model/alias/candidate"
     before = (len(_events(model_uri)), len(_events(prod_uri)), _queued("af_on_promotion"))
 
     dr = run_dag("af_assets_producer", run_conf={"content": "first"})
@@ -88,3 +88,36 @@ def test_new_versions_and_alias_moves_emit_asset_events(run_dag, registry):
     assert _events(model_uri)[-1]["ref"] == v1.ref
     last = _events(prod_uri)[-1]
     assert (last["ref"], last["previous"]) == (v1.ref, "v0")
+
+
+def test_asset_uris_carry_the_registry_identity_computed_without_a_database(tmp_path, monkeypatch):
+    """Two registries never share an Asset URI; the identity comes from the configuration
+    alone: a database that does not exist is never opened (nor created) to compute it."""
+    from artiflow import Registry
+    from artiflow.identity import registry_identity
+    from artiflow.operators import artifact_asset, artifact_uri
+    from artiflow.operators._registry import registry_identity as airflow_identity
+
+    assert artifact_uri("ds") == "x-artiflow://airflow-tests/default/ds"
+    monkeypatch.delenv("ARTIFLOW_REGISTRY_NAME")
+    uris = {}
+    for label, url in {
+        "pg-a": "postgresql+psycopg://user:secret@127.0.0.1:1/no_such_db_a",
+        "pg-b": "postgresql+psycopg://user:secret@127.0.0.1:1/no_such_db_b",
+        "sqlite": f"sqlite:///{tmp_path / 'missing' / 'registry.db'}",
+    }.items():
+        monkeypatch.setenv("ARTIFLOW_DB_URL", url)
+        uris[label] = artifact_asset("bike-dataset").uri
+        assert "secret" not in uris[label] and "user" not in uris[label]
+        assert airflow_identity() == registry_identity(Registry(url))
+    assert len(set(uris.values())) == 3, uris
+    assert uris["pg-a"].startswith("x-artiflow://127.0.0.1-no-such-db-a-")
+    assert not (tmp_path / "missing").exists()
+    # the same database through another driver and other credentials: the same identity
+    monkeypatch.setenv("ARTIFLOW_DB_URL", "postgresql://other:pw@127.0.0.1:1/no_such_db_a")
+    assert artifact_asset("bike-dataset").uri == uris["pg-a"]
+    # a configured name wins; with an Airflow connection and no name: conn-<conn id>
+    monkeypatch.setenv("ARTIFLOW_CONN_ID", "artiflow_registry")
+    assert artifact_uri("ds") == "x-artiflow://conn-artiflow_registry/default/ds"
+    monkeypatch.setenv("ARTIFLOW_REGISTRY_NAME", "prod-eu")
+    assert artifact_uri("ds") == "x-artiflow://prod-eu/default/ds"

@@ -94,7 +94,9 @@ def test_mapped_instances_write_one_version(run_dag, registry):
 
     # one asset event for the DAG run's version (from the commit task), none per instance
     events = [
-        e for e in asset_events("x-artiflow://default/mapped-parts") if e["_run_id"] == dr.run_id
+        e
+        for e in asset_events("x-artiflow://airflow-tests/default/mapped-parts")
+        if e["_run_id"] == dr.run_id
     ]
     assert [e["ref"] for e in events] == [v.ref]
 

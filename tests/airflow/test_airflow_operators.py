@@ -82,9 +82,14 @@ def test_openlineage_datasets_carry_versions(registry):
     v = registry.log(draft)
     data = lineage_datasets({"d": "ol-data"}, {"m": {"name": "team/ol-model"}}, {"d": v}, {})
     assert data["inputs"] == [
-        {"namespace": "artiflow://default", "name": "ol-data", "version": "v0", "digest": v.digest}
+        {
+            "namespace": "artiflow://airflow-tests/default",
+            "name": "ol-data",
+            "version": "v0",
+            "digest": v.digest,
+        }
     ]
-    assert data["outputs"] == [{"namespace": "artiflow://team", "name": "ol-model"}]
+    assert data["outputs"] == [{"namespace": "artiflow://airflow-tests/team", "name": "ol-model"}]
     try:
         import airflow.providers.openlineage  # noqa: F401
     except ImportError:
@@ -126,5 +131,5 @@ def test_openlineage_provider_gets_versions_from_a_real_run(run_dag, registry):
     (event,) = complete
     (out,) = event["outputs"]
     version = registry.get("provider-data")
-    assert (out["namespace"], out["name"]) == ("artiflow://default", "provider-data")
+    assert (out["namespace"], out["name"]) == ("artiflow://airflow-tests/default", "provider-data")
     assert out["facets"]["version"]["datasetVersion"] == version.version

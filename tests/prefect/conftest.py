@@ -64,7 +64,12 @@ def registry(prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     home = tmp_path / "artiflow-home"
     monkeypatch.setenv("ARTIFLOW_HOME", str(home))
-    for var in ("ARTIFLOW_DB_URL", "ARTIFLOW_STORE_URL", "ARTIFLOW_PROJECT"):
+    for var in (
+        "ARTIFLOW_DB_URL",
+        "ARTIFLOW_STORE_URL",
+        "ARTIFLOW_PROJECT",
+        "ARTIFLOW_REGISTRY_NAME",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return _default_registry()

@@ -22,9 +22,11 @@ def test_mapping_of_a_registry_event() -> None:
     ev = RegistryEvent(
         "alias.moved", "team", "ds", "team/ds:v2", "v2", 2, "d1g", ["latest", "prod"], "prod", "v1"
     )
-    name, resource, payload = to_prefect_event(ev)
+    name, resource, payload = to_prefect_event(ev, registry="reg-a")
     assert name == ALIAS_MOVED
-    assert resource["prefect.resource.id"] == resource_id("team", "ds") == ev.resource
+    assert resource["prefect.resource.id"] == resource_id("team", "ds", registry="reg-a")
+    assert resource["prefect.resource.id"] == "artiflow://reg-a/team/ds"
+    assert resource["artiflow.registry"] == payload["registry"] == "reg-a"
     assert resource["artiflow.alias"] == "prod"
     assert payload["ref"] == "team/ds:v2" and payload["previous"] == "v1"
     removed = RegistryEvent("alias.moved", "team", "ds", None, None, None, None, [], "prod", "v2")
@@ -45,7 +47,7 @@ def test_task_outputs_and_promotion_emit_events(registry: Any, events: Any, now:
     version = registry.get("evented:latest")
     promote(version.ref, "production")
 
-    rid = "artiflow.artifact.default.evented"
+    rid = resource_id("default", "evented", registry=registry)
     created = events(VERSION_CREATED, since=now, where=lambda e: e.resource.id == rid)
     assert len(created) == 1
     payload = created[0].payload
@@ -72,7 +74,7 @@ def test_forward_events_blocks_share_one_subscription(registry: Any, events: Any
     with art.new_file("n.txt") as f:
         f.write("outside")
     registry.log(art)  # after the blocks: not forwarded
-    rid = "artiflow.artifact.default.nested"
+    rid = resource_id("default", "nested", registry=registry)
     created = events(
         VERSION_CREATED, since=now, expect=2, where=lambda e: e.resource.id == rid, timeout=3
     )

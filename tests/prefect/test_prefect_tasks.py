@@ -13,11 +13,14 @@ from prefect import flow, task
 from prefect.cache_policies import INPUTS, NO_CACHE
 
 from artiflow import Artifact, Output
+from artiflow.identity import registry_identity
 from artiflow.prefect import (
     ArtifactInputsPolicy,
     ArtifactTask,
     artifact_task,
+    asset_key,
     flush_events,
+    resource_id,
     with_refs,
 )
 
@@ -346,11 +349,13 @@ def test_markdown_artifact_and_assets(registry: Any, events: Any, now: Any) -> N
         where=lambda e: e.resource.id.startswith("artiflow://"),
     )
     by_key = {e.resource.id: e for e in mats}
-    numbers = by_key["artiflow://default/numbers"]
+    numbers_key = asset_key("default", "numbers", registry=registry)
+    assert numbers_key == f"artiflow://{registry_identity(registry)}/default/numbers"
+    numbers = by_key[numbers_key]
     assert numbers.payload["artiflow.version"] == version.version
     assert numbers.payload["artiflow.digest"] == version.digest
-    total = by_key["artiflow://default/total"]
-    assert "artiflow://default/numbers" in {r.id for r in total.related}
+    total = by_key[asset_key("default", "total", registry=registry)]
+    assert numbers_key in {r.id for r in total.related}
 
 
 def test_concurrent_task_runs_emit_each_event_once(registry: Any, events: Any, now: Any) -> None:
@@ -361,11 +366,12 @@ def test_concurrent_task_runs_emit_each_event_once(registry: Any, events: Any, n
             fut.result()
 
     f()
+    rid = resource_id("default", "numbers", registry=registry)
     created = events(
         "artiflow.version.created",
         since=now,
         expect=3,
-        where=lambda e: e.resource.id == "artiflow.artifact.default.numbers",
+        where=lambda e: e.resource.id == rid,
         timeout=10,
     )
     assert sorted(e.payload["version"] for e in created) == ["v0", "v1", "v2"]
@@ -374,7 +380,7 @@ def test_concurrent_task_runs_emit_each_event_once(registry: Any, events: Any, n
         "artiflow.version.created",
         since=now,
         expect=4,
-        where=lambda e: e.resource.id == "artiflow.artifact.default.numbers",
+        where=lambda e: e.resource.id == rid,
         timeout=1,
     )
     assert len(again) == 3
@@ -440,3 +446,54 @@ def test_concurrent_flow_runs_each_read_their_own_version(registry: Any) -> None
         t.join()
     assert results == {4: 6, 6: 15}  # sum(range(4)), sum(range(6))
     assert len(registry.versions("numbers")) == 2
+
+
+@artifact_task(inputs={"numbers": "numbers"}, outputs={"total": Output("total", type="result")})
+def add_up_after(numbers: Any, total: Artifact, after: int) -> int:
+    """``add_up``, receiving an upstream result as a parameter."""
+    value = sum(int(x) for x in (numbers.local_path / "data.txt").read_text().split())
+    with total.new_file("total.txt") as f:
+        f.write(str(value))
+    return value
+
+
+@artifact_task()
+def relay() -> None:
+    """An artifact task that produces nothing: a hop between producer and consumer."""
+
+
+def test_consumer_is_pinned_to_the_producer_it_waited_for(registry: Any) -> None:
+    """Two producers of one collection in one flow run: each consumer gets the version of the
+    producer it waited for (or received, or reached through another artifact task), never the
+    newest version of the flow run."""
+
+    @flow
+    def two_producers() -> dict[str, int]:
+        a = produce.submit(n=3)  # v0: 0+1+2 = 3
+        b = produce.with_options(name="produce-b").submit(n=5, wait_for=[a])  # v1: 10
+        b.wait()
+        hop = relay.submit(wait_for=[a])
+        hop.wait()
+        return {
+            "wait_for_a": add_up.submit(wait_for=[a]).result(),
+            "received_a": add_up_after.submit(after=a).result(),
+            "via_relay": add_up.submit(wait_for=[hop]).result(),
+            "wait_for_b": add_up.submit(wait_for=[b]).result(),
+            "no_edge": add_up.submit().result(),
+        }
+
+    totals = two_producers()
+    assert [v.version for v in registry.versions("numbers")] == ["v0", "v1"]
+    assert totals == {
+        "wait_for_a": 3,
+        "received_a": 3,
+        "via_relay": 3,
+        "wait_for_b": 10,
+        "no_edge": 10,  # no edge to a producer: the newest version of this flow run
+    }
+    consumers = {
+        r.info["task_run_id"]: [v.version for v in r.used_artifacts()]
+        for r in registry.runs(orchestrator="prefect", pipeline="two-producers", limit=None)
+        if r.task in ("add_up", "add_up_after")
+    }
+    assert sorted(consumers.values()) == [["v0"], ["v0"], ["v0"], ["v1"], ["v1"]]

@@ -43,12 +43,15 @@ def _wait_for_runs(deployment_id: Any, timeout: float = 30.0) -> tuple[list[Any]
 
 
 def test_trigger_spec() -> None:
+    from artiflow.identity import default_identity
     from flows.deployments import retraining_deployment
 
     trigger = retraining_deployment().triggers[0]
     assert trigger.expect == {"artiflow.alias.moved"}
+    ident = default_identity()
     assert trigger.match.model_dump() == {
-        "prefect.resource.id": "artiflow.artifact.default.bike-dataset",
+        "prefect.resource.id": f"artiflow://{ident}/default/bike-dataset",
+        "artiflow.registry": ident,
         "artiflow.alias": "production",
     }
     assert trigger.parameters == {"dataset_ref": "{{ event.payload.ref }}"}
