@@ -122,6 +122,13 @@ class TaskContext:
     host: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     upstream: Upstream | None = None
+    #: the pipeline run whose lock this one shares (a subflow: its root flow run); None = its own
+    lock_parent: PipelineRun | None = None
+    #: the versions this pipeline run was started for, ``"project/name"`` -> ``"project/name:vN"``
+    #: (the triggering asset events or Prefect event); they win over the run lock's first pick
+    trigger_pins: Mapping[str, str] = field(default_factory=dict)
+    #: resolve every input from this earlier pipeline run's lock (a replay)
+    replay_of: PipelineRun | None = None
 
     @property
     def pipeline_key(self) -> PipelineRun:

@@ -1,0 +1,219 @@
+"""The ``artiflow`` commands that log a version, download it, list, show, label, delete and verify versions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..artifact import Artifact
+from ..exceptions import InvalidRefError
+from ._common import human, open_registry, parse_meta, progress, tree_size
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise InvalidRefError(f"cannot log {args.path!r}: no such file or folder")
+    reg = open_registry(args)
+    name = args.name or path.stem
+    art = Artifact(
+        name, type=args.type, description=args.description, metadata=parse_meta(args.meta)
+    )
+    if path.is_dir():
+        art.add_dir(path)
+    else:
+        art.add_file(path)
+    with progress(tree_size(path), f"logging {name}", args.progress) as update:
+        v = reg.log(art, aliases=args.alias, tags=args.tag, version=args.semver, progress=update)
+    print(f"{v.ref}  {len(v.manifest)} files  {human(v.size)}  aliases: {', '.join(v.aliases)}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    v = reg.get(args.ref)
+    with progress(v.size, f"downloading {v.ref}", args.progress) as update:
+        root = v.download(args.output, progress=update)
+    print(root)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    if args.name:
+        for v in reg.versions(args.name, include_deleted=args.all):
+            state = "" if v.state == "COMMITTED" else f"  [{v.state.lower()}]"
+            semver = f"  {v._row.semver}" if v._row.semver else ""
+            print(
+                f"{v.ref}{semver}  {v.created_at:%Y-%m-%d %H:%M}  {human(v.size)}  "
+                f"{', '.join(v.aliases)}{state}"
+            )
+        return 0
+    for c in reg.collections(type=args.type, project=args.project):
+        latest = f"v{c.latest_index}" if c.latest_index is not None else "-"
+        print(
+            f"{c.project}/{c.name}  type={c.type}  versions={c.version_count}  latest={latest}"
+            + ("  (registry)" if c.kind == "registry" else "")
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    v = reg.get(args.ref)
+    data = v.to_dict()
+    producer = v.logged_by()
+    data["logged_by"] = producer.to_dict() if producer else None
+    data["used_by"] = [r.to_dict() for r in v.used_by()]
+    data["files"] = [e.to_dict() for e in v.files()] if args.files else len(v.manifest)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    print(f"{v.ref}  ({v.type})")
+    print(f"  digest:      {v.digest}")
+    print(f"  size:        {human(v.size)} in {len(v.manifest)} files")
+    print(f"  created:     {v.created_at:%Y-%m-%d %H:%M:%S %Z}")
+    print(f"  aliases:     {', '.join(v.aliases) or '-'}")
+    print(f"  tags:        {', '.join(v.tags) or '-'}")
+    print(f"  revision:    {v.revision}")
+    if v.semver:
+        print(f"  semver:      {v.semver}")
+    if v.description:
+        print(f"  description: {v.description}")
+    if v.metadata:
+        print(f"  metadata:    {json.dumps(v.metadata, default=str)}")
+    if producer:
+        print(f"  logged by:   {producer!r}")
+    for run in v.used_by():
+        print(f"  used by:     {run!r}")
+    if args.files:
+        for e in v.files():
+            where = e.ref or e.digest
+            print(f"    {e.path}  {human(e.size or 0)}  {where}")
+    return 0
+
+
+def cmd_alias(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    if args.remove:
+        v = reg.get(args.ref)
+        if args.alias not in v.aliases:
+            raise InvalidRefError(
+                f"{v.ref} does not hold alias {args.alias!r} (it holds "
+                f"{', '.join(v.aliases) or 'none'}): name the version that holds it"
+            )
+        v.aliases.remove(args.alias)
+        v.save(expected_revision=args.revision)
+        print(f"removed {args.alias} from {v.ref}")
+        return 0
+    v = reg.alias(args.ref, args.alias, expected=args.expect)
+    print(f"{args.alias} -> {v.ref}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    v = open_registry(args).get(args.ref)
+    if args.description is not None:
+        v.description = args.description
+    v.metadata.update(parse_meta(args.meta))
+    for key in args.unset_meta:
+        v.metadata.pop(key, None)
+    v.tags.extend(t for t in args.tag if t not in v.tags)
+    v.tags = [t for t in v.tags if t not in set(args.untag)]
+    v.save(expected_revision=args.revision)
+    print(f"saved {v.ref} (revision {v.revision})")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    v = open_registry(args).get(args.ref)
+    v.delete(delete_aliases=args.delete_aliases)
+    print(f"deleted {v.ref}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    v = open_registry(args).get(args.ref)
+    v.verify(args.dir)
+    print(f"{args.dir} matches {v.ref} ({len(v.manifest)} files)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the ``artiflow`` sub-parsers."""
+    s = sub.add_parser("log", help="log a file or folder as a new version")
+    s.add_argument("path")
+    s.add_argument("--name", help="collection name (default: the file or folder name)")
+    s.add_argument("--type", default="dataset", help="artifact type (default: dataset)")
+    s.add_argument(
+        "--alias", action="append", default=[], help="alias to put on the version (repeatable)"
+    )
+    s.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
+    s.add_argument(
+        "--meta", action="append", default=[], help="metadata key=value, value as JSON if it parses"
+    )
+    s.add_argument("--description")
+    s.add_argument("--semver", help="semantic version label, e.g. 1.4.0")
+    s.set_defaults(fn=cmd_log)
+
+    s = sub.add_parser("get", help="download a version")
+    s.add_argument("ref")
+    s.add_argument("-o", "--output", help="target folder (default ./artifacts/<name>:<version>)")
+    s.add_argument("--link-type", choices=["copy", "reflink", "hardlink", "symlink"])
+    s.set_defaults(fn=cmd_get)
+
+    s = sub.add_parser("ls", help="list collections, or the versions of one")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--type")
+    s.add_argument("--all", action="store_true", help="include deleted versions")
+    s.set_defaults(fn=cmd_ls)
+
+    s = sub.add_parser("show", help="show one version")
+    s.add_argument("ref")
+    s.add_argument("--files", action="store_true", help="list the files")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("alias", help="put (or move) an alias on a version, or remove it")
+    s.add_argument("ref")
+    s.add_argument("alias")
+    s.add_argument(
+        "--expect",
+        metavar="VERSION",
+        help="move only if the alias is on VERSION now (vN), or not set ('none'); else exit 3",
+    )
+    s.add_argument("--remove", action="store_true", help="take the alias off the version REF")
+    s.add_argument(
+        "--revision", type=int, help="with --remove: only if the version is at this revision"
+    )
+    s.set_defaults(fn=cmd_alias)
+
+    s = sub.add_parser(
+        "edit", help="edit the description, metadata or tags of a version (content never changes)"
+    )
+    s.add_argument("ref")
+    s.add_argument("--description")
+    s.add_argument(
+        "--meta", action="append", default=[], help="set key=value, value as JSON if it parses"
+    )
+    s.add_argument("--unset-meta", action="append", default=[], metavar="KEY")
+    s.add_argument("--tag", action="append", default=[], help="add a tag (repeatable)")
+    s.add_argument("--untag", action="append", default=[], help="remove a tag (repeatable)")
+    s.add_argument(
+        "--revision",
+        type=int,
+        help="save only if the version is still at this revision (see `artiflow show`); else exit 3",
+    )
+    s.set_defaults(fn=cmd_edit)
+
+    s = sub.add_parser("delete", help="delete a version (lineage is kept)")
+    s.add_argument("ref")
+    s.add_argument("--delete-aliases", action="store_true")
+    s.set_defaults(fn=cmd_delete)
+
+    s = sub.add_parser("verify", help="check that a folder matches a version")
+    s.add_argument("ref")
+    s.add_argument("dir")
+    s.set_defaults(fn=cmd_verify)
