@@ -503,3 +503,30 @@ def test_ui_download_of_a_good_file(registry: Registry, tmp_path: Path, monkeypa
         assert httpx.get(url).content == data
         monkeypatch.setenv("ARTIFLOW_VERIFY_SPOOL_BYTES", "1024")
         assert httpx.get(url).content == data
+
+
+# ---- fsck on PostgreSQL: the same report, repair and sample as on SQLite ---------------------
+@pytest.fixture
+def pg_registry(pg_url: str, tmp_path: Path) -> Iterator[Registry]:
+    with Registry(db_url=pg_url, store_url=str(tmp_path / "pg-store")) as reg:
+        yield reg
+
+
+@pytest.mark.parametrize("kind", ["flip", "missing"])
+def test_fsck_on_postgresql(pg_registry: Registry, tmp_path: Path, kind: str) -> None:
+    reg = pg_registry
+    v = log_files(reg, tmp_path / "data")
+    log_files(reg, tmp_path / "data", name="copy")
+    digest = v.get_path("a.csv").digest
+    damage(reg.store, digest, SMALL, kind)
+    report = reg.fsck(repair=False)
+    (problem,) = report.problems
+    assert problem.kind == ("missing" if kind == "missing" else "corrupt")
+    assert [(b.ref, b.path) for b in problem.versions] == [
+        ("default/copy:v0", "a.csv"),
+        ("default/ds:v0", "a.csv"),
+    ]
+    assert reg.fsck(sample=1).checked == 1
+    relog(reg, tmp_path / "data")  # re-logging the original content repairs it
+    assert reg.fsck().ok
+    assert_intact(v, tmp_path / "out")
