@@ -22,7 +22,7 @@ import blake3
 from .exceptions import InvalidPathError
 from .limits import PATH_MAX_BYTES, SEGMENT_MAX_BYTES
 
-__all__ = ["Entry", "Manifest", "check_collisions", "normalize_path"]
+__all__ = ["Entry", "Manifest", "check_collisions", "claim_path", "normalize_path"]
 
 
 def normalize_path(name: object) -> str:
@@ -116,12 +116,20 @@ def check_collisions(paths: Iterable[str], what: str = "the version") -> None:
     """
     seen: dict[str, str] = {}
     for path in paths:
-        _claim(seen, path, what)
+        claim_path(seen, path, what)
 
 
-def _claim(seen: dict[str, str], path: str, what: str) -> None:
+def claim_path(seen: dict[str, str], path: str, what: str) -> None:
     """Record ``path`` and its folders in ``seen`` (folded key -> path), raising on a collision
-    (and then recording nothing)."""
+    (and then recording nothing): the incremental form of :func:`check_collisions`, for drafts
+    that check each path as it is added.
+
+    Example:
+        >>> seen: dict[str, str] = {}
+        >>> claim_path(seen, "data/a.csv", "the draft")
+        >>> sorted(seen)
+        ['data', 'data/a.csv']
+    """
     if path.isascii():
         folded = path.lower()
         pairs = [(folded, path)]
@@ -290,3 +298,6 @@ class Manifest:
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         """Inverse of :meth:`to_dict`."""
         return cls({e["path"]: Entry.from_dict(e) for e in data.get("entries", [])})
+
+
+_claim = claim_path  # TODO(lead): artifact.py still imports the old private name
