@@ -98,15 +98,13 @@ def alias_history(
     project: Project,
     name: Name,
     alias: Annotated[str | None, Query(pattern=SELECTOR, description="Only this alias.")] = None,
-    include_latest: Annotated[bool, Query(description="Include moves of 'latest'.")] = False,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    """Every alias move of a collection, newest first."""
+    """Every alias move of a collection, newest first (``latest`` follows each new version
+    and is not a recorded move)."""
     history = reg.alias_history(f"{project}/{name}", limit=None)
     events = [ser.alias_event_dict(e) for e in history]
     if alias:
         events = [e for e in events if e["alias"] == alias]
-    elif not include_latest:
-        events = [e for e in events if e["alias"] != "latest"]
     return paginate(events, offset, limit)
