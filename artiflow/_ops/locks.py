@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import LockCatalog
 from ..exceptions import LockKeptError, RunLockError
+from ..limits import validate_text
 
 if TYPE_CHECKING:
     from ..catalog._locks import LockRow, ReplayRow
@@ -141,6 +142,13 @@ class RunLock:
             "entries": [e.to_dict() for e in self.entries],
             "replays": [r.to_dict() for r in self.replays],
         }
+
+
+def _check_key(orchestrator: str, pipeline: str | None, pipeline_run: str) -> None:
+    """A lock key has the limits of the run fields it copies (``runs.orchestrator`` ...)."""
+    validate_text("orchestrator", orchestrator, optional=False)
+    validate_text("pipeline", pipeline)
+    validate_text("pipeline_run", pipeline_run, optional=False)
 
 
 def lock_catalog(registry: Registry) -> LockCatalog:
@@ -285,11 +293,13 @@ def keep(
     Example:
         >>> # registry.keep_lock("airflow", run_id, reason="audit 2026-12").kept
     """
-    if not isinstance(reason, str) or not reason.strip():
+    if not isinstance(reason, str) or not reason.strip() or "\x00" in reason:
         raise RunLockError("keeping a run lock needs a reason (e.g. --reason 'audit 2026-12')")
     name = _pipeline_of(registry, orchestrator, pipeline_run, pipeline)
+    _check_key(orchestrator, name, str(pipeline_run))
+    who = (by or _user() or "")[:255] or None
     lock_catalog(registry).set_kept(
-        orchestrator, name, str(pipeline_run), True, by=by or _user(), reason=reason
+        orchestrator, name, str(pipeline_run), True, by=who, reason=reason
     )
     return run_lock(registry, orchestrator, pipeline_run, pipeline=name)
 
@@ -361,6 +371,8 @@ def lock_version(
 ) -> ArtifactVersion:
     """Record ``ref`` -> ``version`` in the run's lock unless it is there already; return the
     version the lock holds afterwards (the first writer's)."""
+    _check_key(orchestrator, pipeline, pipeline_run)
+    validate_text("task", task)
     entry = lock_catalog(registry).record(
         orchestrator, pipeline, pipeline_run, ref, version.id, task
     )
@@ -378,6 +390,9 @@ def record_replay_output(
 ) -> ReplayOutput:
     """Compare an output of a replay run with the original run's output of its collection
     (``(orchestrator, pipeline, pipeline_run)`` each) and record ``reproduced``."""
+    _check_key(*replay)
+    _check_key(*original)
+    validate_text("task", task)
     cat = lock_catalog(registry)
     original_row = cat.ensure(*original)
     replay_row = cat.ensure(*replay, replay_of=original_row.id)
