@@ -23,12 +23,19 @@ from artiflow import (
     Artifact,
     ArtifactVersion,
     ArtiflowError,
+    InvalidRefError,
     LockKeptError,
     Registry,
     RunLock,
     RunLockError,
 )
-from artiflow._tasking import PipelineRun, TaskContext, TaskExecution, UpstreamTasks
+from artiflow._tasking import (
+    PipelineRun,
+    TaskContext,
+    TaskExecution,
+    UpstreamTasks,
+    trigger_pins,
+)
 from artiflow.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,3 +300,18 @@ def test_cli_lock_json_keep_and_release(reg: Registry, capsys: pytest.CaptureFix
 
     assert main([*db, "lock", "nope", "--orchestrator", "manual"]) == 2
     assert "no run lock" in capsys.readouterr().err
+
+
+def test_merged_trigger_events_pin_the_newest_version(reg: Registry) -> None:
+    for i in range(3):
+        log(reg, "bike-training-set", f"set {i}")
+    log(reg, "other", "o")
+    # Airflow merged two asset events for one collection into this run
+    pins = trigger_pins(["bike-training-set:v0", "default/bike-training-set:v1", "other:v0"])
+    assert pins == {
+        "default/bike-training-set": "default/bike-training-set:v1",
+        "default/other": "default/other:v0",
+    }
+    assert read(reg, "t1", "train", "bike-training-set", trigger_pins=pins).version == "v1"
+    with pytest.raises(InvalidRefError, match="must name a version"):
+        trigger_pins(["bike-training-set:production"])
