@@ -15,6 +15,7 @@ Example:
 """
 
 from ._ops.fsck import FsckResult
+from ._ops.locks import LockEntry, ReplayOutput, RunLock
 from .artifact import Artifact
 from .config import Settings
 from .events import RegistryEvent
@@ -27,6 +28,8 @@ from .exceptions import (
     InvalidFieldError,
     InvalidPathError,
     InvalidRefError,
+    LockKeptError,
+    RunLockError,
     StoreError,
     VerificationError,
 )
@@ -57,12 +60,17 @@ __all__ = [
     "InvalidPathError",
     "InvalidRefError",
     "LineageGraph",
+    "LockEntry",
+    "LockKeptError",
     "Manifest",
     "Output",
     "Ref",
     "Registry",
     "RegistryEvent",
+    "ReplayOutput",
     "Run",
+    "RunLock",
+    "RunLockError",
     "SemVer",
     "Settings",
     "StoreError",

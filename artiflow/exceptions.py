@@ -12,6 +12,8 @@ the builtin that fits, so ``except ValueError`` or ``except LookupError`` keeps 
     ├── VerificationError(ValueError)      content that does not match its recorded digest
     ├── ArtifactFinalizedError             changing a draft that was already logged
     ├── ConflictError                      two contents for one entry path, a taken semver
+    ├── RunLockError(LookupError)          a pipeline run without a run lock (or ambiguous)
+    ├── LockKeptError                      deleting a version a kept run lock holds
     └── StoreError(OSError)                the content store failed or is misconfigured
 
 Example:
@@ -31,6 +33,8 @@ __all__ = [
     "InvalidFieldError",
     "InvalidPathError",
     "InvalidRefError",
+    "LockKeptError",
+    "RunLockError",
     "StoreError",
     "VerificationError",
 ]
@@ -86,6 +90,14 @@ class ArtifactFinalizedError(ArtiflowError):
 
 class ConflictError(ArtiflowError):
     """Two different contents were given for one entry path, or a unique label is taken."""
+
+
+class RunLockError(ArtiflowError, LookupError):
+    """A pipeline run has no run lock in the registry, or the run id names several."""
+
+
+class LockKeptError(ArtiflowError):
+    """A version is held by a kept run lock: release the lock before deleting it."""
 
 
 class StoreError(ArtiflowError, OSError):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._ops import gc as _gc
+from ._ops import locks as _locks
 from ._ops import materialize as _materialize_ops
 from ._ops.gc import GCResult
 from .artifact import Artifact, LocalSource, ReferenceSource
@@ -655,6 +656,7 @@ class Registry:
         self._emit(row, False, moves, None)
 
     def _delete(self, version: ArtifactVersion, delete_aliases: bool) -> None:
+        _locks.ensure_not_kept(self, version)  # a kept run lock holds it: LockKeptError
         row, moves = self.catalog.delete_version(version.id, delete_aliases=delete_aliases)
         version._refresh(row)
         self._emit(row, False, moves, None)
@@ -866,6 +868,37 @@ class Registry:
             tasks=tasks,
         )
         return ArtifactVersion(self, row) if row is not None else None
+
+    # ---- run locks (artiflow/_ops/locks.py) ---------------------------------------------
+    def run_lock(
+        self, orchestrator: str, pipeline_run: str, *, pipeline: str | None = None
+    ) -> _locks.RunLock:
+        """The run lock of a pipeline run: each ref -> the version it resolved to first.
+
+        Example:
+            >>> # registry.run_lock("airflow", "manual__2026-12-03").entries[0].version_ref
+        """
+        return _locks.run_lock(self, orchestrator, pipeline_run, pipeline=pipeline)
+
+    def keep_lock(
+        self, orchestrator: str, pipeline_run: str, *, reason: str, pipeline: str | None = None
+    ) -> _locks.RunLock:
+        """Keep a run lock: its versions cannot be deleted (nor collected) until released.
+
+        Example:
+            >>> # registry.keep_lock("airflow", run_id, reason="audit").kept
+        """
+        return _locks.keep(self, orchestrator, pipeline_run, reason=reason, pipeline=pipeline)
+
+    def release_lock(
+        self, orchestrator: str, pipeline_run: str, *, pipeline: str | None = None
+    ) -> _locks.RunLock:
+        """Release a kept run lock.
+
+        Example:
+            >>> # registry.release_lock("airflow", run_id).kept
+        """
+        return _locks.release(self, orchestrator, pipeline_run, pipeline=pipeline)
 
     # ---- lineage --------------------------------------------------------------------------
     def lineage(

@@ -25,6 +25,7 @@ from .execution import (
     error_text,
     record_failed_try,
 )
+from .pins import trigger_pins
 from .registries import ENV_KEYS, cached_registry, default_registry, env_key
 from .resolver import (
     PipelineRun,
@@ -71,4 +72,5 @@ __all__ = [
     "output_to_dict",
     "record_failed_try",
     "resolver_for",
+    "trigger_pins",
 ]

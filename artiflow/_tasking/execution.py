@@ -107,6 +107,22 @@ def error_text(error: BaseException | str | None, *, skipped: bool = False) -> s
 class TaskContext:
     """Where a try runs, in orchestrator-neutral terms (what the registry run records).
 
+    The adapter contract — what each integration fills in, nothing else is its business:
+
+    * ``orchestrator`` / ``pipeline`` / ``pipeline_run``: ``"airflow"``, the dag id, the DAG
+      run id; ``"prefect"``, the flow name, the flow run id. They key the registry run AND the
+      run lock (the version each ref resolved to first in that pipeline run);
+    * ``upstream``: an :class:`~artiflow._tasking.resolver.Upstream` (Airflow DAG edges,
+      Prefect futures / ``wait_for``): same-run pinning wins over everything else;
+    * ``lock_parent``: the pipeline run whose lock this one shares — a Prefect subflow passes
+      its root flow run (``PipelineRun("prefect", root flow name, root flow run id)``);
+    * ``trigger_pins``: ``{"project/name": "project/name:vN"}`` from the triggering Airflow
+      asset events (the newest when several were merged into one run) or the Prefect event;
+    * ``replay_of``: the earlier pipeline run to replay (Airflow: ``PipelineRun("airflow",
+      dag_id, dag_run.conf[artiflow._ops.replay.AIRFLOW_CONF_KEY])``; Prefect: from the
+      replayed flow run's parameters). Every input resolves from that run's lock, and each
+      committed output's digest is compared with the original's (``reproduced``).
+
     Example:
         >>> TaskContext("airflow", "nightly", "manual__1", "build", try_number=2).pipeline_key
         PipelineRun(orchestrator='airflow', pipeline='nightly', pipeline_run='manual__1')
@@ -199,9 +215,9 @@ class TaskExecution:
         return resolver_for(self.registry, self.task_context.pipeline_key)
 
     def resolve(self, ref: str) -> ArtifactVersion:
-        """Resolve ``ref`` for this task (same-run pinning; see the resolver module)."""
-        c = self.task_context
-        return self.resolver.resolve(ref, upstream=c.upstream, task=c.task)
+        """Resolve ``ref`` for this task: upstream pin > replay > trigger pin > run lock >
+        registry (see :mod:`artiflow._tasking.resolver`)."""
+        return self.resolver.resolve_for(self.task_context, ref)
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> TaskExecution:
@@ -283,7 +299,9 @@ class TaskExecution:
             return self.produced
         params = list(self.drafts)
         items = [(self.drafts[p], self._labels(p)) for p in params]
-        self.produced.update(zip(params, run.log_many(items), strict=True))
+        logged = run.log_many(items)
+        self.produced.update(zip(params, logged, strict=True))
+        self._compare_replayed(logged)
         return self.produced
 
     def finish_parts(self, distributed_ids: Mapping[str, str]) -> dict[str, Any]:
@@ -303,7 +321,39 @@ class TaskExecution:
             self.produced[param] = self.registry.finish(
                 draft, distributed_id=did, run=run, **self._labels(param)
             )
+        self._compare_replayed([self.produced[p] for p in distributed_ids])
         return self.produced
+
+    def _compare_replayed(self, logged: list[ArtifactVersion]) -> None:
+        """In a replay run, record per output whether it reproduced the original's digest
+        (``replay_outputs``); a failure to record it is logged, the outputs stay committed."""
+        c = self.task_context
+        original = c.replay_of
+        if original is None or original.pipeline_run is None:
+            return
+        key = c.lock_parent or c.pipeline_key
+        if key.pipeline_run is None:
+            return
+        from artiflow._ops import locks
+
+        for version in logged:
+            try:
+                out = locks.record_replay_output(
+                    self.registry,
+                    (key.orchestrator, key.pipeline, key.pipeline_run),
+                    (original.orchestrator, original.pipeline, original.pipeline_run),
+                    version,
+                    c.task,
+                )
+                log.info(
+                    "artiflow: replay output %s: reproduced %s",
+                    version.ref,
+                    "yes" if out.reproduced else "no",
+                )
+            except Exception:
+                log.warning(
+                    "artiflow: could not record the replay of %s", version.ref, exc_info=True
+                )
 
     def _labels(self, param: str) -> dict[str, Any]:
         out = self.output_spec[param]

@@ -1,12 +1,25 @@
 """Resolution of a task's input refs, through ONE resolver per pipeline run.
 
 Every input an artifact task resolves (declared inputs, ``use_artifact``, the cache key of an
-opted-in Prefect cache) goes through :meth:`Resolver.resolve` of its pipeline run (a DAG run, a
-flow run). Today it applies *same-run pinning*: ``name`` / ``name:latest`` whose collection an
-upstream task produced in this pipeline run resolves to that task's version, never to a newer
-version a concurrent run logged; explicit aliases and ``vN`` resolve globally. The pipeline-run
-lock (the version each ref resolved to first) belongs in :meth:`Resolver.resolve` too, at the
-marked place, so no caller has to change.
+opted-in Prefect cache) goes through :meth:`Resolver.resolve_for` (or :meth:`Resolver.resolve`)
+of its pipeline run (a DAG run, a flow run). The first rule that applies wins:
+
+1. **upstream pin** — ``name`` / ``name:latest`` whose collection an upstream task produced in
+   this pipeline run resolves to that task's version, never to a newer version a concurrent
+   run logged (not recorded in the lock: another task may have another upstream);
+2. **replay** — with ``TaskContext.replay_of`` (Airflow: ``conf["artiflow_lock"]``), the version
+   the ref is locked to in that earlier pipeline run's lock, however aliases moved since;
+3. **trigger pin** — ``TaskContext.trigger_pins`` ``{"project/name": "project/name:vN"}`` (the
+   asset events / Prefect event that started the run) pins every alias or ``latest`` of that
+   collection; an explicit ``vN`` or semver is not overridden;
+4. **run lock** — the version the same ref text resolved to first in this pipeline run (the
+   lock of ``TaskContext.lock_parent`` when set: a Prefect subflow shares its root flow run's);
+5. **registry** — ``Registry.get(ref)``, recorded in the run lock first-writer-wins: when two
+   tasks race, both get the version whose entry landed first.
+
+Rules 2, 3 and 5 record what they return in the run lock, so the lock of every pipeline run
+says what each ref stood for in it (and a replay of a replay works). A task that runs outside
+any pipeline run (``pipeline_run`` None) has no lock: it resolves in the registry.
 
 What "upstream" means is the orchestrator's business, told by an :class:`Upstream`:
 
@@ -35,14 +48,18 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from artiflow.refs import parse_ref
+from artiflow._ops import locks
+from artiflow.exceptions import ArtifactNotFoundError
+from artiflow.refs import Ref, is_semver, is_version_index, parse_ref
 
 if TYPE_CHECKING:
     from artiflow import ArtifactVersion, Registry
+
+    from .execution import TaskContext
 
 __all__ = [
     "PipelineRun",
@@ -179,6 +196,8 @@ class UpstreamTaskRuns:
 class Resolver:
     """Resolves every input of one pipeline run (see the module docstring).
 
+    Locked resolutions are remembered per process (a lock entry never changes once written).
+
     Example:
         >>> Resolver.resolve.__name__
         'resolve'
@@ -187,17 +206,42 @@ class Resolver:
     def __init__(self, registry: Registry, run: PipelineRun) -> None:
         self.registry = registry
         self.run = run
+        self._locked: dict[tuple[PipelineRun, str], ArtifactVersion] = {}
+        self._mutex = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Resolver {self.run.orchestrator}:{self.run.pipeline}/{self.run.pipeline_run}>"
 
+    def resolve_for(self, context: TaskContext, ref: str) -> ArtifactVersion:
+        """The version ``ref`` stands for in the task ``context`` (every rule applies).
+
+        Example:
+            >>> # resolver_for(reg, ctx.pipeline_key).resolve_for(ctx, "bike-dataset:production")
+        """
+        return self.resolve(
+            ref,
+            upstream=context.upstream,
+            task=context.task,
+            lock_parent=context.lock_parent,
+            trigger_pins=context.trigger_pins,
+            replay_of=context.replay_of,
+        )
+
     def resolve(
-        self, ref: str, *, upstream: Upstream | None = None, task: str | None = None
+        self,
+        ref: str,
+        *,
+        upstream: Upstream | None = None,
+        task: str | None = None,
+        lock_parent: PipelineRun | None = None,
+        trigger_pins: Mapping[str, str] | None = None,
+        replay_of: PipelineRun | None = None,
     ) -> ArtifactVersion:
-        """The version ``ref`` stands for in this pipeline run.
+        """The version ``ref`` stands for in this pipeline run (rules: module docstring).
 
         ``upstream`` tells which version an upstream task produced (same-run pinning);
-        ``task`` names the resolving task (for the pipeline-run lock's record).
+        ``task`` names the resolving task (recorded in the run lock); ``lock_parent``,
+        ``trigger_pins`` and ``replay_of`` are the :class:`TaskContext` fields of that name.
         """
         reg = self.registry
         r = parse_ref(ref, default_project=reg.default_project)
@@ -206,9 +250,71 @@ class Resolver:
             if pinned is not None:
                 log.info("artiflow: %s pinned to %s (same pipeline run)", ref, pinned.ref)
                 return pinned
-        # The pipeline-run lock slots in here: return the version this ref resolved to first
-        # in self.run, or record the one resolved now (with `task`).
-        return reg.get(str(r))
+        key = lock_parent or self.run
+        if key.pipeline_run is None:
+            return reg.get(str(r))  # outside any pipeline run: no lock
+        text = str(r)
+        remembered = self._locked.get((key, text))
+        if remembered is not None:
+            return remembered
+        forced = self._replayed(r, text, replay_of) or self._trigger_pinned(r, trigger_pins)
+        if forced is None:
+            held = locks.locked_version(reg, key.orchestrator, key.pipeline, key.pipeline_run, text)
+            if held is not None:
+                return self._remember(key, text, _alive(held, text, key))
+            forced = reg.get(text)
+        got = locks.lock_version(
+            reg, key.orchestrator, key.pipeline, str(key.pipeline_run), text, forced, task
+        )
+        if got.id != forced.id:
+            log.info("artiflow: %s locked to %s by an earlier task of the run", ref, got.ref)
+        if replay_of is not None or trigger_pins:
+            return forced  # replay and trigger pins win over whatever the lock holds
+        return self._remember(key, text, got)
+
+    def _remember(self, key: PipelineRun, text: str, version: ArtifactVersion) -> ArtifactVersion:
+        with self._mutex:
+            self._locked[(key, text)] = version
+        return version
+
+    def _replayed(self, r: Ref, text: str, replay_of: PipelineRun | None) -> ArtifactVersion | None:
+        if replay_of is None or replay_of.pipeline_run is None:
+            return None
+        o = replay_of
+        held = locks.locked_version(
+            self.registry, o.orchestrator, o.pipeline, str(o.pipeline_run), text
+        )
+        if held is None:
+            log.warning(
+                "artiflow: replay of %s: that run never resolved %s; resolving it as usual",
+                o.pipeline_run,
+                text,
+            )
+            return None
+        log.info("artiflow: %s replayed as %s (lock of %s)", text, held.ref, o.pipeline_run)
+        return _alive(held, text, o)
+
+    def _trigger_pinned(
+        self, r: Ref, trigger_pins: Mapping[str, str] | None
+    ) -> ArtifactVersion | None:
+        if not trigger_pins or is_version_index(r.selector) or is_semver(r.selector):
+            return None
+        pin = trigger_pins.get(f"{r.project}/{r.name}")
+        if pin is None:
+            return None
+        version = self.registry.get(pin)
+        log.info("artiflow: %s pinned to %s (the version that triggered the run)", r, version.ref)
+        return version
+
+
+def _alive(version: ArtifactVersion, text: str, run: PipelineRun) -> ArtifactVersion:
+    if version.state == "DELETED":
+        raise ArtifactNotFoundError(
+            f"{text} is locked to {version.ref} in {run.orchestrator} run {run.pipeline_run!r}, "
+            "but that version was deleted; keep run locks you want to replay "
+            "(artiflow lock RUN --keep --reason ...)"
+        )
+    return version
 
 
 _lock = threading.Lock()

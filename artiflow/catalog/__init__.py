@@ -9,6 +9,7 @@ Example:
     []
 """
 
+from ._locks import LockCatalog  # also registers the run-lock tables on the shared metadata
 from .catalog import Catalog, CollectionRow, RunRow, VersionRow
 
-__all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
+__all__ = ["Catalog", "CollectionRow", "LockCatalog", "RunRow", "VersionRow"]

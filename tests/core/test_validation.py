@@ -50,6 +50,18 @@ _INTERNAL = {
     "runs.state",
     "run_io.run_id",
     "run_io.direction",
+    # run locks: copies of runs.orchestrator / pipeline / pipeline_run / task (checked with the
+    # same LIMITS entries before a lock is written), parsed refs, versions.digest, "project/name"
+    "run_locks.orchestrator",
+    "run_locks.pipeline",
+    "run_locks.pipeline_run",
+    "run_locks.kept_by",  # the OS user name, cut to the column
+    "run_lock_entries.ref",  # a parsed ref (project 128 + name 128 + selector)
+    "run_lock_entries.task",
+    "replay_outputs.collection",
+    "replay_outputs.task",
+    "replay_outputs.digest",
+    "replay_outputs.original_digest",
 }
 
 

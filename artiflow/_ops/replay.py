@@ -1,0 +1,202 @@
+"""Start a replay of an earlier pipeline run: every input resolves from that run's lock.
+
+* **Airflow**: a new DAG run whose ``conf`` is ``{"artiflow_lock": "<earlier dag run id>"}``
+  (:data:`AIRFLOW_CONF_KEY`; the Airflow adapter reads it into ``TaskContext.replay_of``). With
+  ``ARTIFLOW_AIRFLOW_API_URL`` (or Airflow's own ``AIRFLOW__API__BASE_URL``) set, the run is
+  posted to the Airflow 3 REST API (``POST /api/v2/dags/{dag_id}/dagRuns``; authenticated by
+  ``ARTIFLOW_AIRFLOW_TOKEN``, or ``ARTIFLOW_AIRFLOW_USERNAME`` / ``ARTIFLOW_AIRFLOW_PASSWORD``
+  exchanged at ``POST /auth/token``); otherwise the exact ``airflow dags trigger`` command is
+  returned.
+* **Prefect**: ``artiflow.prefect.replay(flow_run_id)`` starts the flow run through its
+  deployment; here the exact command is returned (the core never imports Prefect).
+
+After the replay's tasks commit, each output's digest is compared with the original run's
+output of the same collection (``RunLock.replays``, ``reproduced`` yes/no).
+
+Example:
+    >>> import tempfile
+    >>> from artiflow import Artifact, Registry
+    >>> from artiflow._tasking import TaskContext, TaskExecution
+    >>> reg = Registry(home=tempfile.mkdtemp())
+    >>> draft = Artifact("ds")
+    >>> with draft.new_file("a.txt") as f:
+    ...     _ = f.write("a")
+    >>> _ = reg.log(draft)
+    >>> ctx = TaskContext("airflow", "retrain", "manual__1", "train")
+    >>> with TaskExecution(ctx, inputs={"ds": "ds"}, outputs={}, registry=reg) as ex:
+    ...     ex.open()
+    >>> print(start_replay(reg, "airflow", "manual__1", env={}).command)
+    airflow dags trigger retrain --conf '{"artiflow_lock": "manual__1"}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import ArtiflowError, RunLockError
+from .locks import run_lock
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+__all__ = [
+    "AIRFLOW_API_ENV",
+    "AIRFLOW_CONF_KEY",
+    "ReplayStart",
+    "airflow_command",
+    "prefect_command",
+    "start_replay",
+]
+
+#: the DAG run ``conf`` key naming the earlier DAG run to replay
+AIRFLOW_CONF_KEY = "artiflow_lock"
+#: where the Airflow REST API is (the first one set wins)
+AIRFLOW_API_ENV = ("ARTIFLOW_AIRFLOW_API_URL", "AIRFLOW__API__BASE_URL")
+_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ReplayStart:
+    """What :func:`start_replay` did: ``started`` (a run was created, ``new_run`` is its id)
+    or not (``command`` is what to run)."""
+
+    orchestrator: str
+    pipeline: str | None
+    replay_of: str
+    started: bool
+    command: str
+    new_run: str | None = None
+    url: str | None = None
+    response: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (what ``artiflow replay --json`` prints)."""
+        return {
+            "orchestrator": self.orchestrator,
+            "pipeline": self.pipeline,
+            "replay_of": self.replay_of,
+            "started": self.started,
+            "command": self.command,
+            "new_run": self.new_run,
+            "url": self.url,
+            "response": dict(self.response),
+        }
+
+
+def airflow_command(dag_id: str, pipeline_run: str) -> str:
+    """The ``airflow dags trigger`` command that replays ``pipeline_run`` of ``dag_id``.
+
+    Example:
+        >>> print(airflow_command("retrain", "scheduled__2026-12-01T00:00:00+00:00"))
+        airflow dags trigger retrain --conf '{"artiflow_lock": "scheduled__2026-12-01T00:00:00+00:00"}'
+    """
+    conf = json.dumps({AIRFLOW_CONF_KEY: pipeline_run})
+    return f"airflow dags trigger {shlex.quote(dag_id)} --conf {shlex.quote(conf)}"
+
+
+def prefect_command(flow_run_id: str) -> str:
+    """The Python call that replays a Prefect flow run (through its deployment).
+
+    Example:
+        >>> print(prefect_command("0b5e..."))
+        python -c 'import artiflow.prefect; artiflow.prefect.replay("0b5e...")'
+    """
+    call = f"import artiflow.prefect; artiflow.prefect.replay({json.dumps(flow_run_id)})"
+    return f"python -c {shlex.quote(call)}"
+
+
+def _api_url(env: Mapping[str, str]) -> str | None:
+    for key in AIRFLOW_API_ENV:
+        value = (env.get(key) or "").strip()
+        if value:
+            return value.rstrip("/")
+    return None
+
+
+def _post(url: str, body: Mapping[str, Any], token: str | None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=_TIMEOUT) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:500]
+        raise ArtiflowError(
+            f"the Airflow API refused POST {url}: HTTP {exc.code} {detail}; check the API URL "
+            "and credentials (ARTIFLOW_AIRFLOW_TOKEN or ARTIFLOW_AIRFLOW_USERNAME/PASSWORD)"
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise ArtiflowError(
+            f"the Airflow API at {url} is unreachable ({exc}); start it, fix "
+            f"{' / '.join(AIRFLOW_API_ENV)}, or unset them to get the command to run"
+        ) from exc
+    try:
+        out = json.loads(raw or b"{}")
+    except ValueError:
+        out = {}
+    return out if isinstance(out, dict) else {"body": out}
+
+
+def _token(base: str, env: Mapping[str, str]) -> str | None:
+    token = env.get("ARTIFLOW_AIRFLOW_TOKEN")
+    if token:
+        return token
+    user, password = env.get("ARTIFLOW_AIRFLOW_USERNAME"), env.get("ARTIFLOW_AIRFLOW_PASSWORD")
+    if not (user and password):
+        return None
+    got = _post(f"{base}/auth/token", {"username": user, "password": password}, None)
+    return str(got.get("access_token") or "") or None
+
+
+def start_replay(
+    registry: Registry,
+    orchestrator: str,
+    pipeline_run: str,
+    *,
+    pipeline: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ReplayStart:
+    """Replay ``pipeline_run``: start it where the orchestrator is reachable, else return the
+    exact command (``ReplayStart.command`` either way).
+
+    ``env`` defaults to ``os.environ`` (see the module docstring for the variables).
+
+    Example:
+        >>> # start_replay(reg, "airflow", "manual__2026-12-03T06:00:00+00:00").command
+    """
+    env = os.environ if env is None else env
+    run = str(pipeline_run)
+    lock = run_lock(registry, orchestrator, run, pipeline=pipeline)
+    name = pipeline or lock.pipeline
+    if orchestrator == "prefect":
+        return ReplayStart(orchestrator, name, run, False, prefect_command(run))
+    if orchestrator != "airflow":
+        raise RunLockError(
+            f"{orchestrator} runs cannot be replayed by artiflow: replay airflow or prefect "
+            "runs (a manual run replays by passing TaskContext(replay_of=...) to its tasks)"
+        )
+    if not name:
+        raise RunLockError(f"airflow run {run!r} has no DAG id in the registry: give --pipeline")
+    command = airflow_command(name, run)
+    base = _api_url(env)
+    if base is None:
+        return ReplayStart(orchestrator, name, run, False, command)
+    url = f"{base}/api/v2/dags/{urllib.parse.quote(name, safe='')}/dagRuns"
+    body = {"logical_date": None, "conf": {AIRFLOW_CONF_KEY: run}}
+    got = _post(url, body, _token(base, env))
+    new_run = got.get("dag_run_id")
+    return ReplayStart(
+        orchestrator, name, run, True, command, str(new_run) if new_run else None, url, got
+    )

@@ -1,0 +1,95 @@
+"""The ``artiflow lock`` and ``artiflow replay`` commands (run locks of pipeline runs).
+
+Example:
+    $ artiflow lock manual__2026-12-03T06:00:00+00:00 --orchestrator airflow
+    $ artiflow lock manual__2026-12-03T06:00:00+00:00 --keep --reason "model card 7"
+    $ artiflow replay manual__2026-12-03T06:00:00+00:00 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._common import open_registry
+
+__all__ = ["cmd_lock", "cmd_replay", "register"]
+
+ORCHESTRATORS = ("airflow", "prefect", "manual")
+
+
+def _print_lock(lock: Any) -> None:
+    where = f"{lock.orchestrator} run {lock.pipeline_run}"
+    if lock.pipeline:
+        where += f" of {lock.pipeline}"
+    print(where)
+    if lock.kept:
+        print(f"kept by {lock.kept_by or '?'} at {lock.kept_at:%Y-%m-%d %H:%M}: {lock.kept_reason}")
+    if lock.replay_of:
+        print(f"replay of {lock.replay_of}")
+    if not lock.entries:
+        print("no ref resolved in this run yet")
+    for e in lock.entries:
+        print(f"  {e.ref} -> {e.version_ref}  (first: {e.task or '?'}, {e.at:%Y-%m-%d %H:%M:%S})")
+    for r in lock.replays:
+        was = r.original_version_ref or "nothing"
+        yes = "yes" if r.reproduced else "no"
+        print(
+            f"  replay {r.replay_run} of {r.original_run}: {r.collection} {r.version_ref} "
+            f"vs {was}: reproduced: {yes}"
+        )
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from .._ops import locks
+
+    reg = open_registry(args)
+    key = (args.orchestrator, args.pipeline_run)
+    if args.keep:
+        lock = locks.keep(reg, *key, reason=args.reason or "", pipeline=args.pipeline)
+    elif args.release:
+        lock = locks.release(reg, *key, pipeline=args.pipeline)
+    else:
+        lock = locks.run_lock(reg, *key, pipeline=args.pipeline)
+    if args.json:
+        print(json.dumps(lock.to_dict(), indent=2))
+    else:
+        _print_lock(lock)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .._ops.replay import start_replay
+
+    reg = open_registry(args)
+    started = start_replay(reg, args.orchestrator, args.pipeline_run, pipeline=args.pipeline)
+    if args.json:
+        print(json.dumps(started.to_dict(), indent=2))
+    elif started.started:
+        print(f"started {started.new_run or 'a new run'} of {started.pipeline} ({started.url})")
+    else:
+        print(started.command)
+    return 0
+
+
+def _common(s: argparse.ArgumentParser) -> None:
+    s.add_argument("pipeline_run", metavar="PIPELINE_RUN", help="DAG run id / flow run id")
+    s.add_argument("--orchestrator", choices=ORCHESTRATORS, default="airflow")
+    s.add_argument("--pipeline", help="DAG id / flow name (when the run id is in several)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the ``artiflow`` sub-parsers."""
+    s = sub.add_parser("lock", help="show, keep or release the run lock of a pipeline run")
+    _common(s)
+    how = s.add_mutually_exclusive_group()
+    how.add_argument("--keep", action="store_true", help="hold its versions from deletion")
+    how.add_argument("--release", action="store_true", help="release a kept lock")
+    s.add_argument("--reason", help="why the lock is kept (with --keep)")
+    s.set_defaults(fn=cmd_lock)
+
+    s = sub.add_parser("replay", help="re-run a pipeline run on the versions its lock holds")
+    _common(s)
+    s.set_defaults(fn=cmd_replay)
