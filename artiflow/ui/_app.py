@@ -66,6 +66,8 @@ def _error_handlers(app: FastAPI) -> None:
         (exc.InvalidRefError, 400),
         (exc.InvalidPathError, 400),
         (exc.ArtifactNotFoundError, 404),
+        (exc.RunLockError, 404),
+        (exc.LockKeptError, 409),
         (exc.AliasInUseError, 409),
         (exc.ConflictError, 409),
         (exc.ArtifactFinalizedError, 409),

@@ -192,3 +192,36 @@ class VersionPatch(BaseModel):
     tags: list[Annotated[str, Field(pattern=TAG)]] | None = Field(
         None, max_length=1000, description="The full new list of tags."
     )
+
+
+class LockEntryOut(BaseModel):
+    ref: str = Field(description="The ref as the task asked for it (e.g. 'default/ds:production').")
+    version_ref: str = Field(description="The version it resolved to the first time in the run.")
+    task: str | None = Field(None, description="The task that resolved it first.")
+    at: str
+
+
+class ReplayOutputOut(BaseModel):
+    replay_run: str
+    original_run: str
+    collection: str
+    task: str | None = None
+    version_ref: str
+    digest: str
+    original_version_ref: str | None = None
+    original_digest: str | None = None
+    reproduced: bool
+
+
+class RunLockOut(BaseModel):
+    orchestrator: str
+    pipeline: str | None = None
+    pipeline_run: str
+    kept: bool
+    kept_by: str | None = None
+    kept_at: str | None = None
+    kept_reason: str | None = None
+    replay_of: str | None = Field(None, description="The pipeline run a replay resolved from.")
+    created_at: str | None = None
+    entries: list[LockEntryOut] = Field(default_factory=list)
+    replays: list[ReplayOutputOut] = Field(default_factory=list)

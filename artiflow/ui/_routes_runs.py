@@ -1,5 +1,5 @@
-"""``api/runs`` and ``api/lineage``: runs (paged in the database), one run, the graph around
-a version.
+"""``api/runs``, ``api/locks`` and ``api/lineage``: runs (paged in the database), one run, the
+run lock of a pipeline run, the graph around a version.
 
 Example:
     >>> from artiflow.ui._routes_runs import router
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 
 from . import _serialize as ser
 from ._deps import FOUND, READ, Limit, Name, Offset, Project, Reg, Selector, get_version
-from ._models import LineageOut, RunDetail, RunsPage
+from ._models import LineageOut, RunDetail, RunLockOut, RunsPage
 
 router = APIRouter()
 
@@ -59,6 +59,24 @@ def get_run(
     out = ser.run_dict(run)
     out["used"] = [ser.version_summary(v) for v in run.used_artifacts()]
     out["logged"] = [ser.version_summary(v) for v in run.logged_artifacts()]
+    return out
+
+
+@router.get("/api/locks", response_model=RunLockOut, tags=["runs"], responses=FOUND)
+def get_run_lock(
+    reg: Reg,
+    orchestrator: Annotated[str, Query(max_length=32, description="airflow, prefect, manual...")],
+    pipeline_run: Annotated[str, Query(max_length=255, description="DAG run id or flow run id.")],
+    pipeline: Annotated[
+        str | None,
+        Query(max_length=255, description="DAG id or flow name (when the run id is in several)."),
+    ] = None,
+) -> dict[str, Any]:
+    """The run lock of a pipeline run: each ref and the version it resolved to the first time
+    in that run (every later read in the run got the same), kept state and replay comparisons.
+    """
+    lock = reg.run_lock(orchestrator, pipeline_run, pipeline=pipeline)
+    out: dict[str, Any] = lock.to_dict()
     return out
 
 

@@ -677,8 +677,54 @@ async function runsPage(_m, mine) {
   return h("section", { class: "page runs-page" }, h("h1", {}, "Runs"), box);
 }
 
+async function runLock(r) {
+  // the pipeline run's lock: what every read of a ref in that run resolved to (null: none yet)
+  if (!r.orchestrator || !r.pipeline_run) return null;
+  try {
+    return await api("locks", { params: { orchestrator: r.orchestrator, pipeline_run: r.pipeline_run, pipeline: r.pipeline } });
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+function lockSection(lock) {
+  if (!lock) return null;
+  const versionLink = (ref) => {
+    const m = /^([^/]+)\/([^:]+):(.+)$/.exec(ref || "");
+    return m ? h("a", { href: link.version(m[1], m[2], m[3]) }, ref) : ref || "";
+  };
+  const rows = lock.entries.map((e) =>
+    h("tr", {}, h("td", {}, h("code", {}, e.ref)), h("td", {}, versionLink(e.version_ref)), h("td", {}, e.task || ""), h("td", {}, fmtDate(e.at))),
+  );
+  const replays = lock.replays.map((x) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, x.collection),
+      h("td", {}, versionLink(x.original_version_ref)),
+      h("td", {}, versionLink(x.version_ref)),
+      h("td", {}, h("span", { class: `state state-${x.reproduced ? "success" : "failed"}` }, x.reproduced ? "reproduced: yes" : "reproduced: no")),
+    ),
+  );
+  return [
+    h("h2", { class: "lock-title" }, "Run lock ", lock.kept ? h("span", { class: "chip kept", title: lock.kept_reason || "" }, "kept") : null),
+    h(
+      "p",
+      { class: "muted" },
+      `Every read of these refs in pipeline run ${lock.pipeline_run} got the same version`,
+      lock.replay_of ? ` (a replay of ${lock.replay_of})` : "",
+      ".",
+    ),
+    table(["Ref", "Version", "First read by", "At"], rows, "lock-table"),
+    replays.length ? [h("h2", {}, "Replay"), table(["Output", "Original", "Replay", "Result"], replays, "replay-table")] : null,
+  ];
+}
+
 async function runPage(id, mine) {
   const r = await api(`runs/${enc(id)}`);
+  if (!stillCurrent(mine)) return null;
+  const lock = await runLock(r);
   if (!stillCurrent(mine)) return null;
   const versionRows = (list) =>
     list.map((v) =>
@@ -716,6 +762,7 @@ async function runPage(id, mine) {
     table(["Version", "Type", "Aliases", "Size"], versionRows(r.used)),
     h("h2", {}, "Logged"),
     table(["Version", "Type", "Aliases", "Size"], versionRows(r.logged)),
+    lockSection(lock),
   );
 }
 
