@@ -51,7 +51,8 @@ class Triggers:
     """The artiflow versions that started a DAG run.
 
     ``pins`` maps ``"project/name"`` to the ref to pin (the newest triggering version of the
-    collection); ``events`` lists every triggering version (JSON-ready, for the run info).
+    collection); ``events`` lists every triggering version, oldest first per collection
+    (JSON-ready, for the run info: collection, asset, ref, digest, alias, source DAG/run).
     """
 
     pins: dict[str, str] = field(default_factory=dict)
@@ -117,6 +118,8 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
             idx = _index(extra)
             found.append(
                 {
+                    "collection": collection,
+                    "index": idx,
                     "asset": uri,
                     "ref": ref,
                     "digest": extra.get("digest"),
@@ -127,6 +130,9 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
             )
             if collection not in best or idx > best[collection][0]:
                 best[collection] = (idx, ref)
+    found.sort(key=lambda e: (e["collection"], e["index"], e["asset"]))
+    for e in found:
+        del e["index"]
     return Triggers({c: ref for c, (_, ref) in sorted(best.items())}, found)
 
 
@@ -165,3 +171,30 @@ def replay_source(conf: Mapping[str, Any] | None) -> str | None:
             limit=f"{MAX_RUN_ID} characters",
         )
     return value
+
+
+class TriggerPinned:
+    """An :class:`~artiflow._tasking.resolver.Upstream` that falls back to the trigger pins:
+    ``name`` / ``name:latest`` of a collection no upstream task produced in this DAG run
+    resolves to the version the run was triggered for.
+
+    Interim: the run-lock resolver (``artiflow._tasking``) applies ``TaskContext.trigger_pins``
+    itself (precedence upstream pin > replay > trigger pin > run lock > registry); with it,
+    this wrapper gives the same answers and can go.
+
+    Example:
+        >>> TriggerPinned(None, {}).pins
+        {}
+    """
+
+    def __init__(self, upstream: Any, pins: Mapping[str, str]) -> None:
+        self.upstream = upstream
+        self.pins = dict(pins)
+
+    def pinned(self, registry: Any, run: Any, project: str, name: str) -> Any:
+        if self.upstream is not None:
+            found = self.upstream.pinned(registry, run, project, name)
+            if found is not None:
+                return found
+        ref = self.pins.get(f"{project}/{name}")
+        return registry.get(ref) if ref else None

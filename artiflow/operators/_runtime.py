@@ -31,7 +31,7 @@ from artiflow._tasking import (
 )
 from artiflow.refs import parse_ref
 
-from ._pins import replay_source, trigger_pins
+from ._pins import TriggerPinned, replay_source, trigger_pins
 from ._registry import get_registry, registry_identity
 from ._specs import normalize_outputs
 from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
@@ -215,7 +215,7 @@ def airflow_task_context(
         map_index=map_index,
         host=worker_host(),
         info=run_info,
-        upstream=upstream,
+        upstream=TriggerPinned(upstream, triggers.pins) if triggers.pins else upstream,
         trigger_pins=dict(triggers.pins),
         replay_of=(PipelineRun(ORCHESTRATOR, ti.dag_id, replay) if replay is not None else None),
     )
@@ -379,18 +379,21 @@ class TaskArtifacts(TaskExecution):
         declared = [o for o in outlets if split_uri(getattr(o, "uri", ""))]
         extras: dict[str, dict[str, Any]] = {}
         run_id = self.run.id if self.run is not None else None
+        ident = registry_identity()
         for ev in self.events:
             if getattr(ev, "run_id", None) not in (None, run_id) or ev.version is None:
                 continue  # another run's event (a thread sharing the registry), or an unalias
             collection = f"{ev.project}/{ev.name}"
             if ev.kind == "version.created":
-                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id)
+                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id, registry=ident)
                 for a in ev.aliases or ():
                     if a != "latest":
-                        extras[alias_uri(collection, a)] = event_extra(ev, alias=a, run_id=run_id)
+                        extras[alias_uri(collection, a)] = event_extra(
+                            ev, alias=a, run_id=run_id, registry=ident
+                        )
             elif ev.kind == "alias.moved" and ev.alias:
                 extras[alias_uri(collection, ev.alias)] = event_extra(
-                    ev, alias=ev.alias, previous=ev.previous, run_id=run_id
+                    ev, alias=ev.alias, previous=ev.previous, run_id=run_id, registry=ident
                 )
         emitted: set[str] = set()
         outlet_events = self.context.get("outlet_events")
