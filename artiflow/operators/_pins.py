@@ -18,7 +18,7 @@ Example:
     >>> from types import SimpleNamespace as NS
     >>> asset = NS(uri="x-artiflow://prod/default/ds")
     >>> ev = lambda v: NS(asset=asset, extra={"ref": f"default/ds:{v}", "version": v})
-    >>> trigger_pins({asset: [ev("v1"), ev("v3")]}, registry="prod").pins
+    >>> trigger_pins({"ds": [ev("v1"), ev("v3")]}, registry="prod").pins
     {'default/ds': 'default/ds:v3'}
     >>> replay_source({"artiflow_lock": "manual__2026-01-01"})
     'manual__2026-01-01'
@@ -85,7 +85,7 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
     Example:
         >>> from types import SimpleNamespace as NS
         >>> other = NS(uri="x-artiflow://other/default/ds")
-        >>> trigger_pins({other: [NS(asset=other, extra={"ref": "default/ds:v1"})]},
+        >>> trigger_pins({"ds": [NS(asset=other, extra={"ref": "default/ds:v1"})]},
         ...              registry="prod").pins
         {}
     """
