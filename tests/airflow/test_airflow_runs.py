@@ -193,3 +193,43 @@ def test_runs_are_named_with_the_dag_run_try_and_map_index(run_dag, registry):
     assert names[("write_part", 2)] == f"af_mapped.write_part[2] @ {dr.run_id} (try 1)"
     assert names[("seed", -1)] == f"af_mapped.seed @ {dr.run_id} (try 1)"
     assert {r.host for r in runs} == {socket.gethostname()}  # no Celery worker here
+
+
+def test_trigger_pins_from_events_newest_per_collection_each_event_once():
+    """The accessor lists an event under its asset and under each asset alias it came through;
+    old URIs without a registry still count; other registries and non-artiflow assets do not."""
+    from types import SimpleNamespace as NS
+
+    from artiflow.operators._pins import trigger_pins
+
+    ours = NS(uri="x-artiflow://prod/default/ds")
+    legacy = NS(uri="x-artiflow://team/model")
+    promoted = NS(uri="x-artiflow://prod/team/model/alias/production")
+
+    def ev(asset, ref, run, **extra):
+        return NS(
+            asset=asset,
+            extra={"ref": ref, "version": ref.rsplit(":", 1)[1], **extra},
+            source_dag_id="nightly",
+            source_run_id=run,
+            timestamp=run,
+        )
+
+    e1, e3 = ev(ours, "default/ds:v1", "r1"), ev(ours, "default/ds:v3", "r3")
+    events = {
+        "ds": [e3, e1],
+        "alias-of-ds": [e1],  # the same event again, through an AssetAlias
+        "model": [ev(legacy, "team/model:v0", "r4")],
+        "promotion": [ev(promoted, "team/model:v2", "r5", alias="production")],
+        "foreign": [ev(NS(uri="x-artiflow://other/default/ds"), "default/ds:v9", "r6")],
+        "s3": [ev(NS(uri="s3://bucket/key"), "default/ds:v8", "r7")],
+    }
+    got = trigger_pins(events, registry="prod")
+    assert got.pins == {"default/ds": "default/ds:v3", "team/model": "team/model:v2"}
+    assert [(e["ref"], e["source_run_id"]) for e in got.events] == [
+        ("default/ds:v1", "r1"),
+        ("default/ds:v3", "r3"),
+        ("team/model:v0", "r4"),
+        ("team/model:v2", "r5"),
+    ]
+    assert trigger_pins(None, registry="prod").pins == {}
