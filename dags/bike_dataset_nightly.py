@@ -5,7 +5,10 @@ written together by the mapped ``station_stats`` instances) and of ``bike-traini
 ``bike-training-set`` version emits an event on the Asset ``x-artiflow://<registry>/default/bike-training-set``,
 which schedules the ``bike_model_retrain`` DAG.
 
-The data is synthetic and deterministic for a given logical date (no external service).
+The data is synthetic and deterministic for the run's logical date, or, for a manual trigger
+(Airflow 3 gives it no logical date, so ``ds`` is None), for the time it was triggered to run
+after (``run_after``): every manual run gets a usable day and data of its own (no external
+service).
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ STATIONS = ["north", "south", "east", "west"]
 )
 def bike_dataset_nightly():
     @artifact_task(outputs={"rides": Output("bike-rides", type="raw-data")})
-    def extract(rides, ds=None):
-        """Pull yesterday's rides (synthetic here) into the raw collection."""
-        rng = random.Random(str(ds))
+    def extract(rides, logical_date=None, dag_run=None):
+        """Pull the day's rides (synthetic here) into the raw collection."""
+        when = logical_date or dag_run.run_after  # manual triggers have no logical date
+        day = when.strftime("%Y-%m-%d")
+        rng = random.Random(when.isoformat())
         with rides.new_file("rides.csv") as f:
             w = csv.writer(f)
             w.writerow(["station", "hour", "temp", "count"])
@@ -44,7 +49,7 @@ def bike_dataset_nightly():
                 temp = round(rng.uniform(-5, 32), 1)
                 count = max(0, int(3 * temp + 2 * (8 <= hour <= 18) * 10 + rng.gauss(0, 8)))
                 w.writerow([station, hour, temp, count])
-        rides.metadata["day"] = str(ds)
+        rides.metadata["day"] = day
 
     @task
     def stations() -> list[str]:

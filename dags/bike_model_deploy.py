@@ -1,7 +1,9 @@
 """Runs when ``production`` moves on ``bike-demand-model`` (the Asset of that alias).
 
-It reads the promoted version from the triggering asset event's extra (ref, version, digest,
-aliases) and "deploys" it: here, downloads it and records the deployment as a registry run.
+It deploys exactly the version whose promotion triggered the run (trigger pinning: the version
+in the triggering asset event's extra, even when ``production`` moved again meanwhile); a manual
+run deploys what ``production`` names now. "Deploying" here downloads it and records the
+deployment as a registry run.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag
 
-from artiflow.operators import alias_asset, artifact_task
+from artiflow.operators import alias_asset, artifact_task, use_artifact
 
 
 @dag(
@@ -20,14 +22,12 @@ from artiflow.operators import alias_asset, artifact_task
     tags=["artiflow", "example"],
 )
 def bike_model_deploy():
-    @artifact_task(inputs={"model": "bike-demand-model:production"})
-    def deploy(model, triggering_asset_events=None):
-        refs = [
-            e.extra.get("ref")
-            for events in (triggering_asset_events or {}).values()
-            for e in events
-        ]
-        print(f"deploying {model.ref} (events: {refs}) from {model.local_path}")
+    @artifact_task()
+    def deploy(triggering_asset_events=None):
+        # a triggered run: "bike-demand-model" is pinned to the promoted version of the event
+        ref = "bike-demand-model" if triggering_asset_events else "bike-demand-model:production"
+        model = use_artifact(ref)
+        print(f"deploying {model.ref} from {model.local_path}")
         return model.ref
 
     deploy()

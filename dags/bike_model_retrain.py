@@ -1,7 +1,10 @@
 """Asset-scheduled retraining: train on the new dataset, evaluate, promote through a gate.
 
 Scheduled on the Asset of ``bike-training-set``: every new dataset version (from
-``bike_dataset_nightly``) queues a run. ``train`` logs a ``bike-demand-model`` version (alias
+``bike_dataset_nightly``) queues a run, which trains on exactly that version (trigger pinning:
+the version in the triggering asset event's extra; when Airflow merged several events into one
+run, the newest of them, and the registry run's info lists all). Every later task of the run is
+pinned to what ``train`` produced. ``train`` logs a ``bike-demand-model`` version (alias
 ``candidate``), ``evaluate`` scores it on a hold-out split and writes the score into the
 version's metadata, and ``promote`` moves ``production`` to it only if ``r2 >= 0.5``. The move
 emits an event on ``x-artiflow://<registry>/default/bike-demand-model/alias/production``, which schedules
@@ -64,7 +67,9 @@ def _predict(w, h, t):
 )
 def bike_model_retrain():
     @artifact_task(
-        inputs={"data": "bike-training-set:latest"},
+        # pinned to the version whose asset event triggered this run (trigger pinning), even
+        # when a newer one was logged meanwhile; a manual run takes the newest
+        inputs={"data": "bike-training-set"},
         outputs={"model": Output("bike-demand-model", type="model", aliases=["candidate"])},
     )
     def train(data, model):

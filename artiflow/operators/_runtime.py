@@ -22,10 +22,17 @@ import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from artiflow._tasking import TaskContext, TaskExecution, UpstreamTasks, current_execution
+from artiflow._tasking import (
+    PipelineRun,
+    TaskContext,
+    TaskExecution,
+    UpstreamTasks,
+    current_execution,
+)
 from artiflow.refs import parse_ref
 
-from ._registry import get_registry
+from ._pins import TriggerPinned, replay_source, trigger_pins
+from ._registry import get_registry, registry_identity
 from ._specs import normalize_outputs
 from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
 
@@ -75,15 +82,29 @@ def use_artifact(ref: str, *, download: bool = True) -> ArtifactVersion:
     return current_task_artifacts().use(ref, download=download)
 
 
-def distributed_id(dag_id: str, run_id: str, task_id: str, output: str) -> str:
+def distributed_id(dag_id: str, run_id: str, task_id: str, output: str, generation: int = 0) -> str:
     """The collaborative-version id shared by all mapped instances of one task in one DAG run.
+
+    ``generation`` counts the collaborative versions of that task and output in the DAG run:
+    0 for the first; after it was committed, a clear of the mapped task makes its new tries
+    write generation 1, and so on (see :meth:`TaskArtifacts.commit`). Generation 0 keeps the
+    id artiflow always used.
 
     Example:
         >>> distributed_id("d", "r", "t", "out") == distributed_id("d", "r", "t", "out")
         True
+        >>> distributed_id("d", "r", "t", "out") != distributed_id("d", "r", "t", "out", 1)
+        True
     """
-    h = hashlib.sha256(f"{dag_id}\x00{run_id}\x00{task_id}\x00{output}".encode()).hexdigest()
+    key = f"{dag_id}\x00{run_id}\x00{task_id}\x00{output}"
+    if generation:
+        key += f"\x00{int(generation)}"
+    h = hashlib.sha256(key.encode()).hexdigest()
     return f"airflow-{h[:40]}"
+
+
+#: how many collaborative versions one mapped task may build in one DAG run (clears)
+MAX_GENERATIONS = 1000
 
 
 def declared_outputs(task: Any) -> list[Mapping[str, Any]]:
@@ -114,6 +135,43 @@ def _looks_like_output_spec(outs: Any) -> bool:
     )
 
 
+def worker_host() -> str:
+    """The host a task runs on: the Celery worker's name (``w1@host``) under the
+    CeleryExecutor, else the machine's host name.
+
+    Example:
+        >>> isinstance(worker_host(), str)
+        True
+    """
+    try:
+        from celery import current_task  # only present where the Celery provider is installed
+
+        request = getattr(current_task, "request", None) if current_task else None
+        hostname = getattr(request, "hostname", None)
+        if isinstance(hostname, str) and hostname:
+            return hostname[:255]
+    except Exception:  # no Celery, or not inside a Celery task
+        pass
+    return socket.gethostname()
+
+
+def airflow_run_name(
+    dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int | None
+) -> str:
+    """The registry run name of a try, as people know it in Airflow: DAG, task, map index,
+    DAG run id and try.
+
+    Example:
+        >>> airflow_run_name("nightly", "manual__2026-01-02", "stats", 2, 3)
+        'nightly.stats[3] @ manual__2026-01-02 (try 2)'
+        >>> airflow_run_name("nightly", "manual__2026-01-02", "build", 1, -1)
+        'nightly.build @ manual__2026-01-02 (try 1)'
+    """
+    index = f"[{map_index}]" if map_index is not None and map_index >= 0 else ""
+    name = f"{dag_id}.{task_id}{index} @ {run_id} (try {try_number})"
+    return name if len(name) <= 255 else name[:252] + "..."
+
+
 def airflow_task_context(
     context: Mapping[str, Any] | None,
     ti: Any,
@@ -122,20 +180,60 @@ def airflow_task_context(
     info: Mapping[str, Any] | None = None,
     upstream: Any = None,
 ) -> TaskContext:
-    """The runtime's :class:`~artiflow._tasking.TaskContext` of an Airflow task instance."""
+    """The runtime's :class:`~artiflow._tasking.TaskContext` of an Airflow task instance.
+
+    Besides the DAG run, task, try, map index and worker host, it carries what the DAG run was
+    started for (:mod:`artiflow.operators._pins`): ``trigger_pins`` from the triggering
+    artiflow asset events (the newest version per collection; every triggering version is in
+    ``info["triggered_by"]``), and ``replay_of`` from ``conf["artiflow_lock"]``. The run info
+    also records the DAG run's ``clear_number`` (how often it was cleared).
+    """
+    ctx: Mapping[str, Any] = context or {}
     map_index = getattr(ti, "map_index", -1)
+    map_index = int(map_index if map_index is not None else -1)
+    try_number = int(getattr(ti, "try_number", 1) or 1)
+    run_info = dict(info or {})
+    triggers = trigger_pins(ctx.get("triggering_asset_events"), registry=registry_identity())
+    if triggers.events:
+        run_info["triggered_by"] = triggers.events
+        run_info["trigger_pins"] = dict(triggers.pins)
+    dag_run = ctx.get("dag_run")
+    replay = replay_source(getattr(dag_run, "conf", None) or {})
+    if replay is not None:
+        run_info["replay_of"] = replay
+    clears = clear_number(ctx)
+    if clears:
+        run_info["clear_number"] = clears
     return TaskContext(
         ORCHESTRATOR,
         pipeline=ti.dag_id,
         pipeline_run=ti.run_id,
         task=ti.task_id,
-        run_name=run_name or ti.task_id,
-        try_number=int(getattr(ti, "try_number", 1) or 1),
-        map_index=int(map_index if map_index is not None else -1),
-        host=socket.gethostname(),
-        info=dict(info or {}),
-        upstream=upstream,
+        run_name=run_name
+        or airflow_run_name(ti.dag_id, ti.run_id, ti.task_id, try_number, map_index),
+        try_number=try_number,
+        map_index=map_index,
+        host=worker_host(),
+        info=run_info,
+        upstream=TriggerPinned(upstream, triggers.pins) if triggers.pins else upstream,
+        trigger_pins=dict(triggers.pins),
+        replay_of=(PipelineRun(ORCHESTRATOR, ti.dag_id, replay) if replay is not None else None),
     )
+
+
+def clear_number(context: Mapping[str, Any] | None) -> int:
+    """How often the DAG run of ``context`` was cleared (``dag_run.clear_number``; 0 if unknown).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> clear_number({"dag_run": NS(clear_number=2)}), clear_number({})
+        (2, 0)
+    """
+    dag_run = (context or {}).get("dag_run")
+    try:
+        return int(getattr(dag_run, "clear_number", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class TaskArtifacts(TaskExecution):
@@ -160,6 +258,7 @@ class TaskArtifacts(TaskExecution):
         download: bool = True,
         run_name: str | None = None,
         registry: Registry | None = None,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         self.operator = operator
         self.context = context
@@ -168,7 +267,7 @@ class TaskArtifacts(TaskExecution):
             context,
             ti,
             run_name=run_name,
-            info={"operator": type(operator).__name__},
+            info={"operator": type(operator).__name__, **dict(info or {})},
             upstream=UpstreamTasks(self.upstream_producers),
         )
         super().__init__(
@@ -185,6 +284,9 @@ class TaskArtifacts(TaskExecution):
         self.task_id: str = ti.task_id
         self.try_number: int = task_context.try_number
         self.map_index: int = -1 if task_context.map_index is None else task_context.map_index
+        #: collaborative generation / files of each output part this try upserted
+        self.generations: dict[str, int] = {}
+        self.part_files: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"<TaskArtifacts {self.dag_id}/{self.run_id}/{self.task_id}[{self.map_index}]>"
@@ -208,12 +310,40 @@ class TaskArtifacts(TaskExecution):
         return found
 
     def commit(self, distributed_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Log every output draft (the code returned). Mapped instances upsert parts."""
-        if self.collaborative and distributed_ids is None:
-            distributed_ids = {
-                p: distributed_id(self.dag_id, self.run_id, self.task_id, p) for p in self.drafts
-            }
-        return super().commit(distributed_ids)
+        """Log every output draft (the code returned). Mapped instances upsert parts.
+
+        A mapped instance adds its part to the first generation of the task's collaborative
+        version (:func:`distributed_id`) that is not committed yet: normally generation 0; a
+        try after the commit task committed it (the mapped task was cleared in a finished DAG
+        run) moves on to a new generation, so the cleared tries assemble a NEW version, which
+        the re-run commit task commits and downstream consumes. Retries of a failed instance
+        before the commit join the pending generation of the other instances.
+        """
+        if not self.collaborative or distributed_ids is not None:
+            return super().commit(distributed_ids)
+        from artiflow.exceptions import ArtifactFinalizedError
+
+        empty = [p for p, d in self.drafts.items() if not d.paths()]
+        if empty:
+            return super().commit({})  # raises the runtime's "output ... is empty" error
+        self.start()
+        for param, draft in self.drafts.items():
+            for generation in range(MAX_GENERATIONS):
+                did = distributed_id(self.dag_id, self.run_id, self.task_id, param, generation)
+                try:
+                    self.registry.upsert(draft, distributed_id=did)
+                except ArtifactFinalizedError:
+                    continue  # committed by an earlier commit task: the next generation
+                self.parts[param] = did
+                self.generations[param] = generation
+                self.part_files[param] = sorted(draft.paths())
+                break
+            else:  # pragma: no cover - a thousand clears of one task in one DAG run
+                raise ArtifactFinalizedError(
+                    f"{self.task_id}: {MAX_GENERATIONS} collaborative versions of output "
+                    f"{param!r} were committed in DAG run {self.run_id}; trigger a new DAG run"
+                )
+        return self.produced
 
     def close(self, error: BaseException | str | None = None, *, skipped: bool = False) -> None:
         """Finish the run (SKIPPED for Airflow's skip exception) and clean up."""
@@ -228,6 +358,8 @@ class TaskArtifacts(TaskExecution):
             "inputs": {p: v.ref for p, v in self.inputs.items()},
             "outputs": {p: v.ref for p, v in self.produced.items()},
             "parts": dict(self.parts),
+            "generations": dict(self.generations),
+            "files": dict(self.part_files),
         }
 
     def publish(self) -> None:
@@ -247,18 +379,21 @@ class TaskArtifacts(TaskExecution):
         declared = [o for o in outlets if split_uri(getattr(o, "uri", ""))]
         extras: dict[str, dict[str, Any]] = {}
         run_id = self.run.id if self.run is not None else None
+        ident = registry_identity()
         for ev in self.events:
             if getattr(ev, "run_id", None) not in (None, run_id) or ev.version is None:
                 continue  # another run's event (a thread sharing the registry), or an unalias
             collection = f"{ev.project}/{ev.name}"
             if ev.kind == "version.created":
-                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id)
+                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id, registry=ident)
                 for a in ev.aliases or ():
                     if a != "latest":
-                        extras[alias_uri(collection, a)] = event_extra(ev, alias=a, run_id=run_id)
+                        extras[alias_uri(collection, a)] = event_extra(
+                            ev, alias=a, run_id=run_id, registry=ident
+                        )
             elif ev.kind == "alias.moved" and ev.alias:
                 extras[alias_uri(collection, ev.alias)] = event_extra(
-                    ev, alias=ev.alias, previous=ev.previous, run_id=run_id
+                    ev, alias=ev.alias, previous=ev.previous, run_id=run_id, registry=ident
                 )
         emitted: set[str] = set()
         outlet_events = self.context.get("outlet_events")

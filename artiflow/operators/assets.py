@@ -118,8 +118,10 @@ def event_extra(
     alias: str | None = None,
     previous: str | None = None,
     run_id: str | None = None,
+    registry: str | None = None,
 ) -> dict[str, Any]:
-    """The asset-event extra for a version: ref, version, digest, aliases (JSON-safe).
+    """The asset-event extra for a version: ref, version, digest, aliases (JSON-safe), and
+    the registry identity (``registry``; a consumer ignores events of another registry).
 
     ``version`` is an :class:`artiflow.ArtifactVersion` or an :class:`artiflow.RegistryEvent`.
 
@@ -145,6 +147,8 @@ def event_extra(
         extra["previous"] = previous
     if run_id is not None:
         extra["artiflow_run"] = run_id
+    if registry is not None:
+        extra["registry"] = registry
     return extra
 
 

@@ -187,23 +187,117 @@ class ArtifactCommitOperator(OpenLineageMixin, BaseOperator):
     def execute(self, context: Any) -> Any:
         ti = context["ti"]
         # a list of task ids (not a str) makes xcom_pull return every map index, as a list
-        payloads = _as_list(ti.xcom_pull(task_ids=[self.mapped_task_id], key=XCOM_KEY))
+        payloads = [
+            p for p in _as_list(ti.xcom_pull(task_ids=[self.mapped_task_id], key=XCOM_KEY)) if p
+        ]
         results = ti.xcom_pull(task_ids=[self.mapped_task_id])
-        ta = TaskArtifacts(self, context, inputs={}, outputs=self.artiflow_outputs)
+        targets = {param: _generation(param, payloads) for param in self.artiflow_outputs}
+        ta = TaskArtifacts(
+            self,
+            context,
+            inputs={},
+            outputs=self.artiflow_outputs,
+            info={GENERATIONS_KEY: targets},
+        )
         self._artiflow = ta
         with ta:
             run = ta.start()
-            used = sorted({ref for p in payloads if p for ref in (p.get("inputs") or {}).values()})
+            used = sorted({ref for p in payloads for ref in (p.get("inputs") or {}).values()})
             for ref in used:
                 ta.inputs[ref] = run.use(ta.resolve(ref))
-            ta.finish_parts(
-                {
-                    param: distributed_id(ti.dag_id, ti.run_id, self.mapped_task_id, param)
-                    for param in self.artiflow_outputs
-                }
-            )
+            for param in self.artiflow_outputs:
+                self._commit_output(ta, param, payloads, targets[param])
             ta.publish()
         return _as_list(results)
+
+    def _commit_output(
+        self, ta: TaskArtifacts, param: str, payloads: list[Any], target: int
+    ) -> None:
+        """Commit generation ``target`` of the collaborative version of ``param``.
+
+        * Every instance wrote that generation (a first run, or a clear of the whole mapped
+          task): commit it.
+        * Some instances still point at an older generation, committed before (only some map
+          indexes were cleared): their files are carried over from the version this task
+          committed before, so the new version holds every instance's part.
+        * An earlier try of this task committed that generation already (only this commit
+          task was cleared): the version it became is logged again by this try (same
+          content: no new version).
+        """
+        out = self.artiflow_outputs[param]
+        done = self._committed(ta, out["name"], param, target)
+        if done is not None:
+            ta.produced[param] = ta.start().log(
+                done.new_draft(),
+                aliases=tuple(out.get("aliases") or ()),
+                tags=tuple(out.get("tags") or ()),
+            )
+            return
+        did = distributed_id(ta.dag_id, ta.run_id, self.mapped_task_id, param, target)
+        stale = [
+            p
+            for p in payloads
+            if (p.get("parts") or {}).get(param)
+            and int((p.get("generations") or {}).get(param, 0)) < target
+        ]
+        if stale:
+            before = self._committed(ta, out["name"], param, None)
+            keep = {f for p in stale for f in (p.get("files") or {}).get(param) or ()}
+            if before is None or not keep:
+                from artiflow.exceptions import ArtifactFinalizedError
+
+                raise ArtifactFinalizedError(
+                    f"{self.task_id}: map indexes of {self.mapped_task_id} wrote into an "
+                    f"earlier version of {out['name']!r} that cannot be combined with the "
+                    "cleared ones; clear every map index of the mapped task together"
+                )
+            carried = before.new_draft()
+            for path in carried.paths():
+                if path not in keep:
+                    carried.remove(path)
+            if carried.paths():
+                ta.registry.upsert(carried, distributed_id=did)
+        ta.finish_parts({param: did})
+
+    def _committed(self, ta: TaskArtifacts, name: str, param: str, generation: int | None) -> Any:
+        """The version of ``name`` an earlier successful try of this task logged in this DAG
+        run (for generation ``generation``; None: any), or None."""
+        from artiflow.refs import parse_ref
+
+        r = parse_ref(name, default_project=ta.registry.default_project)
+        for run in ta.registry.runs(
+            orchestrator="airflow",
+            pipeline=ta.dag_id,
+            pipeline_run=ta.run_id,
+            state="SUCCESS",
+            limit=None,
+        ):
+            if run.task != self.task_id:
+                continue
+            if generation is not None:
+                gens = run.info.get(GENERATIONS_KEY) or {}
+                if int(gens.get(param, 0)) != generation:
+                    continue
+            for v in run.logged_artifacts():
+                if (v.project, v.collection) == (r.project, r.name):
+                    return v
+        return None
+
+
+#: the run info key of a commit task's try: the generation it committed, per output
+GENERATIONS_KEY = "collaborative_generations"
+
+
+def _generation(param: str, payloads: list[Any]) -> int:
+    """The newest collaborative generation the mapped instances wrote for ``param``."""
+    return max(
+        (
+            int((p.get("generations") or {}).get(param, 0))
+            for p in payloads
+            if (p.get("parts") or {}).get(param)
+        ),
+        default=0,
+    )
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -64,7 +64,7 @@ def _operator_lineage(data: dict[str, list[dict[str, Any]]]) -> Any:
         return None
 
     def build(d: dict[str, Any]) -> Any:
-        facets = {}
+        facets: dict[str, Any] = {}
         if "version" in d:
             facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
                 datasetVersion=d["version"]
