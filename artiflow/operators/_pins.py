@@ -31,14 +31,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from artiflow._ops.replay import AIRFLOW_CONF_KEY  # the dag_run.conf key of a replay
 from artiflow.exceptions import InvalidFieldError
 from artiflow.identity import parse_airflow_asset_uri
 
 __all__ = ["AIRFLOW_CONF_KEY", "MAX_RUN_ID", "Triggers", "replay_source", "trigger_pins"]
 
-#: the ``dag_run.conf`` key of a replay. The same literal as ``AIRFLOW_CONF_KEY`` in
-#: ``artiflow/_ops/replay.py`` (the locks work); import it from there once both are merged.
-AIRFLOW_CONF_KEY = "artiflow_lock"
 #: the longest DAG run id accepted in ``conf["artiflow_lock"]`` (Airflow's run_id column)
 MAX_RUN_ID = 250
 
@@ -171,30 +169,3 @@ def replay_source(conf: Mapping[str, Any] | None) -> str | None:
             limit=f"{MAX_RUN_ID} characters",
         )
     return value
-
-
-class TriggerPinned:
-    """An :class:`~artiflow._tasking.resolver.Upstream` that falls back to the trigger pins:
-    ``name`` / ``name:latest`` of a collection no upstream task produced in this DAG run
-    resolves to the version the run was triggered for.
-
-    Interim: the run-lock resolver (``artiflow._tasking``) applies ``TaskContext.trigger_pins``
-    itself (precedence upstream pin > replay > trigger pin > run lock > registry); with it,
-    this wrapper gives the same answers and can go.
-
-    Example:
-        >>> TriggerPinned(None, {}).pins
-        {}
-    """
-
-    def __init__(self, upstream: Any, pins: Mapping[str, str]) -> None:
-        self.upstream = upstream
-        self.pins = dict(pins)
-
-    def pinned(self, registry: Any, run: Any, project: str, name: str) -> Any:
-        if self.upstream is not None:
-            found = self.upstream.pinned(registry, run, project, name)
-            if found is not None:
-                return found
-        ref = self.pins.get(f"{project}/{name}")
-        return registry.get(ref) if ref else None

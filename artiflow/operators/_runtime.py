@@ -31,7 +31,7 @@ from artiflow._tasking import (
 )
 from artiflow.refs import parse_ref
 
-from ._pins import TriggerPinned, replay_source, trigger_pins
+from ._pins import replay_source, trigger_pins
 from ._registry import get_registry, registry_identity
 from ._specs import normalize_outputs
 from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
@@ -215,7 +215,7 @@ def airflow_task_context(
         map_index=map_index,
         host=worker_host(),
         info=run_info,
-        upstream=TriggerPinned(upstream, triggers.pins) if triggers.pins else upstream,
+        upstream=upstream,
         trigger_pins=dict(triggers.pins),
         replay_of=(PipelineRun(ORCHESTRATOR, ti.dag_id, replay) if replay is not None else None),
     )
