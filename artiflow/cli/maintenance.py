@@ -12,9 +12,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     verb = "would remove" if args.dry_run else "removed"
     # the number of candidates is known only after the scan: before_delete sets the total
-    with bar(None, "gc", args.progress, unit="blob") as b:
+    with bar(None, "gc: scanning", args.progress, unit="blob") as b:
 
         def start(candidates: list[str]) -> None:
+            b.set_description("gc: deleting", refresh=False)
             b.total = len(candidates)
             b.refresh()
 
