@@ -37,7 +37,7 @@ test-floor:
 	rm -rf $(FLOOR_VENV)
 	$(PY) -m venv $(FLOOR_VENV)
 	$(FLOOR_VENV)/bin/pip install -q --upgrade pip
-	$(FLOOR_VENV)/bin/pip install -q -c .ci/floor-constraints.txt -e '.[airflow,prefect]' \
+	$(FLOOR_VENV)/bin/pip install -q -c .ci/floor-constraints.txt -e '.[airflow,prefect,postgres,openlineage]' \
 		'pytest>=8' 'pytest-timeout>=2.2' 'httpx>=0.27'
 	rm -rf artiflow.egg-info
 	$(FLOOR_VENV)/bin/pip freeze | grep -i -E '^(apache-airflow|prefect|fastapi)=='
