@@ -119,3 +119,15 @@ def test_console_script_installed():
     assert exe, "the `artiflow` console script is not installed in the venv"
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "artiflow" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["artiflow.cli", "artiflow.cli._common", "artiflow.cli._suggest", "artiflow.cli.completion"],
+)
+def test_cli_docstring_examples(name, chdir_tmp):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result
