@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench install clean
+.PHONY: demo test test-floor check-dist lint format bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# the declared floors (.ci/floor-constraints.txt) in a second, fresh venv: a declared floor is a
+# tested floor. Runs the Airflow and Prefect integration tests there (docs/installing.md).
+FLOOR_VENV ?= .venv-floor
+test-floor:
+	rm -rf $(FLOOR_VENV)
+	$(PY) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/pip install -q --upgrade pip
+	$(FLOOR_VENV)/bin/pip install -q -c .ci/floor-constraints.txt -e '.[airflow,prefect,postgres,openlineage]' \
+		'pytest>=8' 'pytest-timeout>=2.2' 'httpx>=0.27'
+	rm -rf artiflow.egg-info
+	$(FLOOR_VENV)/bin/pip freeze | grep -i -E '^(apache-airflow|prefect|fastapi)=='
+	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/airflow tests/prefect
+
+# sdist + wheel built from a clean copy, twine check, migrations and static files inside
+check-dist: $(STAMP)
+	$(BIN)/python .ci/check_dist.py
+
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -43,4 +60,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(FLOOR_VENV) build dist *.egg-info

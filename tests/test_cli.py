@@ -77,17 +77,17 @@ def test_cli_round_trip(tmp_path, make_files, capsys):
 
 
 @pytest.mark.parametrize(
-    "args,message",
+    "args,code,message",
     [
-        (["get", "nope:latest"], "does not exist"),
-        (["get", "bad ref"], "invalid"),
-        (["log", "/definitely/missing"], "no such file"),
-        (["log", ".", "--name", "x", "--alias", "latest"], "managed by artiflow"),
-        (["log", ".", "--name", "x", "--meta", "novalue"], "key=value"),
-        (["lineage", "x", "--depth", "-1"], "invalid depth"),
+        (["get", "nope:latest"], 3, "does not exist"),  # not found: exit 3 (docs/cli.md)
+        (["get", "bad ref"], 2, "invalid"),
+        (["log", "/definitely/missing"], 2, "no such file"),
+        (["log", ".", "--name", "x", "--alias", "latest"], 2, "managed by artiflow"),
+        (["log", ".", "--name", "x", "--meta", "novalue"], 2, "key=value"),
+        (["lineage", "x", "--depth", "-1"], 2, "invalid depth"),
     ],
 )
-def test_cli_bad_input_one_line_and_nonzero(tmp_path, args, message):
+def test_cli_bad_input_one_line_and_nonzero(tmp_path, args, code, message):
     (tmp_path / "f.txt").write_text("x")
     proc = subprocess.run(
         [sys.executable, "-m", "artiflow.cli", "--home", str(tmp_path / "h"), *args],
@@ -96,7 +96,7 @@ def test_cli_bad_input_one_line_and_nonzero(tmp_path, args, message):
         timeout=120,
         cwd=tmp_path,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == code
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("artiflow: error:") and message in lines[0], (
         proc.stderr
@@ -119,3 +119,15 @@ def test_console_script_installed():
     assert exe, "the `artiflow` console script is not installed in the venv"
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "artiflow" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["artiflow.cli", "artiflow.cli._common", "artiflow.cli._suggest", "artiflow.cli.completion"],
+)
+def test_cli_docstring_examples(name, chdir_tmp):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result

@@ -9,10 +9,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ._common import open_registry
+from ._common import emit, examples, open_registry, wants_json
 
 __all__ = ["cmd_lock", "cmd_replay", "register"]
 
@@ -52,8 +51,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
         lock = locks.release(reg, *key, pipeline=args.pipeline)
     else:
         lock = locks.run_lock(reg, *key, pipeline=args.pipeline)
-    if args.json:
-        print(json.dumps(lock.to_dict(), indent=2))
+    if wants_json(args):
+        emit(args, lock.to_dict())
     else:
         _print_lock(lock)
     return 0
@@ -64,8 +63,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     reg = open_registry(args)
     started = start_replay(reg, args.orchestrator, args.pipeline_run, pipeline=args.pipeline)
-    if args.json:
-        print(json.dumps(started.to_dict(), indent=2))
+    if wants_json(args):
+        emit(args, started.to_dict())
     elif started.started:
         print(f"started {started.new_run or 'a new run'} of {started.pipeline} ({started.url})")
     else:
@@ -77,12 +76,20 @@ def _common(s: argparse.ArgumentParser) -> None:
     s.add_argument("pipeline_run", metavar="PIPELINE_RUN", help="DAG run id / flow run id")
     s.add_argument("--orchestrator", choices=ORCHESTRATORS, default="airflow")
     s.add_argument("--pipeline", help="DAG id / flow name (when the run id is in several)")
-    s.add_argument("--json", action="store_true", help="print JSON")
 
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
-    s = sub.add_parser("lock", help="show, keep or release the run lock of a pipeline run")
+    s = sub.add_parser(
+        "lock",
+        help="show, keep or release the run lock of a pipeline run",
+        epilog=examples(
+            "artiflow lock scheduled__2026-12-01T00:00:00+00:00 --pipeline bike_model_retrain",
+            "artiflow lock 0b6c9e2e-... --orchestrator prefect --json",
+            "artiflow lock RUN_ID --keep --reason 'model audit 2026-12'",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(s)
     how = s.add_mutually_exclusive_group()
     how.add_argument("--keep", action="store_true", help="hold its versions from deletion")
@@ -90,6 +97,14 @@ def register(sub: Any) -> None:
     s.add_argument("--reason", help="why the lock is kept (with --keep)")
     s.set_defaults(fn=cmd_lock)
 
-    s = sub.add_parser("replay", help="re-run a pipeline run on the versions its lock holds")
+    s = sub.add_parser(
+        "replay",
+        help="re-run a pipeline run on the versions its lock holds",
+        epilog=examples(
+            "artiflow replay scheduled__2026-12-01T00:00:00+00:00 --pipeline bike_model_retrain",
+            "artiflow replay 0b6c9e2e-... --orchestrator prefect",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(s)
     s.set_defaults(fn=cmd_replay)

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ._common import human, open_registry, progress
+from ._common import ExitCode, bar, emit, examples, human, open_registry, progress
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    result = open_registry(args).gc(dry_run=args.dry_run, grace_seconds=args.grace)
+    reg = open_registry(args)
     verb = "would remove" if args.dry_run else "removed"
-    print(
-        f"{verb} {result.blobs_deleted} blobs ({human(result.bytes_freed)}) and "
-        f"{result.pending_removed} stale pending versions"
+    # the number of candidates is known only after the scan: before_delete sets the total
+    with bar(None, "gc: scanning", args.progress, unit="blob") as b:
+
+        def start(candidates: list[str]) -> None:
+            b.set_description("gc: deleting", refresh=False)
+            b.total = len(candidates)
+            b.refresh()
+
+        result = reg.gc(
+            dry_run=args.dry_run,
+            grace_seconds=args.grace,
+            progress=b.update,
+            before_delete=start,
+        )
+    emit(
+        args,
+        result.to_dict(),
+        lambda: (
+            f"{verb} {result.blobs_deleted} blobs ({human(result.bytes_freed)}) and "
+            f"{result.pending_removed} stale pending versions"
+            + (f"; kept {result.kept} that a writer took into use" if result.kept else "")
+        ),
     )
-    return 0
+    return ExitCode.OK
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     """Exit 0: every checked blob is intact; 1: problems were found (repaired or not; the
-    report says which); 2: fsck itself failed (bad option, store unreachable)."""
+    report says which); 2: a bad option; 5: fsck itself failed (store unreachable)."""
     from .._ops import fsck as ops
 
     reg = open_registry(args)
@@ -29,8 +47,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     with progress(todo.bytes, f"checking {len(todo.blobs)} blobs", args.progress) as update:
         result = ops.run(reg, todo, repair=args.repair, progress=update, sources=args.sources)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0 if result.ok else 1
+        emit(args, result.to_dict())
+        return ExitCode.OK if result.ok else ExitCode.MISMATCH
     of = f" (a sample of {result.total})" if result.sampled else ""
     print(f"checked {result.checked} blobs{of}, {human(result.bytes_checked)}")
     for p in result.problems:
@@ -47,29 +65,34 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         print("no problems found")
     else:
         print(f"{len(result.problems)} problems, {len(result.unrepaired)} not repaired")
-    return 0 if result.ok else 1
+    return ExitCode.OK if result.ok else ExitCode.MISMATCH
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     from ..catalog.engine import create_engine_for
-    from ..catalog.migrate import current_revision, upgrade
+    from ..catalog.migrate import HEAD, current_revision, upgrade
 
     reg = open_registry(args)
     engine = create_engine_for(reg.db_url)
     try:
-        if args.action == "upgrade":
-            rev = upgrade(engine)
-            print(f"database at revision {rev}")
-        else:
-            print(current_revision(engine) or "empty")
+        rev = upgrade(engine) if args.action == "upgrade" else current_revision(engine)
     finally:
         engine.dispose()
-    return 0
+    text = f"database at revision {rev}" if args.action == "upgrade" else rev or "empty"
+    emit(args, {"action": args.action, "revision": rev, "head": HEAD}, text)
+    return ExitCode.OK
 
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
-    s = sub.add_parser("gc", help="remove content no version needs")
+    s = sub.add_parser(
+        "gc",
+        help="remove content no version needs",
+        epilog=examples(
+            "artiflow gc --dry-run --json | jq .bytes_freed",
+            "artiflow gc --grace 3600 --progress",
+        ),
+    )
     s.add_argument("--dry-run", action="store_true")
     s.add_argument(
         "--grace", type=float, help="keep blobs and pending versions younger than this (seconds)"
@@ -82,7 +105,12 @@ def register(sub: Any) -> None:
         description="Check every blob a live version needs (or a sample), report missing and "
         "corrupt ones with the versions they break, and repair them from a verified copy. Exit "
         "status: 0 no problem found, 1 problems found (see the report for what was repaired), "
-        "2 fsck failed.",
+        "2 bad option, 5 fsck failed (store unreachable).",
+        epilog=examples(
+            "artiflow fsck",
+            "artiflow fsck --sample 0.1 --no-repair --json",
+            "artiflow fsck --from s3://backup-bucket/artiflow",
+        ),
     )
     s.add_argument(
         "--sample", metavar="N|FRACTION", help="check N random blobs, or a fraction such as 0.1"
@@ -98,9 +126,12 @@ def register(sub: Any) -> None:
         default=[],
         help="another store holding the same blobs, to repair from (repeatable)",
     )
-    s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(fn=cmd_fsck)
 
-    s = sub.add_parser("db", help="database schema")
+    s = sub.add_parser(
+        "db",
+        help="database schema",
+        epilog=examples("artiflow db current --json", "artiflow db upgrade"),
+    )
     s.add_argument("action", choices=["upgrade", "current"])
     s.set_defaults(fn=cmd_db)

@@ -6,18 +6,18 @@ import argparse
 import os
 from typing import Any
 
-from ..exceptions import ArtiflowError
-from ._common import open_registry
+from ._common import ExitCode, emit, examples, open_registry, require_extra
 
 
-def cmd_ui(args: argparse.Namespace) -> int:  # pragma: no cover - exercised by the UI tests
-    try:
-        from ..ui import serve
-    except ImportError as exc:
-        raise ArtiflowError(
-            f"the web page needs its extra: pip install 'artiflow[ui]' ({exc})"
-        ) from exc
+def cmd_ui(args: argparse.Namespace) -> int:
+    for module in ("fastapi", "uvicorn"):
+        require_extra(module, "ui", "`artiflow ui` (the web page)")
+    from ..ui import serve
+
     token = args.token or os.environ.get("ARTIFLOW_UI_TOKEN")
+    url = f"http://{args.host}:{args.port}/"
+    # with --json, one object before serving: where it listens (the server logs to stderr)
+    emit(args, {"url": url, "allow_writes": bool(args.allow_writes)}, None)
     serve(
         host=args.host,
         port=args.port,
@@ -27,12 +27,20 @@ def cmd_ui(args: argparse.Namespace) -> int:  # pragma: no cover - exercised by 
         allowed_hosts=args.allowed_host,
         max_body=args.max_body,
     )
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
-    s = sub.add_parser("ui", help="serve the registry web page")
+    s = sub.add_parser(
+        "ui",
+        help="serve the registry web page (needs the 'ui' extra)",
+        epilog=examples(
+            "artiflow ui --port 8765",
+            "ARTIFLOW_UI_TOKEN=secret artiflow ui --host 0.0.0.0 --allowed-host reg.example.org "
+            "--allow-writes",
+        ),
+    )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..artifact import Artifact
-from ..exceptions import InvalidRefError
-from ._common import human, open_registry, parse_meta, progress, tree_size
+from ..exceptions import InvalidRefError, VerificationError
+from ._common import ExitCode, emit, examples, human, open_registry, parse_meta, progress, tree_size
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -27,8 +28,14 @@ def cmd_log(args: argparse.Namespace) -> int:
         art.add_file(path)
     with progress(tree_size(path), f"logging {name}", args.progress) as update:
         v = reg.log(art, aliases=args.alias, tags=args.tag, version=args.semver, progress=update)
-    print(f"{v.ref}  {len(v.manifest)} files  {human(v.size)}  aliases: {', '.join(v.aliases)}")
-    return 0
+    emit(
+        args,
+        v.to_dict(),
+        lambda: (
+            f"{v.ref}  {len(v.manifest)} files  {human(v.size)}  aliases: {', '.join(v.aliases)}"
+        ),
+    )
+    return ExitCode.OK
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -36,28 +43,62 @@ def cmd_get(args: argparse.Namespace) -> int:
     v = reg.get(args.ref)
     with progress(v.size, f"downloading {v.ref}", args.progress) as update:
         root = v.download(args.output, progress=update)
-    print(root)
-    return 0
+    emit(
+        args,
+        {"ref": v.ref, "path": str(root), "file_count": len(v.manifest), "size": v.size},
+        str(root),
+    )
+    return ExitCode.OK
+
+
+def _collection_dict(c: Any) -> dict[str, Any]:
+    return {
+        "project": c.project,
+        "name": c.name,
+        "type": c.type,
+        "kind": c.kind,
+        "description": c.description,
+        "version_count": c.version_count,
+        "latest": f"v{c.latest_index}" if c.latest_index is not None else None,
+        "created_at": c.created_at.isoformat(),
+    }
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     if args.name:
-        for v in reg.versions(args.name, include_deleted=args.all):
-            state = "" if v.state == "COMMITTED" else f"  [{v.state.lower()}]"
-            semver = f"  {v._row.semver}" if v._row.semver else ""
-            print(
-                f"{v.ref}{semver}  {v.created_at:%Y-%m-%d %H:%M}  {human(v.size)}  "
-                f"{', '.join(v.aliases)}{state}"
-            )
-        return 0
-    for c in reg.collections(type=args.type, project=args.project):
-        latest = f"v{c.latest_index}" if c.latest_index is not None else "-"
-        print(
-            f"{c.project}/{c.name}  type={c.type}  versions={c.version_count}  latest={latest}"
-            + ("  (registry)" if c.kind == "registry" else "")
+        found = reg.versions(args.name, include_deleted=args.all)
+
+        def version_lines() -> str:
+            lines = []
+            for v in found:
+                state = "" if v.state == "COMMITTED" else f"  [{v.state.lower()}]"
+                semver = f"  {v.semver}" if v.semver else ""
+                lines.append(
+                    f"{v.ref}{semver}  {v.created_at:%Y-%m-%d %H:%M}  {human(v.size)}  "
+                    f"{', '.join(v.aliases)}{state}"
+                )
+            return "\n".join(lines)
+
+        r = reg.parse(args.name)
+        emit(
+            args,
+            {"collection": r.collection, "versions": [v.to_dict() for v in found]},
+            version_lines,
         )
-    return 0
+        return ExitCode.OK
+    cols = reg.collections(type=args.type, project=args.project)
+
+    def collection_lines() -> str:
+        return "\n".join(
+            f"{c.project}/{c.name}  type={c.type}  versions={c.version_count}  "
+            f"latest={f'v{c.latest_index}' if c.latest_index is not None else '-'}"
+            + ("  (registry)" if c.kind == "registry" else "")
+            for c in cols
+        )
+
+    emit(args, {"collections": [_collection_dict(c) for c in cols]}, collection_lines)
+    return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -65,12 +106,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     v = reg.get(args.ref)
     data = v.to_dict()
     producer = v.logged_by()
+    consumers = v.used_by()
     data["logged_by"] = producer.to_dict() if producer else None
-    data["used_by"] = [r.to_dict() for r in v.used_by()]
+    data["used_by"] = [r.to_dict() for r in consumers]
     data["files"] = [e.to_dict() for e in v.files()] if args.files else len(v.manifest)
     if args.json:
-        print(json.dumps(data, indent=2, default=str))
-        return 0
+        emit(args, data)
+        return ExitCode.OK
     print(f"{v.ref}  ({v.type})")
     print(f"  digest:      {v.digest}")
     print(f"  size:        {human(v.size)} in {len(v.manifest)} files")
@@ -86,13 +128,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  metadata:    {json.dumps(v.metadata, default=str)}")
     if producer:
         print(f"  logged by:   {producer!r}")
-    for run in v.used_by():
+    for run in consumers:
         print(f"  used by:     {run!r}")
     if args.files:
         for e in v.files():
             where = e.ref or e.digest
             print(f"    {e.path}  {human(e.size or 0)}  {where}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_alias(args: argparse.Namespace) -> int:
@@ -106,11 +148,19 @@ def cmd_alias(args: argparse.Namespace) -> int:
             )
         v.aliases.remove(args.alias)
         v.save(expected_revision=args.revision)
-        print(f"removed {args.alias} from {v.ref}")
-        return 0
+        emit(
+            args,
+            {"alias": args.alias, "ref": v.ref, "removed": True, "revision": v.revision},
+            f"removed {args.alias} from {v.ref}",
+        )
+        return ExitCode.OK
     v = reg.alias(args.ref, args.alias, expected=args.expect)
-    print(f"{args.alias} -> {v.ref}")
-    return 0
+    emit(
+        args,
+        {"alias": args.alias, "ref": v.ref, "removed": False, "revision": v.revision},
+        f"{args.alias} -> {v.ref}",
+    )
+    return ExitCode.OK
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -123,27 +173,49 @@ def cmd_edit(args: argparse.Namespace) -> int:
     v.tags.extend(t for t in args.tag if t not in v.tags)
     v.tags = [t for t in v.tags if t not in set(args.untag)]
     v.save(expected_revision=args.revision)
-    print(f"saved {v.ref} (revision {v.revision})")
-    return 0
+    emit(args, v.to_dict(), f"saved {v.ref} (revision {v.revision})")
+    return ExitCode.OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     v = open_registry(args).get(args.ref)
     v.delete(delete_aliases=args.delete_aliases)
-    print(f"deleted {v.ref}")
-    return 0
+    emit(args, {"ref": v.ref, "deleted": True}, f"deleted {v.ref}")
+    return ExitCode.OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the folder matches, 1 (MISMATCH) with the problems listed when it does not."""
     v = open_registry(args).get(args.ref)
-    v.verify(args.dir)
-    print(f"{args.dir} matches {v.ref} ({len(v.manifest)} files)")
-    return 0
+    payload: dict[str, Any] = {"ref": v.ref, "dir": str(args.dir), "file_count": len(v.manifest)}
+    try:
+        v.verify(args.dir)
+    except VerificationError as exc:
+        problems = [{"kind": k, "path": p} for k, p in exc.problems]
+        emit(args, {**payload, "ok": False, "problems": problems}, None)
+        if not args.json:
+            print(f"artiflow: mismatch: {exc}", file=sys.stderr)
+            for p in problems:
+                print(f"{p['kind']}  {p['path']}")
+        return ExitCode.MISMATCH
+    emit(
+        args,
+        {**payload, "ok": True, "problems": []},
+        f"{args.dir} matches {v.ref} ({len(v.manifest)} files)",
+    )
+    return ExitCode.OK
 
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
-    s = sub.add_parser("log", help="log a file or folder as a new version")
+    s = sub.add_parser(
+        "log",
+        help="log a file or folder as a new version",
+        epilog=examples(
+            "artiflow log data/ --name bike-dataset --alias production --meta rows=10000",
+            "artiflow log model.pkl --name churn-model --type model --semver 1.4.0 --json",
+        ),
+    )
     s.add_argument("path")
     s.add_argument("--name", help="collection name (default: the file or folder name)")
     s.add_argument("--type", default="dataset", help="artifact type (default: dataset)")
@@ -158,31 +230,58 @@ def register(sub: Any) -> None:
     s.add_argument("--semver", help="semantic version label, e.g. 1.4.0")
     s.set_defaults(fn=cmd_log)
 
-    s = sub.add_parser("get", help="download a version")
+    s = sub.add_parser(
+        "get",
+        help="download a version",
+        epilog=examples(
+            "artiflow get bike-dataset:production -o data/",
+            "artiflow get ml/churn-model:v3 --link-type hardlink --json",
+        ),
+    )
     s.add_argument("ref")
     s.add_argument("-o", "--output", help="target folder (default ./artifacts/<name>:<version>)")
     s.add_argument("--link-type", choices=["copy", "reflink", "hardlink", "symlink"])
     s.set_defaults(fn=cmd_get)
 
-    s = sub.add_parser("ls", help="list collections, or the versions of one")
+    s = sub.add_parser(
+        "ls",
+        help="list collections, or the versions of one",
+        epilog=examples(
+            "artiflow ls", "artiflow ls --type model", "artiflow ls bike-dataset --all --json"
+        ),
+    )
     s.add_argument("name", nargs="?")
     s.add_argument("--type")
     s.add_argument("--all", action="store_true", help="include deleted versions")
     s.set_defaults(fn=cmd_ls)
 
-    s = sub.add_parser("show", help="show one version")
+    s = sub.add_parser(
+        "show",
+        help="show one version",
+        epilog=examples(
+            "artiflow show bike-dataset:production",
+            "artiflow show bike-dataset:v0 --files --json | jq .digest",
+        ),
+    )
     s.add_argument("ref")
     s.add_argument("--files", action="store_true", help="list the files")
-    s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_show)
 
-    s = sub.add_parser("alias", help="put (or move) an alias on a version, or remove it")
+    s = sub.add_parser(
+        "alias",
+        help="put (or move) an alias on a version, or remove it",
+        epilog=examples(
+            "artiflow alias churn-model:v3 production",
+            "artiflow alias churn-model:v4 production --expect v3   # exit 4 if it moved",
+            "artiflow alias churn-model:v4 staging --remove",
+        ),
+    )
     s.add_argument("ref")
     s.add_argument("alias")
     s.add_argument(
         "--expect",
         metavar="VERSION",
-        help="move only if the alias is on VERSION now (vN), or not set ('none'); else exit 3",
+        help="move only if the alias is on VERSION now (vN), or not set ('none'); else exit 4",
     )
     s.add_argument("--remove", action="store_true", help="take the alias off the version REF")
     s.add_argument(
@@ -191,7 +290,12 @@ def register(sub: Any) -> None:
     s.set_defaults(fn=cmd_alias)
 
     s = sub.add_parser(
-        "edit", help="edit the description, metadata or tags of a version (content never changes)"
+        "edit",
+        help="edit the description, metadata or tags of a version (content never changes)",
+        epilog=examples(
+            "artiflow edit churn-model:v3 --meta auc=0.91 --tag reviewed",
+            "artiflow edit churn-model:v3 --unset-meta draft --revision 2   # exit 4 if changed",
+        ),
     )
     s.add_argument("ref")
     s.add_argument("--description")
@@ -204,16 +308,30 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--revision",
         type=int,
-        help="save only if the version is still at this revision (see `artiflow show`); else exit 3",
+        help="save only if the version is still at this revision (see `artiflow show`); else exit 4",
     )
     s.set_defaults(fn=cmd_edit)
 
-    s = sub.add_parser("delete", help="delete a version (lineage is kept)")
+    s = sub.add_parser(
+        "delete",
+        help="delete a version (lineage is kept)",
+        epilog=examples(
+            "artiflow delete bike-dataset:v0",
+            "artiflow delete bike-dataset:v1 --delete-aliases   # also drop its aliases",
+        ),
+    )
     s.add_argument("ref")
     s.add_argument("--delete-aliases", action="store_true")
     s.set_defaults(fn=cmd_delete)
 
-    s = sub.add_parser("verify", help="check that a folder matches a version")
+    s = sub.add_parser(
+        "verify",
+        help="check that a folder matches a version (exit 1 when it does not)",
+        epilog=examples(
+            "artiflow verify bike-dataset:production data/",
+            "artiflow verify bike-dataset:production data/ --json | jq '.problems[]'",
+        ),
+    )
     s.add_argument("ref")
     s.add_argument("dir")
     s.set_defaults(fn=cmd_verify)

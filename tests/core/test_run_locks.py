@@ -288,7 +288,7 @@ def test_cli_lock_json_keep_and_release(reg: Registry, capsys: pytest.CaptureFix
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kept"] is True and out["kept_reason"] == "audit"
-    assert main([*db, "delete", "ds:v0"]) == 2  # held by the kept lock
+    assert main([*db, "delete", "ds:v0"]) == 4  # a conflict: held by the kept lock
     assert "kept run lock" in capsys.readouterr().err
 
     assert main([*db, "lock", "r1", "--orchestrator", "manual"]) == 0

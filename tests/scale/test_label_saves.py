@@ -214,7 +214,7 @@ def test_cli_alias_expect_edit_and_remove(db_url: str, tmp_path: Path, capsys: A
     reg = Registry(db_url, store)
     _log(reg, "one", aliases=["production"])
     _log(reg, "two")
-    assert main([*common, "alias", "model:v1", "production", "--expect", "v1"]) == 3
+    assert main([*common, "alias", "model:v1", "production", "--expect", "v1"]) == 4  # conflict
     assert "conflict" in capsys.readouterr().err
     assert reg.get("model:production").version == "v0"
     assert main([*common, "alias", "model:v1", "production", "--expect", "v0"]) == 0
@@ -224,7 +224,7 @@ def test_cli_alias_expect_edit_and_remove(db_url: str, tmp_path: Path, capsys: A
     other = reg.get("model:v1")
     other.tags.append("reviewed")
     other.save()
-    assert main([*common, "edit", "model:v1", "--meta", "auc=0.9", "--revision", str(loaded)]) == 3
+    assert main([*common, "edit", "model:v1", "--meta", "auc=0.9", "--revision", str(loaded)]) == 4
     assert main([*common, "edit", "model:v1", "--meta", "auc=0.9", "--tag", "gold"]) == 0
     now = reg.get("model:v1")
     assert (now.metadata["auc"], sorted(now.tags)) == (0.9, ["gold", "reviewed"])

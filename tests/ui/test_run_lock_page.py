@@ -14,7 +14,6 @@ from artiflow._tasking import TaskContext, TaskExecution
 from artiflow.ui import create_app
 
 
-
 @pytest.fixture
 def locked(tmp_path: Path) -> Iterator[Registry]:
     """``ds`` v0 then v1 with ``production`` moving between two reads of one pipeline run:
