@@ -357,6 +357,6 @@ def trigger_parameter() -> dict[str, str]:
     return {
         "registry": "{{ event.payload.registry }}",
         "ref": "{{ event.payload.ref }}",
-        "event_id": "{{ event.id }}",
+        "event_id": "{{ event.id | string }}",
         "event": "{{ event.event }}",
     }
