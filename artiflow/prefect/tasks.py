@@ -502,9 +502,11 @@ class ArtifactInputsPolicy(CachePolicy):
     ) -> str | None:
         if self.spec is None or not self.spec.inputs:
             return "no-artifact-inputs"
-        context = _task_context(self.spec, task_run=task_ctx.task_run, task_name=task_ctx.task.name)
         h = hashlib.sha256()
         try:
+            context = _task_context(
+                self.spec, task_run=task_ctx.task_run, task_name=task_ctx.task.name
+            )
             versions = _resolve_all(self.spec, context, sorted(self.spec.inputs.items()))
             for param, v in versions.items():
                 h.update(f"{param}={v.ref}@{v.digest};".encode())
