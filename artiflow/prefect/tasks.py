@@ -13,14 +13,14 @@ What happens in one task run (one try):
    the registry run ends ``FAILED``;
 5. a markdown artifact on the task run lists the versions used and produced.
 
-Same-run pinning: an input with no selector or ``latest`` whose collection an upstream task
-produced in this flow run resolves to *that* task's version, not to a newer one another task or a
-concurrent run logged since. Upstream means the task runs whose futures or results the task
-received, or that it waited for (``wait_for=[...]``), and, transitively, their own upstream
-artifact tasks; the nearest producer wins. When no upstream task produced it (tasks called one
-after another without passing results), the newest version logged earlier in the flow run is
-used. Aliases other than ``latest`` and ``vN`` resolve globally. The task runtime behind this is
-:mod:`artiflow._tasking`; this module only translates Prefect's context into it.
+Resolution goes through the task runtime only (:mod:`artiflow._tasking`, ``TaskExecution.
+resolve``): upstream pin > replay > trigger pin > run lock > registry. Upstream means the task
+runs whose futures or results the task received, or that it waited for (``wait_for=[...]``),
+and, transitively, their own upstream artifact tasks; the nearest producer wins (without any
+edge: the newest version logged earlier in the flow run). This module only translates Prefect's
+context into a :class:`~artiflow._tasking.TaskContext`; the flow-run facts (the root flow run
+whose lock a subflow shares, trigger pins, the replayed run, the worker) come from
+:mod:`artiflow.prefect.runs`.
 
 Caching: artifact tasks default to ``cache_policy=NO_CACHE``. A cached Prefect state skips the
 function, so it cannot log anything; see :func:`artifact_task` for what happens when you opt in.
