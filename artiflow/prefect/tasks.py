@@ -300,15 +300,21 @@ def _markdown(task_name: str, run_id: str | None, state: str, used: Any, produce
 
 
 def _post_markdown(task_name: str, markdown: str) -> None:
+    """Runs in a copy of the task run's context, possibly after the flow run ended and closed
+    the context's client: the post uses a client of its own (the task and flow run ids still
+    come from the copied run context)."""
     from prefect.artifacts import create_markdown_artifact
+    from prefect.context import SyncClientContext
 
     try:
-        # No key: a keyed artifact also maintains a per-key history on the server, which made
-        # the call ~30 ms slower on the test server (74 vs 44 ms). It stays on the task run.
-        result = create_markdown_artifact(
-            markdown=markdown,
-            description=f"artiflow versions used and produced by {task_name}",
-        )
+        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]  # only in this copy
+        with SyncClientContext():
+            # No key: a keyed artifact also maintains a per-key history on the server, which
+            # made the call ~30 ms slower on the test server (74 vs 44 ms).
+            result = create_markdown_artifact(
+                markdown=markdown,
+                description=f"artiflow versions used and produced by {task_name}",
+            )
         if inspect.isawaitable(result):  # pragma: no cover - depends on the calling context
             raise RuntimeError("create_markdown_artifact returned an awaitable")
     except Exception:

@@ -9,13 +9,16 @@ evaluated on exactly the version of the event that started it (although ``produc
 ``v1`` when both run), B's one run trained on B's version, no event of one registry started the
 other's deployment, and the registry runs name the worker as host.
 
-Takes about a minute (the server needs ~25 s to start). Skipped when the server cannot start,
+Registry A runs once on SQLite and once on PostgreSQL (``ARTIFLOW_TEST_POSTGRES_URL``; a
+fresh database, shared by the test, the worker's flow-run processes and the promoting process).
+Takes about 30 s per backend (the server needs ~10-25 s to start). Skipped when the server cannot start,
 except under ``CI=true``, where that is a failure. Everything it starts is stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -112,6 +115,32 @@ def server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database ``h_prefect_<pid>`` on the ``ARTIFLOW_TEST_POSTGRES_URL``
+    server (dropped afterwards); skipped without the variable, a failure under CI."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = os.environ.get("ARTIFLOW_TEST_POSTGRES_URL")
+    if not url:
+        _unavailable("set ARTIFLOW_TEST_POSTGRES_URL to run the PostgreSQL registry variant")
+    base = make_url(url or "")
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"h_prefect_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def _log_datasets(reg: Registry, tag: str) -> None:
     for i, temp_slope in enumerate((9.5, 3.0)):
         art = Artifact("bike-dataset", type="dataset")
@@ -125,18 +154,26 @@ def _log_datasets(reg: Registry, tag: str) -> None:
 
 
 _PROMOTE = """
-import sys
+import json, sys
 from artiflow import Registry
 from artiflow.prefect import promote, flush_events
-for home, versions in ((sys.argv[1], ("v0", "v1")), (sys.argv[2], ("v0",))):
-    reg = Registry(home=home)
+configs = json.loads(sys.argv[1])
+for key, versions in (("a", ("v0", "v1")), ("b", ("v0",))):
+    reg = Registry(**configs[key])
     for v in versions:
         promote(f"bike-dataset:{v}", "production", registry=reg, flush=False)
 flush_events()
 """
 
 
-def _deploy(url: str, homes: dict[str, Path]) -> dict[str, Any]:
+def _job_env(config: dict[str, str]) -> dict[str, str]:
+    env = {"ARTIFLOW_HOME": config["home"]}
+    if "db_url" in config:
+        env["ARTIFLOW_DB_URL"] = config["db_url"]
+    return env
+
+
+def _deploy(url: str, configs: dict[str, dict[str, str]]) -> dict[str, Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.flows import Flow
@@ -156,13 +193,13 @@ def _deploy(url: str, homes: dict[str, Path]) -> dict[str, Any]:
                 )
             )
         flow: Any = Flow.from_source(source=str(REPO), entrypoint="flows/retrain.py:retrain")
-        for key, home in homes.items():
-            reg = Registry(home=home)
+        for key, config in configs.items():
+            reg = Registry(**config)  # type: ignore[arg-type]
             ids[key] = flow.deploy(
                 name=f"retrain-{key}",
                 work_pool_name=POOL,
                 triggers=[retraining_trigger(registry=reg)],
-                job_variables={"env": {"ARTIFLOW_HOME": str(home)}},
+                job_variables={"env": _job_env(config)},
                 print_next_steps=False,
                 build=False,
                 push=False,
@@ -181,17 +218,25 @@ def _runs_of(url: str, deployment_id: Any) -> list[Any]:
         )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_triggered_retraining_on_a_real_server_with_two_registries(
-    server: str, tmp_path: Path
+    server: str, tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    """Registry A on ``backend`` (PostgreSQL: a fresh database from ``pg_url``, shared by the
+    test process, the worker's flow-run processes and the promoting process), B on SQLite."""
     started = time.monotonic()
-    homes = {"a": tmp_path / "registry-a", "b": tmp_path / "registry-b"}
-    regs = {k: Registry(home=h) for k, h in homes.items()}
+    configs: dict[str, dict[str, str]] = {
+        "a": {"home": str(tmp_path / "registry-a")},
+        "b": {"home": str(tmp_path / "registry-b")},
+    }
+    if backend == "postgresql":
+        configs["a"]["db_url"] = request.getfixturevalue("fresh_pg_url")
+    regs = {k: Registry(**c) for k, c in configs.items()}  # type: ignore[arg-type]
     assert registry_identity(regs["a"]) != registry_identity(regs["b"])
     for key, reg in regs.items():
         _log_datasets(reg, key)
 
-    deployments = _deploy(server, homes)
+    deployments = _deploy(server, configs)
     worker_env = _base_env(tmp_path / "worker-home", server)
     worker_env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
     worker_log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
@@ -205,7 +250,7 @@ def test_triggered_retraining_on_a_real_server_with_two_registries(
     )
     try:
         subprocess.run(
-            [sys.executable, "-c", _PROMOTE, str(homes["a"]), str(homes["b"])],
+            [sys.executable, "-c", _PROMOTE, json.dumps(configs)],
             env=_base_env(tmp_path / "client-home", server),
             check=True,
             timeout=60,
@@ -251,3 +296,5 @@ def test_triggered_retraining_on_a_real_server_with_two_registries(
                 assert tasks[name].host == WORKER
                 assert tasks[name].info["trigger_pins"] == {"default/bike-dataset": pinned}
     assert time.monotonic() - started < 120
+    for reg in regs.values():
+        reg.close()
