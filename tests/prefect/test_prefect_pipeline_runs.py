@@ -203,13 +203,14 @@ def test_replay_reads_the_earlier_runs_lock(registry: Any) -> None:
     from prefect.flow_engine import run_flow
 
     _log(registry, "ds", "zero", "production")
-    deployment_id = replayable.to_deployment(name="replayable").apply()
+    deployment: Any = replayable.to_deployment(name="replayable")  # sync here, not a coroutine
+    deployment_id: Any = deployment.apply()
     try:
-        first = run_deployment(deployment_id, timeout=0, as_subflow=False)
+        first: Any = run_deployment(deployment_id, timeout=0, as_subflow=False)
         assert run_flow(replayable, flow_run=first, parameters=first.parameters) == "v0"
         _log(registry, "ds", "one", "production")  # the alias moved, a newer version exists
 
-        again = replay(first.id)
+        again: Any = replay(first.id)
         assert again.parameters["artiflow"] == {"replay_of": str(first.id), "flow": "replayable"}
         assert "artiflow-replay" in again.tags
         assert run_flow(replayable, flow_run=again, parameters=again.parameters) == "v0"
@@ -218,7 +219,8 @@ def test_replay_reads_the_earlier_runs_lock(registry: Any) -> None:
         lock = registry.run_lock("prefect", str(again.id))
         assert lock.replay_of == str(first.id)
         assert [(o.collection, o.reproduced) for o in lock.replays] == [("default/ds-copy", True)]
-        assert run_flow(replayable, flow_run=run_deployment(deployment_id, timeout=0)) == "v1"
+        fresh: Any = run_deployment(deployment_id, timeout=0)
+        assert run_flow(replayable, flow_run=fresh) == "v1"
     finally:
         with get_client(sync_client=True) as client:
             client.delete_deployment(deployment_id)
