@@ -9,7 +9,10 @@
    ``dag.test()`` in a subprocess with its own throwaway ``AIRFLOW_HOME``) trains
    ``airflow-bike-model`` on the same promoted version, from the same registry;
 4. it prints the upstream lineage of ``airflow-bike-model``: the Airflow run, the dataset
-   version and the Prefect run that produced it.
+   version and the Prefect run that produced it;
+5. a replay: a newer dataset version takes ``production``, and ``retrain-bike-model`` runs
+   again with ``artiflow={"replay_of": <the first retraining run>}``: it trains on the version
+   the first run read, and the registry records that the model was reproduced (same digest).
 
 Example:
     >>> from examples.prefect_demo import run_demo
@@ -122,6 +125,46 @@ def describe_runs(graph: Any) -> list[str]:
     return lines
 
 
+def replay_demo(registry: Any) -> dict[str, Any]:
+    """Retrain, move ``bike-dataset:production`` to a new version, replay the first retraining
+    run (in-process: ``artiflow.prefect.replay`` does the same through a deployment); returns
+    what the original and the replay trained on and whether the model was reproduced.
+
+    Example:
+        >>> replay_demo(Registry())  # doctest: +SKIP
+        {'original': 'default/bike-dataset:v0', 'replayed': 'default/bike-dataset:v0', ...}
+    """
+    from artiflow import Artifact
+    from flows.retrain import retrain
+
+    state = retrain(max_mae=1e9, return_state=True)
+    original = str(state.state_details.flow_run_id)
+    trained_on = _trained_on(registry, original)
+    newer = Artifact("bike-dataset", type="dataset")
+    with newer.new_file("data.csv") as f:
+        f.write("day,temp,rentals\n0,10,1\n1,20,2\n")
+    registry.log(newer, aliases=("production",))  # the alias moved on
+    state = retrain(
+        max_mae=1e9,
+        artiflow={"replay_of": original, "flow": "retrain-bike-model"},
+        return_state=True,
+    )
+    replay_run = str(state.state_details.flow_run_id)
+    lock = registry.run_lock("prefect", replay_run)
+    return {
+        "original": trained_on,
+        "replayed": _trained_on(registry, replay_run),
+        "production": registry.get("bike-dataset:production").ref,
+        "reproduced": {o.collection: o.reproduced for o in lock.replays},
+    }
+
+
+def _trained_on(registry: Any, flow_run_id: str) -> str:
+    runs = registry.runs(orchestrator="prefect", pipeline_run=flow_run_id, limit=None)
+    train = next(r for r in runs if r.task == "train")
+    return next(v.ref for v in train.used_artifacts() if v.collection == "bike-dataset")
+
+
 def run_demo(home: str | None = None) -> Any:
     """The ``make demo`` step for Prefect: run the flows and the DAG, print the lineage.
 
@@ -149,7 +192,17 @@ def run_demo(home: str | None = None) -> Any:
     for line in describe_runs(graph):
         print(f"  run  {line}")
     print(graph.to_mermaid())
+    replayed = replay_demo(reg)
+    print(
+        f"Prefect replay: trained on {replayed['replayed']} like the original run "
+        f"({replayed['original']}) although production is now {replayed['production']}; "
+        f"reproduced: {', '.join(f'{c}: {_yes(r)}' for c, r in replayed['reproduced'].items())}"
+    )
     return graph
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 if __name__ == "__main__":

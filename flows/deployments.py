@@ -12,8 +12,10 @@
 where the deployment is created and where the flows run.) The deployment below carries a
 ``DeploymentEventTrigger`` matching that resource and its labels, so another registry's
 promotion on the same Prefect server never starts it; the
-Prefect server's automation service then creates a flow run of ``retrain-bike-model`` with
-``dataset_ref`` set to the promoted version. Run it for real with::
+Prefect server's automation service then creates a flow run of ``retrain-bike-model`` whose
+``artiflow`` parameter carries the event (registry identity, exact version, event id): every
+artifact task of that run reads ``bike-dataset`` as exactly the promoted version (trigger
+pinning), and a run whose event came from another registry is refused. Run it for real with::
 
     prefect server start                       # or Prefect Cloud
     python -m flows.deployments                # serves the deployment (polls for its runs)
@@ -38,20 +40,24 @@ DEPLOYMENT_NAME = "retrain-on-dataset-promotion"
 
 
 def retraining_trigger(
-    dataset: str = "bike-dataset", alias: str = "production", project: str = "default"
+    dataset: str = "bike-dataset",
+    alias: str = "production",
+    project: str = "default",
+    registry: Any = None,
 ) -> DeploymentEventTrigger:
     """Fire when ``alias`` moves on ``dataset``; train on exactly the promoted version.
 
     Example:
-        >>> retraining_trigger().parameters
-        {'dataset_ref': '{{ event.payload.ref }}'}
+        >>> retraining_trigger().parameters["artiflow"]["ref"]
+        '{{ event.payload.ref }}'
     """
     return alias_moved_trigger(
         dataset,
         alias,
         project=project,
-        parameters={"dataset_ref": "{{ event.payload.ref }}"},
+        pin=True,
         trigger_name=f"retrain-when-{dataset}-moves-to-{alias}",
+        registry=registry,
     )
 
 

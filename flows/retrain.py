@@ -1,9 +1,14 @@
 """Retraining flow: fit a tiny model on a ``bike-dataset`` version, evaluate it, gate it.
 
-``dataset_ref`` defaults to ``bike-dataset:production``; the deployment trigger in
-``flows/deployments.py`` passes the exact version that was promoted
-(``{{ event.payload.ref }}``, e.g. ``default/bike-dataset:v3``). ``evaluate`` reads
-``bike-model`` with no selector: same-run pinning gives it the model *this* run trained.
+Both ``train`` and ``evaluate`` read ``bike-dataset:production``. Within one flow run they
+read the SAME version, whatever the alias does meanwhile: the first resolution is recorded in
+the flow run's run lock and every later one returns it. The deployment trigger in
+``flows/deployments.py`` (``pin=True``) passes the triggering event in the ``artiflow``
+parameter, which pins ``bike-dataset`` to exactly the promoted version (``default/
+bike-dataset:v3``) for every task of the run; :func:`artiflow.prefect.replay` passes
+``{"replay_of": <flow run id>}`` there, which makes every input the version the earlier run
+read. ``evaluate`` reads ``bike-model`` with no selector: same-run pinning gives it the model
+*this* run trained. ``dataset_ref`` still overrides the dataset of both tasks.
 
 Example:
     >>> from flows.retrain import retrain
@@ -80,11 +85,23 @@ def promote_model(ref: str, alias: str) -> str:
 
 @flow(name="retrain-bike-model")
 def retrain(
-    dataset_ref: str = f"{DATASET}:production", max_mae: float = 25.0, alias: str = "production"
+    dataset_ref: str | None = None,
+    max_mae: float = 25.0,
+    alias: str = "production",
+    artiflow: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``dataset_ref``, evaluate, and promote the model when ``mae <= max_mae``."""
-    trained = with_refs(train, dataset=dataset_ref).submit()
-    report = with_refs(evaluate, dataset=dataset_ref).submit(wait_for=[trained]).result()
+    """Train, evaluate, and promote the model when ``mae <= max_mae``.
+
+    ``artiflow`` is filled by the pinning trigger or by ``artiflow.prefect.replay`` (the
+    artifact tasks read it from the flow run); ``dataset_ref`` overrides the dataset.
+    """
+    del artiflow  # read by the artifact tasks from the flow run's parameters
+    train_task, evaluate_task = train, evaluate
+    if dataset_ref:
+        train_task = with_refs(train, dataset=dataset_ref)
+        evaluate_task = with_refs(evaluate, dataset=dataset_ref)
+    trained = train_task.submit()
+    report = evaluate_task.submit(wait_for=[trained]).result()
     report["promoted"] = report["mae"] <= max_mae
     if report["promoted"]:
         promote_model(report["model"], alias)

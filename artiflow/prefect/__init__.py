@@ -27,25 +27,44 @@ from .events import (
     promote,
     resource_id,
     to_prefect_event,
+    trigger_parameter,
     version_created_trigger,
 )
-from .tasks import ArtifactInputsPolicy, ArtifactTask, artifact_task, asset_key, with_refs
+from .replay import REPLAY_TAG, ReplayError, replay
+from .runs import ARTIFLOW_PARAMETER, ForeignTriggerError
+from .tasks import (
+    ArtifactInputsPolicy,
+    ArtifactTask,
+    artifact_task,
+    asset_key,
+    commit_parts,
+    prefect_distributed_id,
+    with_refs,
+)
 
 __all__ = [
     "ALIAS_MOVED",
     "ALIAS_REMOVED",
+    "ARTIFLOW_PARAMETER",
+    "REPLAY_TAG",
     "VERSION_CREATED",
     "ArtifactInputsPolicy",
     "ArtifactTask",
+    "ForeignTriggerError",
+    "ReplayError",
     "alias_moved_trigger",
     "artifact_task",
     "asset_key",
+    "commit_parts",
     "emit_registry_event",
     "flush_events",
     "forward_events",
+    "prefect_distributed_id",
     "promote",
+    "replay",
     "resource_id",
     "to_prefect_event",
+    "trigger_parameter",
     "version_created_trigger",
     "with_refs",
 ]

@@ -18,6 +18,9 @@ can match "bike-dataset moved to production" without looking into the payload (s
 :func:`alias_moved_trigger`); the triggers made here match the registry too, so an event of
 another registry on the same Prefect server never starts the deployment.
 
+Every registry event kind maps the same way, to ``artiflow.<kind>`` (the resource above; the
+payload: the event's fields plus ``registry``).
+
 Migration: before the registry identity the resource id was ``artiflow.artifact.<project>.<name>``;
 re-create triggers with :func:`alias_moved_trigger` / :func:`version_created_trigger` (or match
 ``artiflow://<registry>/<project>/<name>`` and the ``artiflow.registry`` label).
@@ -37,6 +40,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -60,13 +64,32 @@ __all__ = [
     "promote",
     "resource_id",
     "to_prefect_event",
+    "trigger_parameter",
     "version_created_trigger",
 ]
 
 VERSION_CREATED = "artiflow.version.created"
 ALIAS_MOVED = "artiflow.alias.moved"
 ALIAS_REMOVED = "artiflow.alias.removed"
-_KINDS = {"version.created": VERSION_CREATED, "alias.moved": ALIAS_MOVED}
+_KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    """The fields of a registry event as JSON-ready values (its ``to_dict`` when it has one)."""
+    to_dict = getattr(event, "to_dict", None)
+    data = to_dict() if callable(to_dict) else dict(vars(event))
+    return {k: v for k, v in data.items() if _jsonable(v)}
+
+
+def _jsonable(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
+    return False
+
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +121,12 @@ def to_prefect_event(
         >>> name, resource["artiflow.alias"], payload["previous"], resource["artiflow.registry"]
         ('artiflow.alias.moved', 'production', 'v1', 'prod')
     """
-    try:
-        name = _KINDS[event.kind]
-    except KeyError:
-        raise ValueError(f"unknown registry event kind {event.kind!r}") from None
-    if event.kind == "alias.moved" and event.version is None:
+    kind = getattr(event, "kind", None)
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise ValueError(f"unknown registry event kind {kind!r}")
+    name = f"artiflow.{kind}"  # one generic mapping: every registry event kind
+    alias = getattr(event, "alias", None)
+    if kind == "alias.moved" and event.version is None:
         name = ALIAS_REMOVED  # not a move to a version: must not trigger "promoted" automations
     ident = registry_identity(registry)
     resource = {
@@ -112,21 +136,19 @@ def to_prefect_event(
         "artiflow.project": event.project,
         "artiflow.name": event.name,
     }
+    if alias is not None:
+        resource["artiflow.alias"] = str(alias)
     payload: dict[str, Any] = {
-        "ref": event.ref,
-        "project": event.project,
-        "name": event.name,
-        "version": event.version,
-        "index": event.index,
-        "digest": event.digest,
-        "aliases": list(event.aliases),
-        "registry": ident,
-        "run_id": getattr(event, "run_id", None),
+        k: v for k, v in _fields(event).items() if k != "kind" and not k.startswith("_")
     }
-    if event.kind == "alias.moved":
-        resource["artiflow.alias"] = str(event.alias)
-        payload["alias"] = event.alias
-        payload["previous"] = event.previous
+    payload.setdefault("aliases", [])
+    payload["aliases"] = list(payload["aliases"] or [])
+    payload.setdefault("run_id", None)
+    payload["registry"] = ident
+    if kind != "alias.moved":
+        for key in ("alias", "previous"):
+            if payload.get(key) is None:
+                payload.pop(key, None)
     return name, resource, payload
 
 
@@ -244,10 +266,15 @@ def _trigger(
     extra_match: dict[str, str],
     trigger_name: str | None,
     registry: Any,
+    pin: bool,
 ) -> DeploymentEventTrigger:
     from prefect.events import DeploymentEventTrigger
 
+    from .runs import ARTIFLOW_PARAMETER
+
     ident = registry_identity(registry)
+    if pin:
+        parameters = {**(parameters or {}), ARTIFLOW_PARAMETER: trigger_parameter()}
     return DeploymentEventTrigger(
         name=trigger_name,
         expect={event},
@@ -268,13 +295,18 @@ def alias_moved_trigger(
     parameters: dict[str, Any] | None = None,
     trigger_name: str | None = None,
     registry: Any = None,
+    pin: bool = False,
 ) -> DeploymentEventTrigger:
     """A trigger that runs a deployment when ``alias`` moves to a version of ``name`` in
     ``registry`` (a Registry, its identity, or None for the environment's registry).
 
     ``parameters`` are Jinja templates over the event: ``{{ event.payload.ref }}`` is the exact
     version promoted (``default/bike-dataset:v3``), so the run trains on that version even if
-    the alias moves again before it starts.
+    the alias moves again before it starts. With ``pin=True`` the trigger also fills the
+    flow's ``artiflow`` parameter from the event (:func:`trigger_parameter`): every artifact
+    task of the run then resolves the triggering collection (any alias or ``latest``) to the
+    event's version, and a run started by another registry's event is refused. The flow must
+    declare ``artiflow: dict | None = None``.
 
     Example:
         >>> t = alias_moved_trigger("bike-dataset", "production",
@@ -283,7 +315,14 @@ def alias_moved_trigger(
         (['artiflow.alias.moved'], 'production')
     """
     return _trigger(
-        ALIAS_MOVED, project, name, parameters, {"artiflow.alias": alias}, trigger_name, registry
+        ALIAS_MOVED,
+        project,
+        name,
+        parameters,
+        {"artiflow.alias": alias},
+        trigger_name,
+        registry,
+        pin,
     )
 
 
@@ -294,12 +333,30 @@ def version_created_trigger(
     parameters: dict[str, Any] | None = None,
     trigger_name: str | None = None,
     registry: Any = None,
+    pin: bool = False,
 ) -> DeploymentEventTrigger:
-    """A trigger that runs a deployment on every new version of ``name`` in ``registry``.
+    """A trigger that runs a deployment on every new version of ``name`` in ``registry``
+    (``pin``: as in :func:`alias_moved_trigger`).
 
     Example:
         >>> t = version_created_trigger("bike-dataset", registry="prod")
         >>> t.match.model_dump()["prefect.resource.id"]
         'artiflow://prod/default/bike-dataset'
     """
-    return _trigger(VERSION_CREATED, project, name, parameters, {}, trigger_name, registry)
+    return _trigger(VERSION_CREATED, project, name, parameters, {}, trigger_name, registry, pin)
+
+
+def trigger_parameter() -> dict[str, str]:
+    """The ``artiflow`` flow parameter a pinning trigger passes: Jinja templates over the
+    triggering event (its registry identity, exact version, id and name).
+
+    Example:
+        >>> trigger_parameter()["ref"]
+        '{{ event.payload.ref }}'
+    """
+    return {
+        "registry": "{{ event.payload.registry }}",
+        "ref": "{{ event.payload.ref }}",
+        "event_id": "{{ event.id | string }}",
+        "event": "{{ event.event }}",
+    }

@@ -13,14 +13,14 @@ What happens in one task run (one try):
    the registry run ends ``FAILED``;
 5. a markdown artifact on the task run lists the versions used and produced.
 
-Same-run pinning: an input with no selector or ``latest`` whose collection an upstream task
-produced in this flow run resolves to *that* task's version, not to a newer one another task or a
-concurrent run logged since. Upstream means the task runs whose futures or results the task
-received, or that it waited for (``wait_for=[...]``), and, transitively, their own upstream
-artifact tasks; the nearest producer wins. When no upstream task produced it (tasks called one
-after another without passing results), the newest version logged earlier in the flow run is
-used. Aliases other than ``latest`` and ``vN`` resolve globally. The task runtime behind this is
-:mod:`artiflow._tasking`; this module only translates Prefect's context into it.
+Resolution goes through the task runtime only (:mod:`artiflow._tasking`, ``TaskExecution.
+resolve``): upstream pin > replay > trigger pin > run lock > registry. Upstream means the task
+runs whose futures or results the task received, or that it waited for (``wait_for=[...]``),
+and, transitively, their own upstream artifact tasks; the nearest producer wins (without any
+edge: the newest version logged earlier in the flow run). This module only translates Prefect's
+context into a :class:`~artiflow._tasking.TaskContext`; the flow-run facts (the root flow run
+whose lock a subflow shares, trigger pins, the replayed run, the worker) come from
+:mod:`artiflow.prefect.runs`.
 
 Caching: artifact tasks default to ``cache_policy=NO_CACHE``. A cached Prefect state skips the
 function, so it cannot log anything; see :func:`artifact_task` for what happens when you opt in.
@@ -45,6 +45,7 @@ import functools
 import hashlib
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -63,13 +64,22 @@ from artiflow._tasking import (
     default_registry,
     normalize_inputs,
     normalize_outputs,
-    resolver_for,
 )
 from artiflow.identity import collection_uri, registry_identity
 
 from .events import forward_events
+from .runs import ORCHESTRATOR, flow_run_scope, replay_of_from, run_host, trigger_pins_from
 
-__all__ = ["ArtifactInputsPolicy", "ArtifactTask", "artifact_task", "asset_key", "with_refs"]
+__all__ = [
+    "ArtifactInputsPolicy",
+    "ArtifactTask",
+    "artifact_task",
+    "asset_key",
+    "commit_parts",
+    "part_ids",
+    "prefect_distributed_id",
+    "with_refs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +103,7 @@ class _Spec:
     outputs: Mapping[str, Mapping[str, Any]]
     registry: Any = None
     signature: inspect.Signature = field(default=None)  # type: ignore[assignment]
+    collaborative: bool = False
 
     def get_registry(self) -> Registry:
         if isinstance(self.registry, Registry):
@@ -111,7 +122,10 @@ def _build_spec(
     inputs: Mapping[str, str] | None,
     outputs: Mapping[str, str | Output] | None,
     registry: RegistryLike,
+    collaborative: bool = False,
 ) -> _Spec:
+    if collaborative and not outputs:
+        raise TypeError("a collaborative artifact task needs outputs (the parts it writes)")
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
         raise TypeError(f"artifact_task does not support generator functions ({fn.__name__})")
     for param, value in (outputs or {}).items():
@@ -124,7 +138,14 @@ def _build_spec(
     outs = normalize_outputs(outputs)
     check_overlap(ins, outs)
     signature = check_parameters(fn, [*ins, *outs])
-    return _Spec(fn=fn, inputs=ins, outputs=outs, registry=registry, signature=signature)
+    return _Spec(
+        fn=fn,
+        inputs=ins,
+        outputs=outs,
+        registry=registry,
+        signature=signature,
+        collaborative=collaborative,
+    )
 
 
 def _public_signature(spec: _Spec) -> inspect.Signature:
@@ -167,7 +188,8 @@ def _task_context(
     task_name: str | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> TaskContext:
-    """The runtime's :class:`~artiflow._tasking.TaskContext` of the current Prefect task run."""
+    """The runtime's :class:`~artiflow._tasking.TaskContext` of the current Prefect task run
+    (the flow-run facts: :mod:`artiflow.prefect.runs`)."""
     task_ctx = TaskRunContext.get()
     if task_run is None and task_ctx is not None:
         task_run = task_ctx.task_run
@@ -175,36 +197,75 @@ def _task_context(
         task_name = task_ctx.task.name if task_ctx is not None else spec.fn.__name__
     flow_ctx = FlowRunContext.get()
     flow_name = flow_ctx.flow.name if flow_ctx is not None and flow_ctx.flow else None
+    flow_run = flow_ctx.flow_run if flow_ctx is not None else None
     flow_run_id = None
     if task_run is not None and task_run.flow_run_id is not None:
         flow_run_id = str(task_run.flow_run_id)
-    elif flow_ctx is not None and flow_ctx.flow_run is not None:
-        flow_run_id = str(flow_ctx.flow_run.id)
+    elif flow_run is not None:
+        flow_run_id = str(flow_run.id)
+    if flow_run is not None and str(flow_run.id) != flow_run_id:
+        flow_run = None  # not the flow run of this task run (should not happen)
+    scope = flow_run_scope(flow_run, flow_ctx.parameters if flow_ctx is not None else None)
+    root_name = scope.root.pipeline if scope.root is not None else flow_name
     upstream = upstream_task_runs(task_run)
+    try_number = task_run.run_count if task_run is not None else 1
     run_info: dict[str, Any] = {}
     if task_run is not None:
         run_info = {"task_run_id": str(task_run.id), "task_run_name": task_run.name}
         if upstream:
             run_info["upstream_task_runs"] = sorted(upstream)
+        run_info["flow_run_attempt"] = max(int(task_run.flow_run_run_count or 1), 1)
+    if flow_run is not None:
+        run_info["flow_run_name"] = flow_run.name
+    worker = os.environ.get("PREFECT__WORKER_NAME")
+    if worker:
+        run_info["worker"] = worker
+    if scope.root is not None:
+        run_info["root_flow_run"] = scope.root.pipeline_run
     run_info.update(info or {})
+    replay_of = replay_of_from(scope.parameter, root_name)
+    if replay_of is not None:
+        run_info["replay_of"] = replay_of.pipeline_run
+    pins = trigger_pins_from(scope.parameter, registry=_identity_source(spec))
+    if pins:
+        run_info["trigger_pins"] = pins
+        if scope.parameter.get("event_id"):
+            run_info["trigger_event"] = str(scope.parameter["event_id"])
     return TaskContext(
-        "prefect",
+        ORCHESTRATOR,
         pipeline=flow_name,
         pipeline_run=flow_run_id,
         task=task_name,
-        try_number=task_run.run_count if task_run is not None else 1,
+        run_name=_run_name(flow_run, task_run, task_name, try_number),
+        try_number=try_number,
+        host=run_host(),
         info=run_info,
         upstream=UpstreamTaskRuns(upstream),
+        lock_parent=scope.root,
+        trigger_pins=pins,
+        replay_of=replay_of,
     )
 
 
+def _identity_source(spec: _Spec) -> Any:
+    """What the registry identity of the task's registry is computed from (no DB opened)."""
+    if spec.registry is None:
+        return None  # the environment's registry
+    return spec.get_registry()
+
+
+def _run_name(flow_run: Any, task_run: Any, task_name: str, try_number: int) -> str:
+    """``<flow run name>/<task run name>`` (``#<try>`` from the second try on)."""
+    name = task_run.name if task_run is not None else task_name
+    if flow_run is not None and flow_run.name:
+        name = f"{flow_run.name}/{name}"
+    return f"{name}#{try_number}" if try_number > 1 else name
+
+
 def _resolve_all(spec: _Spec, context: TaskContext, refs: Iterable[tuple[str, str]]) -> Any:
-    """Resolve ``(param, ref)`` pairs through the pipeline run's resolver (no run recorded)."""
-    reg = spec.get_registry()
-    resolver = resolver_for(reg, context.pipeline_key)
-    return {
-        p: resolver.resolve(ref, upstream=context.upstream, task=context.task) for p, ref in refs
-    }
+    """Resolve ``(param, ref)`` pairs through the task runtime (no registry run recorded)."""
+    ex = TaskExecution(context, inputs={}, outputs={}, registry=spec.get_registry)
+    return {p: ex.resolve(ref) for p, ref in refs}
 
 
 def asset_key(project: str, name: str, *, registry: Any = None) -> str:
@@ -239,15 +300,21 @@ def _markdown(task_name: str, run_id: str | None, state: str, used: Any, produce
 
 
 def _post_markdown(task_name: str, markdown: str) -> None:
+    """Runs in a copy of the task run's context, possibly after the flow run ended and closed
+    the context's client: the post uses a client of its own (the task and flow run ids still
+    come from the copied run context)."""
     from prefect.artifacts import create_markdown_artifact
+    from prefect.context import SyncClientContext
 
     try:
-        # No key: a keyed artifact also maintains a per-key history on the server, which made
-        # the call ~30 ms slower on the test server (74 vs 44 ms). It stays on the task run.
-        result = create_markdown_artifact(
-            markdown=markdown,
-            description=f"artiflow versions used and produced by {task_name}",
-        )
+        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]  # only in this copy
+        with SyncClientContext():
+            # No key: a keyed artifact also maintains a per-key history on the server, which
+            # made the call ~30 ms slower on the test server (74 vs 44 ms).
+            result = create_markdown_artifact(
+                markdown=markdown,
+                description=f"artiflow versions used and produced by {task_name}",
+            )
         if inspect.isawaitable(result):  # pragma: no cover - depends on the calling context
             raise RuntimeError("create_markdown_artifact returned an awaitable")
     except Exception:
@@ -333,7 +400,11 @@ class _Execution:
         context = _task_context(spec)
         self.task_name = context.task
         self.ex = TaskExecution(
-            context, inputs=spec.inputs, outputs=spec.outputs, registry=spec.get_registry
+            context,
+            inputs=spec.inputs,
+            outputs=spec.outputs,
+            registry=spec.get_registry,
+            collaborative=spec.collaborative,
         )
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
@@ -354,7 +425,9 @@ class _Execution:
         ex = self.ex
         try:
             with forward_events(ex.registry):
-                ex.commit()  # every output in one commit: all of them become visible, or none
+                # every output in one commit: all of them become visible, or none; the parts of
+                # a collaborative task go to this flow run attempt's pending version
+                ex.commit(part_ids(self.spec, ex.task_context) if self.spec.collaborative else None)
             ex.close()
         except BaseException as exc:
             self.fail(exc)
@@ -435,9 +508,11 @@ class ArtifactInputsPolicy(CachePolicy):
     ) -> str | None:
         if self.spec is None or not self.spec.inputs:
             return "no-artifact-inputs"
-        context = _task_context(self.spec, task_run=task_ctx.task_run, task_name=task_ctx.task.name)
         h = hashlib.sha256()
         try:
+            context = _task_context(
+                self.spec, task_run=task_ctx.task_run, task_name=task_ctx.task.name
+            )
             versions = _resolve_all(self.spec, context, sorted(self.spec.inputs.items()))
             for param, v in versions.items():
                 h.update(f"{param}={v.ref}@{v.digest};".encode())
@@ -551,6 +626,7 @@ def artifact_task(
     inputs: Mapping[str, str] | None = None,
     outputs: Mapping[str, str | Output] | None = None,
     registry: RegistryLike = None,
+    collaborative: bool = False,
     **task_options: Any,
 ) -> Any:
     """Make ``fn`` a Prefect task whose artifact parameters are injected and versioned.
@@ -571,6 +647,12 @@ def artifact_task(
     inputs it stood for, logs a warning and writes the Prefect artifact: nothing is skipped
     silently.
 
+    With ``collaborative=True`` each call (typically each instance of ``task.map(...)``) adds
+    its drafts to ONE pending version per output, shared by the calls of this task in this
+    flow run attempt (:func:`part_ids`); :func:`commit_parts` commits it once the calls are
+    done. A flow-level retry is a new attempt: it assembles a new version, and the parts of
+    the failed attempt are never committed.
+
     Example:
         >>> from artiflow import Output
         >>> @artifact_task(
@@ -587,9 +669,14 @@ def artifact_task(
     """
     if fn is None:
         return functools.partial(
-            artifact_task, inputs=inputs, outputs=outputs, registry=registry, **task_options
+            artifact_task,
+            inputs=inputs,
+            outputs=outputs,
+            registry=registry,
+            collaborative=collaborative,
+            **task_options,
         )
-    spec = _build_spec(fn, inputs, outputs, registry)
+    spec = _build_spec(fn, inputs, outputs, registry, collaborative)
     return ArtifactTask(fn=_make_wrapper(spec), **_task_options(spec, task_options))
 
 
@@ -628,3 +715,74 @@ def _retarget_policy(policy: CachePolicy, spec: _Spec) -> CachePolicy:
         policies = [_retarget_policy(p, spec) for p in policy.policies]
         return replace(policy, policies=policies)
     return policy
+
+
+# ---------------------------------------------------------------------------------------------
+# collaborative (mapped) versions
+
+
+def prefect_distributed_id(flow_run_id: str, attempt: int, task: str, output: str) -> str:
+    """The pending-version id shared by the calls of a collaborative task in one flow run
+    ATTEMPT (a flow-level retry is a new attempt, so it assembles a new version).
+
+    Example:
+        >>> a = prefect_distributed_id("run", 1, "shard", "out")
+        >>> a == prefect_distributed_id("run", 1, "shard", "out"), a == prefect_distributed_id(
+        ...     "run", 2, "shard", "out")
+        (True, False)
+    """
+    key = f"{flow_run_id}\x00{int(attempt)}\x00{task}\x00{output}"
+    return f"prefect-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def part_ids(spec: Any, context: TaskContext, task: str | None = None) -> dict[str, str]:
+    """``{output param: distributed id}`` of a collaborative task in ``context``'s flow run
+    attempt (``task``: the collaborative task's name, default the context's task)."""
+    if context.pipeline_run is None:
+        raise TypeError(
+            f"collaborative task {task or context.task!r} must run inside a flow (its parts "
+            "are assembled per flow run)"
+        )
+    attempt = int(context.info.get("flow_run_attempt") or 1)
+    name = task or context.task
+    return {p: prefect_distributed_id(context.pipeline_run, attempt, name, p) for p in spec.outputs}
+
+
+def commit_parts(task: Task[Any, Any], *, wait_for: Iterable[Any] = (), **options: Any) -> Any:
+    """Submit the step that commits the versions a collaborative task's calls assembled in
+    this flow run attempt; returns its future (result: ``{output param: version ref}``).
+
+    Call it in the flow after the calls, waiting for them. If one of them failed, the step
+    does not run and nothing is committed (a flow retry assembles a new version).
+
+    Example:
+        >>> @artifact_task(outputs={"part": "shards"}, collaborative=True)
+        ... def shard(i: int, part):
+        ...     with part.new_file(f"part-{i}.txt") as f:
+        ...         f.write(str(i))
+        >>> from prefect import flow
+        >>> @flow
+        ... def build():
+        ...     parts = shard.map(range(4))
+        ...     return commit_parts(shard, wait_for=parts).result()  # {'part': 'default/shards:v0'}
+    """
+    spec = getattr(task.fn, _SPEC_ATTR, None)
+    if spec is None or not spec.collaborative:
+        raise TypeError(f"{task.name!r} is not a collaborative artifact task")
+    target = task.name
+    step_name = f"commit-{target}"
+
+    def commit() -> dict[str, str]:
+        context = _task_context(spec, task_name=step_name)
+        ids = part_ids(spec, context, task=target)
+        with TaskExecution(
+            context, inputs={}, outputs=spec.outputs, registry=spec.get_registry
+        ) as ex:
+            ex.start()
+            with forward_events(ex.registry):
+                produced = ex.finish_parts(ids)
+        return {p: v.ref for p, v in produced.items()}
+
+    commit.__name__ = commit.__qualname__ = step_name.replace("-", "_")
+    step: Task[Any, Any] = Task(fn=commit, name=step_name, cache_policy=NO_CACHE, **options)
+    return step.submit(wait_for=list(wait_for))

@@ -10,6 +10,8 @@ import pytest
 MODULES = [
     "artiflow.prefect",
     "artiflow.prefect.events",
+    "artiflow.prefect.replay",
+    "artiflow.prefect.runs",
     "artiflow.prefect.tasks",
     "flows.prepare_dataset",
     "flows.retrain",

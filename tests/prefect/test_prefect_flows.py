@@ -35,3 +35,14 @@ def test_failed_validation_promotes_nothing(registry: Any) -> None:
     version = registry.get("bike-dataset:latest")  # logged by generate, which succeeded
     assert "production" not in version.aliases
     assert [r.state for r in version.used_by()] == ["FAILED"]
+
+
+def test_demo_replay_trains_on_what_the_original_read(registry: Any) -> None:
+    from examples.prefect_demo import replay_demo
+    from flows.prepare_dataset import prepare_dataset
+
+    prepare_dataset(rows=60, seed=5)
+    result = replay_demo(registry)
+    assert result["original"] == result["replayed"] == "default/bike-dataset:v0"
+    assert result["production"] == "default/bike-dataset:v1"
+    assert result["reproduced"] == {"default/bike-model": True}

@@ -497,3 +497,28 @@ def test_consumer_is_pinned_to_the_producer_it_waited_for(registry: Any) -> None
         if r.task in ("add_up", "add_up_after")
     }
     assert sorted(consumers.values()) == [["v0"], ["v0"], ["v0"], ["v1"], ["v1"]]
+
+
+def test_markdown_artifact_posted_after_the_flow_run_ended(registry: Any) -> None:
+    """The background post may run after the flow run closed its client: it still lands."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterTaskRunId
+
+    from artiflow.prefect.tasks import _reporter
+
+    gate = threading.Event()
+    _reporter().submit(gate.wait, 30)  # hold the reporter until the flow run is over
+
+    @flow
+    def quick() -> None:
+        produce(n=1)
+
+    quick()
+    gate.set()
+    flush_events()
+    task_run_id = registry.get("numbers:latest").logged_by().info["task_run_id"]
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(task_run_id=ArtifactFilterTaskRunId(any_=[task_run_id]))
+        )
+    assert [a.type for a in arts] == ["markdown"]

@@ -54,7 +54,15 @@ def test_trigger_spec() -> None:
         "artiflow.registry": ident,
         "artiflow.alias": "production",
     }
-    assert trigger.parameters == {"dataset_ref": "{{ event.payload.ref }}"}
+    # the event itself goes into the flow's `artiflow` parameter: trigger pinning
+    assert trigger.parameters == {
+        "artiflow": {
+            "registry": "{{ event.payload.registry }}",
+            "ref": "{{ event.payload.ref }}",
+            "event_id": "{{ event.id | string }}",
+            "event": "{{ event.event }}",
+        }
+    }
 
 
 def test_promotion_schedules_retraining(
@@ -63,6 +71,7 @@ def test_promotion_schedules_retraining(
     from prefect.client.schemas.objects import StateType
     from prefect.flow_engine import run_flow
 
+    from artiflow.identity import registry_identity
     from flows.prepare_dataset import prepare_dataset
     from flows.retrain import retrain
 
@@ -84,7 +93,12 @@ def test_promotion_schedules_retraining(
     assert len(runs) == 1, f"no retraining run scheduled after {waited:.1f}s"
     scheduled = runs[0]
     assert scheduled.state.type == StateType.SCHEDULED
-    assert scheduled.parameters == {"dataset_ref": ref}
+    pinned = scheduled.parameters["artiflow"]
+    assert pinned["ref"] == ref and pinned["registry"] == registry_identity(registry)
+    assert pinned["event_id"] == str(moved[0].id)
+    # the alias moves on before the run starts: the run still reads the event's version
+    newer = prepare_dataset(rows=70, seed=3)
+    assert registry.get("bike-dataset:production").ref == newer != ref
 
     # what a worker would do: execute the scheduled run
     report = run_flow(retrain, flow_run=scheduled, parameters=scheduled.parameters)
@@ -95,3 +109,6 @@ def test_promotion_schedules_retraining(
     assert trainer.pipeline == "retrain-bike-model"
     assert trainer.pipeline_run == str(scheduled.id)
     assert [v.ref for v in trainer.used_artifacts()] == [ref]
+    evaluator = next(r for r in model.used_by() if r.task == "evaluate")
+    assert ref in [v.ref for v in evaluator.used_artifacts()]
+    assert trainer.info["trigger_pins"] == {"default/bike-dataset": ref}

@@ -1,0 +1,262 @@
+"""A Prefect flow run as one pipeline run, with real flow runs on the session's test server:
+subflows share the root's run lock, a trigger event pins its version, replay reads the earlier
+run's lock, a flow retry assembles a new collaborative version, runs carry names and hosts."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from prefect import flow, task
+
+from artiflow import Artifact, RegistryEvent
+from artiflow.identity import registry_identity
+from artiflow.prefect import (
+    ForeignTriggerError,
+    artifact_task,
+    commit_parts,
+    replay,
+    to_prefect_event,
+)
+
+
+def _log(registry: Any, name: str, text: str, *aliases: str) -> Any:
+    art = Artifact(name, type="dataset")
+    with art.new_file("data.txt") as f:
+        f.write(text)
+    return registry.log(art, aliases=aliases)
+
+
+@artifact_task(inputs={"ds": "ds:production"})
+def read_ds(ds: Any) -> str:
+    """Return the version of ``ds:production`` this task resolved."""
+    return str(ds.version)
+
+
+@task
+def move_production(to: str) -> None:
+    """Move ``ds:production`` in the middle of the flow run (what a concurrent run does)."""
+    from artiflow.prefect.tasks import _default_registry
+
+    _default_registry().alias(f"ds:{to}", "production")
+
+
+@flow(name="grandchild")
+def grandchild() -> str:
+    return read_ds()
+
+
+@flow(name="child")
+def child() -> dict[str, str]:
+    return {"child": read_ds(), "grandchild": grandchild()}
+
+
+@flow(name="parent-flow")
+def parent() -> dict[str, str]:
+    first = read_ds()
+    move_production("v1")
+    return {"parent": first, **child(), "parent_again": read_ds()}
+
+
+def test_subflows_share_the_root_flow_runs_lock(registry: Any) -> None:
+    _log(registry, "ds", "zero", "production")
+    _log(registry, "ds", "one")
+    seen = parent()
+    # the alias moved to v1 after the parent's first read: every read of the pipeline run,
+    # in the subflow and the subflow's subflow too, returns the version locked first
+    assert seen == {"parent": "v0", "child": "v0", "grandchild": "v0", "parent_again": "v0"}
+    assert registry.get("ds:production").version == "v1"
+    runs = registry.runs(orchestrator="prefect", limit=None)
+    root = next(r for r in runs if r.pipeline == "parent-flow").pipeline_run
+    subs = [r for r in runs if r.pipeline in ("child", "grandchild")]
+    assert len(subs) == 2 and all(r.info["root_flow_run"] == root for r in subs)
+    assert all(r.pipeline_run != root for r in subs)  # each records its own flow run
+    lock = registry.run_lock("prefect", root)
+    assert lock.version_of("default/ds:production") == "default/ds:v0"
+    # a new root flow run has its own lock: it reads where the alias is now
+    assert child() == {"child": "v1", "grandchild": "v1"}
+
+
+@artifact_task(outputs={"part": "shards"}, collaborative=True)
+def shard(i: int, part: Artifact) -> int:
+    """Write one part; part 2 fails in the first attempt of the flow run."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    attempt = ctx.flow_run.run_count if ctx is not None and ctx.flow_run else 1
+    if i == 2 and attempt == 1:
+        raise RuntimeError("part 2 fails in attempt 1")
+    with part.new_file(f"part-{i}.txt") as f:
+        f.write(f"part {i} of attempt {attempt}")
+    return i
+
+
+@artifact_task(inputs={"shards": "shards"})
+def count_parts(shards: Any) -> list[str]:
+    return sorted(p.name for p in shards.local_path.iterdir())
+
+
+@flow(name="sharded", retries=1, retry_delay_seconds=0)
+def sharded() -> dict[str, Any]:
+    parts = shard.map(range(4))
+    committed = commit_parts(shard, wait_for=parts)
+    return {"committed": committed.result(), "files": count_parts(wait_for=[committed])}
+
+
+@flow(name="sharded-then-fails", retries=1, retry_delay_seconds=0)
+def sharded_then_fails() -> dict[str, Any]:
+    from prefect.context import FlowRunContext
+
+    parts = shard.map(range(2))  # parts 0, 1: never fail
+    committed = commit_parts(shard, wait_for=parts).result()
+    ctx = FlowRunContext.get()
+    if ctx is not None and ctx.flow_run and ctx.flow_run.run_count == 1:
+        raise RuntimeError("the flow fails after the commit in attempt 1")
+    return {"committed": committed, "files": count_parts()}
+
+
+def test_flow_retry_assembles_a_new_collaborative_version(registry: Any) -> None:
+    result = sharded()
+    # attempt 1's three good parts were never committed: ONE version, all parts of attempt 2
+    versions = registry.versions("shards")
+    assert [v.version for v in versions] == ["v0"]
+    assert result == {
+        "committed": {"part": "default/shards:v0"},
+        "files": [f"part-{i}.txt" for i in range(4)],
+    }
+    v0 = versions[0]
+    texts = {p.read_text() for p in v0.download().rglob("part-*.txt")}
+    assert texts == {f"part {i} of attempt 2" for i in range(4)}
+    committer = v0.logged_by()
+    assert committer.task == "commit-shard" and committer.info["flow_run_attempt"] == 2
+    parts = [r for r in registry.runs(pipeline="sharded", limit=None) if r.task == "shard"]
+    assert sorted((r.info["flow_run_attempt"], r.state) for r in parts) == sorted(
+        [(1, "SUCCESS")] * 3 + [(1, "FAILED")] + [(2, "SUCCESS")] * 4
+    )
+
+
+def test_flow_retry_after_a_commit_makes_a_new_version_its_consumer_reads(registry: Any) -> None:
+    result = sharded_then_fails()
+    # attempt 1 committed v0 before failing; attempt 2 did not add to it (no
+    # ArtifactFinalizedError): it assembled v1, and its consumer read v1
+    assert [v.version for v in registry.versions("shards")] == ["v0", "v1"]
+    assert result["committed"] == {"part": "default/shards:v1"}
+    consumer = next(
+        r for r in registry.runs(pipeline="sharded-then-fails") if r.task == "count_parts"
+    )
+    assert [v.version for v in consumer.used_artifacts()] == ["v1"]
+
+
+@artifact_task(inputs={"ds": "ds:production"})
+def read_again(ds: Any) -> str:
+    return str(ds.version)
+
+
+@flow(name="triggered")
+def triggered(artiflow: dict[str, Any] | None = None) -> dict[str, str]:
+    first = read_ds()
+    move_production("v2")
+    return {"first": first, "second": read_again(), "latest": read_latest()}
+
+
+@artifact_task(inputs={"ds": "ds"})
+def read_latest(ds: Any) -> str:
+    return str(ds.version)
+
+
+def test_trigger_event_pins_every_read_of_its_collection(registry: Any) -> None:
+    for text in ("zero", "one", "two"):
+        _log(registry, "ds", text)
+    registry.alias("ds:v1", "production")
+    event = {"registry": registry_identity(registry), "ref": "default/ds:v0", "event_id": "e1"}
+    assert triggered(artiflow=event) == {"first": "v0", "second": "v0", "latest": "v0"}
+    run = next(r for r in registry.runs(pipeline="triggered") if r.task == "read_latest")
+    assert run.info["trigger_pins"] == {"default/ds": "default/ds:v0"}
+    assert run.info["trigger_event"] == "e1"
+
+
+def test_an_event_of_another_registry_is_refused(registry: Any) -> None:
+    _log(registry, "ds", "zero", "production")
+    event = {"registry": "someone-else", "ref": "default/ds:v0", "event_id": "e2"}
+    state = triggered(artiflow=event, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ForeignTriggerError, match="someone-else"):
+        state.result()
+    assert not [r for r in registry.runs(pipeline="triggered") if r.task == "read_ds"]
+
+
+@artifact_task(inputs={"ds": "ds:production"}, outputs={"out": "ds-copy"})
+def copy_ds(ds: Any, out: Artifact) -> str:
+    out.add_dir(ds.local_path)
+    return str(ds.version)
+
+
+@flow(name="replayable")
+def replayable(artiflow: dict[str, Any] | None = None) -> str:
+    return copy_ds()
+
+
+def test_replay_reads_the_earlier_runs_lock(registry: Any) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.flow_engine import run_flow
+
+    _log(registry, "ds", "zero", "production")
+    deployment: Any = replayable.to_deployment(name="replayable")  # sync here, not a coroutine
+    deployment_id: Any = deployment.apply()
+    try:
+        first: Any = run_deployment(deployment_id, timeout=0, as_subflow=False)
+        assert run_flow(replayable, flow_run=first, parameters=first.parameters) == "v0"
+        _log(registry, "ds", "one", "production")  # the alias moved, a newer version exists
+
+        again: Any = replay(first.id)
+        assert again.parameters["artiflow"] == {"replay_of": str(first.id), "flow": "replayable"}
+        assert "artiflow-replay" in again.tags
+        assert run_flow(replayable, flow_run=again, parameters=again.parameters) == "v0"
+        reader = next(r for r in registry.runs(pipeline_run=str(again.id)) if r.task == "copy_ds")
+        assert reader.info["replay_of"] == str(first.id)
+        lock = registry.run_lock("prefect", str(again.id))
+        assert lock.replay_of == str(first.id)
+        assert [(o.collection, o.reproduced) for o in lock.replays] == [("default/ds-copy", True)]
+        fresh: Any = run_deployment(deployment_id, timeout=0)
+        assert run_flow(replayable, flow_run=fresh) == "v1"
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
+
+
+@artifact_task(outputs={"out": "named"})
+def write_named(out: Artifact, day: str) -> None:
+    with out.new_file("x.txt") as f:
+        f.write(day)
+
+
+def test_runs_carry_the_flow_run_name_and_the_worker(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @flow(name="named-flow", flow_run_name="nightly-{day}")
+    def named(day: str) -> None:
+        write_named(day=day)
+
+    named(day="2026-12-03")
+    run = registry.get("named:latest").logged_by()
+    assert run.name.startswith("nightly-2026-12-03/write_named")
+    assert run.info["flow_run_name"] == "nightly-2026-12-03"
+    assert run.host == socket.gethostname() and "worker" not in run.info
+
+    monkeypatch.setenv("PREFECT__WORKER_NAME", "worker-7")  # what a Prefect worker sets
+    named(day="2026-12-04")
+    run = registry.get("named:latest").logged_by()
+    assert run.host == "worker-7" and run.info["worker"] == "worker-7"
+
+
+def test_every_registry_event_kind_maps_to_an_artiflow_event() -> None:
+    ev = RegistryEvent("version.quarantined", "team", "ds", "team/ds:v3", "v3", 3, "abc", [])
+    name, resource, payload = to_prefect_event(ev, registry="prod")
+    assert name == "artiflow.version.quarantined"
+    assert resource["prefect.resource.id"] == "artiflow://prod/team/ds"
+    assert resource["artiflow.registry"] == "prod"
+    assert payload["ref"] == "team/ds:v3" and payload["registry"] == "prod"
+    with pytest.raises(ValueError, match="unknown registry event kind"):
+        to_prefect_event(RegistryEvent("Bad Kind", "p", "n", None, None, None, None), "prod")

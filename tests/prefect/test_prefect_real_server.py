@@ -1,0 +1,310 @@
+"""Prefect for real: ``prefect server start`` on a free port (its own SQLite database), a
+process work pool, a ``prefect worker`` and deployments of ``flows/retrain.py`` with pinning
+event triggers, for TWO registries on one server.
+
+A separate process promotes ``bike-dataset:v0`` and then ``v1`` to ``production`` in registry A
+(two retraining runs at once) and ``v0`` in registry B. The automation service starts the
+deployment runs; the worker runs each in its own process. Asserted: each of A's runs trained and
+evaluated on exactly the version of the event that started it (although ``production`` is at
+``v1`` when both run), B's one run trained on B's version, no event of one registry started the
+other's deployment, and the registry runs name the worker as host.
+
+Registry A is on PostgreSQL when ``ARTIFLOW_TEST_POSTGRES_URL`` is set (required under CI; a
+fresh database, shared by the test, the worker's flow-run processes and the promoting process),
+else on SQLite; registry B on SQLite. Takes about 30 s on an idle 2-core machine (the server
+needs 10-25 s to start). Skipped when the server cannot start,
+except under ``CI=true``, where that is a failure. Everything it starts is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artiflow import Artifact, Registry
+from artiflow.identity import registry_identity
+
+REPO = Path(__file__).resolve().parents[2]
+PREFECT = Path(sys.executable).with_name("prefect")
+WORKER = "artiflow-worker-1"
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"the real Prefect server test cannot run under CI: {why}")
+    pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _base_env(home: Path, api_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTIFLOW_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the group of the process started here
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the module's tests (each test uses its own pool and deployments)."""
+    tmp_path = tmp_path_factory.mktemp("prefect-server")
+    if not PREFECT.exists():
+        _unavailable(f"no prefect command next to {sys.executable}")
+    port = _free_port()
+    home = tmp_path / "server-home"
+    env = _base_env(home, None)
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+    env["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
+    env["PREFECT_UI_ENABLED"] = "false"
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (tmp_path / "server.log").read_text(errors="replace")[-2000:]
+                _unavailable(f"prefect server did not start on port {port}:\n{tail}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _postgres_wanted() -> bool:
+    if os.environ.get("ARTIFLOW_TEST_POSTGRES_URL"):
+        return True
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("ARTIFLOW_TEST_POSTGRES_URL is not set, and CI is: registry A must run on it")
+    return False
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database ``h_prefect_<pid>`` on the ``ARTIFLOW_TEST_POSTGRES_URL``
+    server (dropped afterwards); skipped without the variable, a failure under CI."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = os.environ.get("ARTIFLOW_TEST_POSTGRES_URL")
+    if not url:
+        _unavailable("set ARTIFLOW_TEST_POSTGRES_URL to run the PostgreSQL registry variant")
+    base = make_url(url or "")
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"h_prefect_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _log_datasets(reg: Registry, tag: str) -> None:
+    for i, temp_slope in enumerate((9.5, 3.0)):
+        art = Artifact("bike-dataset", type="dataset")
+        with art.new_file("data.csv") as f:
+            f.write("day,temp,rentals\n")
+            for day in range(30):
+                temp = day - 5
+                f.write(f"{day},{temp},{40 + temp_slope * temp + (day % 3)}\n")
+        art.metadata["source"] = f"{tag}-{i}"
+        reg.log(art)
+
+
+_PROMOTE = """
+import json, sys
+from artiflow import Registry
+from artiflow.prefect import promote, flush_events
+configs = json.loads(sys.argv[1])
+for key, versions in (("a", ("v0", "v1")), ("b", ("v0",))):
+    reg = Registry(**configs[key])
+    for v in versions:
+        promote(f"bike-dataset:{v}", "production", registry=reg, flush=False)
+flush_events()
+"""
+
+
+def _job_env(config: dict[str, str]) -> dict[str, str]:
+    env = {"ARTIFLOW_HOME": config["home"]}
+    if "db_url" in config:
+        env["ARTIFLOW_DB_URL"] = config["db_url"]
+    return env
+
+
+def _deploy(url: str, pool: str, configs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.flows import Flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.workers.process import ProcessWorker
+
+    from flows.deployments import retraining_trigger
+
+    ids: dict[str, Any] = {}
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        with get_client(sync_client=True) as client:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=pool,
+                    type="process",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+        flow: Any = Flow.from_source(source=str(REPO), entrypoint="flows/retrain.py:retrain")
+        for key, config in configs.items():
+            reg = Registry(**config)  # type: ignore[arg-type]
+            ids[key] = flow.deploy(
+                name=f"retrain-{pool}-{key}",
+                work_pool_name=pool,
+                triggers=[retraining_trigger(registry=reg)],
+                job_variables={"env": _job_env(config)},
+                print_next_steps=False,
+                build=False,
+                push=False,
+            )
+    return ids
+
+
+def _runs_of(url: str, deployment_id: Any) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as c:
+        return c.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+
+
+def test_triggered_retraining_on_a_real_server_with_two_registries(
+    server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Registry A on PostgreSQL when ``ARTIFLOW_TEST_POSTGRES_URL`` is set (a fresh database,
+    shared by the test process, the worker's flow-run processes and the promoting process;
+    required under CI), else SQLite; registry B on SQLite."""
+    backend = "postgresql" if _postgres_wanted() else "sqlite"
+    configs: dict[str, dict[str, str]] = {
+        "a": {"home": str(tmp_path / "registry-a")},
+        "b": {"home": str(tmp_path / "registry-b")},
+    }
+    if backend == "postgresql":
+        configs["a"]["db_url"] = request.getfixturevalue("fresh_pg_url")
+    regs = {k: Registry(**c) for k, c in configs.items()}  # type: ignore[arg-type]
+    assert registry_identity(regs["a"]) != registry_identity(regs["b"])
+    for key, reg in regs.items():
+        _log_datasets(reg, key)
+
+    pool = f"artiflow-{backend}"
+    deployments = _deploy(server, pool, configs)
+    worker_env = _base_env(tmp_path / "worker-home", server)
+    worker_env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
+    worker_log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [str(PREFECT), "worker", "start", "--pool", pool, "--name", WORKER, "--limit", "3"],
+        env=worker_env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    try:
+        subprocess.run(
+            [sys.executable, "-c", _PROMOTE, json.dumps(configs)],
+            env=_base_env(tmp_path / "client-home", server),
+            check=True,
+            timeout=60,
+        )
+        expected = {"a": 2, "b": 1}
+        deadline = time.monotonic() + 150
+        while True:
+            runs = {k: _runs_of(server, d) for k, d in deployments.items()}
+            done = {k: [r for r in v if r.state and r.state.is_final()] for k, v in runs.items()}
+            if all(len(done[k]) >= n for k, n in expected.items()):
+                break
+            if time.monotonic() > deadline:
+                log = (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"runs did not finish: {runs}\nworker log:\n{log}")
+            time.sleep(1)
+    finally:
+        _stop(worker)
+        worker_log.close()
+
+    # no cross-trigger: exactly the runs each registry's own events asked for
+    assert {k: len(v) for k, v in runs.items()} == expected
+    assert all(r.state.is_completed() for v in runs.values() for r in v), runs
+    for key, reg in regs.items():
+        promoted = sorted(
+            r.parameters["artiflow"]["ref"] for r in runs[key]
+        )  # what each run's event carried
+        assert promoted == [f"default/bike-dataset:v{i}" for i in range(expected[key])]
+        assert all(
+            r.parameters["artiflow"]["registry"] == registry_identity(reg) for r in runs[key]
+        )
+        assert reg.get("bike-dataset:production").version == f"v{expected[key] - 1}"
+        for flow_run in runs[key]:
+            pinned = flow_run.parameters["artiflow"]["ref"]
+            tasks = {
+                r.task: r for r in reg.runs(orchestrator="prefect", pipeline_run=str(flow_run.id))
+            }
+            assert set(tasks) >= {"train", "evaluate"}
+            for name in ("train", "evaluate"):
+                used = [
+                    v.ref for v in tasks[name].used_artifacts() if v.collection == "bike-dataset"
+                ]
+                assert used == [pinned], (key, name, used, pinned)
+                assert tasks[name].host == WORKER
+                assert tasks[name].info["trigger_pins"] == {"default/bike-dataset": pinned}
+    for reg in regs.values():
+        reg.close()
