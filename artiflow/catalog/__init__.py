@@ -9,6 +9,28 @@ Example:
     []
 """
 
-from .catalog import Catalog, CollectionRow, RunRow, VersionRow
+from .catalog import (
+    AliasEvent,
+    AliasMove,
+    Catalog,
+    CollectionRecord,
+    CollectionRow,
+    Page,
+    RunRecord,
+    RunRow,
+    VersionRecord,
+    VersionRow,
+)
 
-__all__ = ["Catalog", "CollectionRow", "RunRow", "VersionRow"]
+__all__ = [
+    "AliasEvent",
+    "AliasMove",
+    "Catalog",
+    "CollectionRecord",
+    "CollectionRow",
+    "Page",
+    "RunRecord",
+    "RunRow",
+    "VersionRecord",
+    "VersionRow",
+]
