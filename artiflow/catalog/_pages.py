@@ -136,7 +136,7 @@ class PagesMixin(Transactions):
                 )
             order = versions.c.idx.desc() if newest_first else versions.c.idx
             rows = version_rows(conn, where, order=order, limit=limit + 1, offset=offset)
-            total, exact = capped_count(conn, select(versions.c.id).where(match), count_cap)
+            total, exact = capped_count(conn, select(versions.c.idx).where(match), count_cap)
         more = len(rows) > limit
         items = rows[:limit]
         nxt = encode_cursor("versions", [items[-1].index]) if more else None
