@@ -192,12 +192,7 @@ class PagesMixin(Transactions):
         number of committed versions and latest index (counted for the page's rows only)."""
         _check(limit, offset)
         filters = {"type": type, "project": project, "search": search, "kind": kind}
-        committed = and_(
-            versions.c.collection_id == collections.c.id, versions.c.state == COMMITTED
-        )
-        n = select(func.count()).where(committed).scalar_subquery().label("n")
-        latest = select(func.max(versions.c.idx)).where(committed).scalar_subquery().label("latest")
-        q = collection_filters(select(collections, n, latest), **filters)
+        q = collection_filters(select(collections), **filters)
         if cursor is not None:
             p, nm = decode_cursor("collections", cursor)
             q = q.where(
@@ -206,7 +201,17 @@ class PagesMixin(Transactions):
                     and_(collections.c.project == p, collections.c.name > nm),
                 )
             )
-        q = q.order_by(collections.c.project, collections.c.name).offset(offset).limit(limit + 1)
+        # the page first (on the (project, name) index), then the counts of its rows only
+        page = (
+            q.order_by(collections.c.project, collections.c.name)
+            .offset(offset)
+            .limit(limit + 1)
+            .subquery("page")
+        )
+        committed = and_(versions.c.collection_id == page.c.id, versions.c.state == COMMITTED)
+        n = select(func.count()).where(committed).scalar_subquery().label("n")
+        latest = select(func.max(versions.c.idx)).where(committed).scalar_subquery().label("latest")
+        q = select(page, n, latest).order_by(page.c.project, page.c.name)
         with self.read() as conn:
             rows = [collection_record(r, r.n, r.latest) for r in conn.execute(q)]
             keys = collection_filters(select(collections.c.id), **filters)
