@@ -201,19 +201,26 @@ class PagesMixin(Transactions):
                     and_(collections.c.project == p, collections.c.name > nm),
                 )
             )
-        # the page first (on the (project, name) index), then the counts of its rows only
-        page = (
-            q.order_by(collections.c.project, collections.c.name)
-            .offset(offset)
-            .limit(limit + 1)
-            .subquery("page")
-        )
-        committed = and_(versions.c.collection_id == page.c.id, versions.c.state == COMMITTED)
-        n = select(func.count()).where(committed).scalar_subquery().label("n")
-        latest = select(func.max(versions.c.idx)).where(committed).scalar_subquery().label("latest")
-        q = select(page, n, latest).order_by(page.c.project, page.c.name)
+        q = q.order_by(collections.c.project, collections.c.name).offset(offset).limit(limit + 1)
         with self.read() as conn:
-            rows = [collection_record(r, r.n, r.latest) for r in conn.execute(q)]
+            found = conn.execute(q).all()
+            # the counts of the page's rows only, in one grouped query
+            counts = {
+                r.collection_id: (r.n, r.latest)
+                for r in conn.execute(
+                    select(
+                        versions.c.collection_id,
+                        func.count().label("n"),
+                        func.max(versions.c.idx).label("latest"),
+                    )
+                    .where(
+                        versions.c.collection_id.in_([r.id for r in found] or [-1]),
+                        versions.c.state == COMMITTED,
+                    )
+                    .group_by(versions.c.collection_id)
+                )
+            }
+            rows = [collection_record(r, *counts.get(r.id, (0, None))) for r in found]
             keys = collection_filters(select(collections.c.id), **filters)
             total, exact = capped_count(conn, keys, count_cap)
         items = rows[:limit]
