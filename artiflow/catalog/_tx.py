@@ -174,8 +174,6 @@ class Transactions:
             time.sleep(backoff(attempt))
             attempt += 1
 
-    _write_retrying = write_retrying  # the name it had before the split
-
     def _landed(
         self,
         landed: Callable[[Connection, _T], bool],
