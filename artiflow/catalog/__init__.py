@@ -10,6 +10,29 @@ Example:
 """
 
 from ._locks import LockCatalog  # also registers the run-lock tables on the shared metadata
-from .catalog import Catalog, CollectionRow, RunRow, VersionRow
+from .catalog import (
+    AliasEvent,
+    AliasMove,
+    Catalog,
+    CollectionRecord,
+    CollectionRow,
+    Page,
+    RunRecord,
+    RunRow,
+    VersionRecord,
+    VersionRow,
+)
 
-__all__ = ["Catalog", "CollectionRow", "LockCatalog", "RunRow", "VersionRow"]
+__all__ = [
+    "AliasEvent",
+    "AliasMove",
+    "Catalog",
+    "CollectionRecord",
+    "CollectionRow",
+    "LockCatalog",
+    "Page",
+    "RunRecord",
+    "RunRow",
+    "VersionRecord",
+    "VersionRow",
+]

@@ -9,7 +9,7 @@ The protocol (the whole argument is in :mod:`artiflow._ops.gc`):
   it then deletes, in a second transaction that still holds the row lock, only the blobs that
   no version needs at that moment.
 * A writer reads the epoch before it looks at the store (:meth:`GCCatalog.gc_epoch`). Its commit
-  transaction takes the row in share mode (:meth:`GCCatalog._gc_check`): an unchanged, even
+  transaction takes the row in share mode (:meth:`GCCatalog.gc_check`): an unchanged, even
   epoch proves no gc deleted anything since (one indexed read). Otherwise the intents tagged
   since then that name one of its blobs are re-checked in the store, under the lock; a blob that
   is gone aborts the commit (:class:`BlobsGone`), the writer uploads it again and retries.
@@ -34,16 +34,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, insert, or_, select, text, update
 
 from ..exceptions import ConflictError
+from ._rows import chunks
+from ._tx import Transactions
 from .models import entries, gc_intents, gc_state, versions
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from ..manifest import Entry
 
 __all__ = ["BlobsGone", "GCCatalog", "GCGuard"]
 
-_CHUNK = 500
 _PG_LOCK = 0x61726769636F6C  # "argicol": one gc run at a time per PostgreSQL database
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}
 _LOCAL_LOCKS_GUARD = threading.Lock()
@@ -67,11 +66,6 @@ class GCGuard:
     rechecked: int = 0  # blobs re-checked in the store under the lock (0 on the common path)
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 def alive_clause(deleted_since: dt.datetime | None) -> Any:
     """Versions whose blobs gc keeps: committed, pending, the targets of live registry links,
     and (with ``deleted_since``) versions deleted since then."""
@@ -84,14 +78,8 @@ def alive_clause(deleted_since: dt.datetime | None) -> Any:
     return alive
 
 
-class GCCatalog:
+class GCCatalog(Transactions):
     """Mixin of :class:`~artiflow.catalog.Catalog`: gc coordination and the writers' guard."""
-
-    engine: Engine
-    dialect: str
-    _single_read: dict[str, Any]
-    write: Callable[[], Any]
-    read: Callable[[], Any]
 
     # ---- writers ------------------------------------------------------------------------
     def gc_epoch(self) -> int:
@@ -104,7 +92,7 @@ class GCCatalog:
             value = conn.execute(select(gc_state.c.epoch).where(gc_state.c.id == 1)).scalar()
         return int(value or 0)
 
-    def _gc_check(self, conn: Connection, guard: GCGuard, items: Iterable[Entry]) -> None:
+    def gc_check(self, conn: Connection, guard: GCGuard, items: Iterable[Entry]) -> None:
         """Inside a writer's commit transaction: hold the gc row in share mode (no gc deletes
         until this transaction ends) and prove that every blob of ``items`` is in the store.
         Raises :class:`BlobsGone` (the transaction then rolls back) for blobs that are not."""
@@ -122,7 +110,7 @@ class GCCatalog:
             flagged = set(digests)  # the intents of that time were pruned: check everything
         else:
             flagged = set()
-            for chunk in _chunks(digests):
+            for chunk in chunks(digests):
                 flagged.update(
                     d
                     for (d,) in conn.execute(
@@ -137,6 +125,23 @@ class GCCatalog:
         gone = guard.missing(flagged)
         if gone:
             raise BlobsGone(gone)
+
+    def live_digests(self, deleted_since: dt.datetime | None = None) -> set[str]:
+        """Digests of blobs that a committed or pending version, or a live link, needs; with
+        ``deleted_since``, also those of versions deleted since then (a writer may be re-using
+        such a blob right now: it saw it present and skipped the upload)."""
+        q = (
+            select(entries.c.digest)
+            .distinct()
+            .join(versions, versions.c.id == entries.c.version_id)
+            .where(
+                entries.c.ref.is_(None),
+                entries.c.digest.is_not(None),
+                alive_clause(deleted_since),
+            )
+        )
+        with self.read() as conn:
+            return {d for (d,) in conn.execute(q)}
 
     # ---- gc -----------------------------------------------------------------------------
     @contextmanager
@@ -233,7 +238,7 @@ class GCCatalog:
         self, conn: Connection, digests: Sequence[str], deleted_since: dt.datetime | None
     ) -> set[str]:
         alive: set[str] = set()
-        for chunk in _chunks(digests):
+        for chunk in chunks(digests):
             q = (
                 select(entries.c.digest)
                 .distinct()
@@ -256,7 +261,7 @@ class GCCatalog:
             alive = self._alive_of(conn, digests, deleted_since)
             victims = [d for d in digests if d not in alive]
             now = dt.datetime.now(dt.timezone.utc)
-            for chunk in _chunks(victims):
+            for chunk in chunks(victims):
                 conn.execute(delete(gc_intents).where(gc_intents.c.digest.in_(chunk)))
                 conn.execute(
                     insert(gc_intents), [{"digest": d, "epoch": run, "at": now} for d in chunk]
@@ -282,7 +287,7 @@ class GCCatalog:
             alive = self._alive_of(conn, victims, deleted_since)
             rescued = [d for d in victims if d in alive]
             doomed = [d for d in victims if d not in alive]
-            for chunk in _chunks(rescued):  # live blobs exist (writers proved it): no intent
+            for chunk in chunks(rescued):  # live blobs exist (writers proved it): no intent
                 conn.execute(delete(gc_intents).where(gc_intents.c.digest.in_(chunk)))
             if doomed:
                 remove(doomed)  # inside the transaction: writers wait for the row lock

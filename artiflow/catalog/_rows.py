@@ -1,0 +1,270 @@
+"""Row mapping shared by every catalog domain: row → record, the one chunking helper, the one
+"latest committed index" subquery, entry rows.
+
+Example:
+    >>> [list(c) for c in chunks([1, 2, 3], 2)]
+    [[1, 2], [3]]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, func, literal, select, union_all
+
+from ..manifest import Entry
+from ..refs import LATEST
+from ._records import COMMITTED, CollectionRecord, RunRecord, VersionRecord
+from .models import alias_events, aliases, collections, entries, tags, versions
+
+__all__ = [
+    "CHUNK",
+    "ENTRY_COLUMNS",
+    "VERSION_COLUMNS",
+    "alias_seq_column",
+    "aware",
+    "chunks",
+    "collection_record",
+    "current_latest",
+    "entries_of",
+    "entry_row",
+    "gc_paused",
+    "latest_index",
+    "now",
+    "run_record",
+    "version_record",
+    "version_rows",
+]
+
+CHUNK = 500  # keys per ``IN (…)``: far below every driver's bound-parameter limit
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[list[_T]]:
+    """``items`` in lists of at most ``size`` (the one loop behind every ``IN (…)``)."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def now() -> dt.datetime:
+    """The current time, UTC-aware (what every timestamp column stores)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` as UTC-aware (SQLite hands back naive datetimes)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def latest_index(collection_id: Any) -> Any:
+    """The scalar subquery "index of the newest committed version of ``collection_id``"
+    (a column or a bound parameter): the definition of ``latest`` everywhere."""
+    newest = versions.alias("newest")
+    return (
+        select(func.max(newest.c.idx))
+        .where(newest.c.collection_id == collection_id, newest.c.state == COMMITTED)
+        .scalar_subquery()
+    )
+
+
+VERSION_COLUMNS = [
+    versions.c.id,
+    versions.c.collection_id,
+    collections.c.project,
+    collections.c.name,
+    collections.c.type,
+    collections.c.kind,
+    versions.c.idx,
+    versions.c.digest,
+    versions.c.size,
+    versions.c.file_count,
+    versions.c.state,
+    versions.c.description,
+    versions.c.meta,
+    versions.c.semver,
+    versions.c.distributed_id,
+    versions.c.target_id,
+    versions.c.created_at,
+    versions.c.committed_at,
+    versions.c.revision,
+]
+
+
+def alias_seq_column() -> Any:
+    """The newest alias event id of the version's collection (a watermark for label saves)."""
+    return (
+        select(func.coalesce(func.max(alias_events.c.id), 0))
+        .where(alias_events.c.collection_id == versions.c.collection_id)
+        .scalar_subquery()
+        .label("alias_seq")
+    )
+
+
+def version_record(r: Any, alias_names: Sequence[str], tag_names: Sequence[str]) -> VersionRecord:
+    """A :class:`VersionRecord` from a row of :data:`VERSION_COLUMNS` + ``latest_idx`` +
+    ``alias_seq``."""
+    is_latest = r.state == COMMITTED and r.idx is not None and r.latest_idx == r.idx
+    names = sorted(alias_names)
+    if is_latest:
+        names = [LATEST, *names]
+    return VersionRecord(
+        id=r.id,
+        collection_id=r.collection_id,
+        project=r.project,
+        name=r.name,
+        type=r.type,
+        kind=r.kind,
+        index=r.idx,
+        digest=r.digest,
+        size=r.size or 0,
+        file_count=r.file_count or 0,
+        state=r.state,
+        description=r.description,
+        metadata=dict(r.meta or {}),
+        semver=r.semver,
+        distributed_id=r.distributed_id,
+        target_id=r.target_id,
+        created_at=aware(r.created_at),  # type: ignore[arg-type]
+        committed_at=aware(r.committed_at),
+        aliases=tuple(names),
+        tags=tuple(sorted(tag_names)),
+        is_latest=is_latest,
+        revision=r.revision or 0,
+        alias_seq=r.alias_seq or 0,
+    )
+
+
+def _labels_of(conn: Connection, ids: Sequence[int]) -> tuple[dict[int, list[str]], ...]:
+    """``(aliases by version id, tags by version id)`` in one query per chunk."""
+    alias_map: dict[int, list[str]] = {}
+    tag_map: dict[int, list[str]] = {}
+    for chunk in chunks(ids):
+        labels = union_all(
+            select(aliases.c.version_id, literal("a").label("k"), aliases.c.alias.label("v")).where(
+                aliases.c.version_id.in_(chunk)
+            ),
+            select(tags.c.version_id, literal("t").label("k"), tags.c.tag.label("v")).where(
+                tags.c.version_id.in_(chunk)
+            ),
+        )
+        for vid, kind, value in conn.execute(labels):
+            (alias_map if kind == "a" else tag_map).setdefault(vid, []).append(value)
+    return alias_map, tag_map
+
+
+def version_rows(
+    conn: Connection,
+    where: Any,
+    order: Any = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[VersionRecord]:
+    """The versions matching ``where`` (with their aliases and tags), in ``order``."""
+    q = (
+        select(
+            *VERSION_COLUMNS,
+            latest_index(versions.c.collection_id).label("latest_idx"),
+            alias_seq_column(),
+        )
+        .join(collections, collections.c.id == versions.c.collection_id)
+        .where(where)
+    )
+    if order is not None:
+        q = q.order_by(*(order if isinstance(order, (list, tuple)) else [order]))
+    if offset:
+        q = q.offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    raw = conn.execute(q).all()
+    if not raw:
+        return []
+    alias_map, tag_map = _labels_of(conn, [r.id for r in raw])
+    return [version_record(r, alias_map.get(r.id, []), tag_map.get(r.id, [])) for r in raw]
+
+
+def collection_record(r: Any, version_count: int | None, latest: int | None) -> CollectionRecord:
+    """A :class:`CollectionRecord` from a ``collections`` row and its counts."""
+    return CollectionRecord(
+        id=r.id,
+        project=r.project,
+        name=r.name,
+        type=r.type,
+        kind=r.kind,
+        description=r.description,
+        created_at=aware(r.created_at),  # type: ignore[arg-type]
+        version_count=version_count or 0,
+        latest_index=latest,
+    )
+
+
+def run_record(r: Any) -> RunRecord:
+    """A :class:`RunRecord` from a ``runs`` row."""
+    return RunRecord(
+        id=r.id,
+        name=r.name,
+        orchestrator=r.orchestrator,
+        pipeline=r.pipeline,
+        pipeline_run=r.pipeline_run,
+        task=r.task,
+        try_number=r.try_number,
+        map_index=r.map_index,
+        host=r.host,
+        state=r.state,
+        started_at=aware(r.started_at),  # type: ignore[arg-type]
+        ended_at=aware(r.ended_at),
+        info=dict(r.info or {}),
+        error=r.error,
+    )
+
+
+ENTRY_COLUMNS = (entries.c.path, entries.c.digest, entries.c.size, entries.c.ref, entries.c.extra)
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def entry_row(version_id: int, e: Entry) -> dict[str, Any]:
+    """The ``entries`` row of ``e`` in version ``version_id``."""
+    return {
+        "version_id": version_id,
+        "path": e.path,
+        "digest": e.digest,
+        "size": e.size,
+        "ref": e.ref,
+        "extra": dict(e.extra) if e.extra else None,
+    }
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many acyclic objects (rows, entries) are made:
+    its passes over the growing heap took half the time of loading a manifest of 10,000 files
+    (57 ms row by row with it, 19 ms fetched at once without it)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def entries_of(rows: Sequence[Any], bind: Any = None) -> dict[str, Entry]:
+    """``path -> Entry`` from rows of :data:`ENTRY_COLUMNS` (fetched with ``.all()``)."""
+    with gc_paused():
+        return {
+            path: Entry(path, digest, size, ref, extra or _NO_EXTRA, bind)
+            for path, digest, size, ref, extra in rows
+        }
+
+
+def current_latest(conn: Connection, collection_id: int) -> int | None:
+    """The index of ``latest`` of collection ``collection_id`` now (None: nothing committed)."""
+    return conn.execute(select(latest_index(collection_id))).scalar()  # type: ignore[no-any-return]
