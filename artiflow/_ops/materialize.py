@@ -57,10 +57,11 @@ from typing import TYPE_CHECKING
 from ..exceptions import InvalidPathError, StoreError, VerificationError
 from ..hashing import hash_file
 from ..manifest import Entry, normalize_path
-from ..store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
+from ..store import SMALL_BLOB, copy_new_small, link_or_copy
+from .parallel import parallel
 
 if TYPE_CHECKING:
-    from ..registry import Registry
+    from .._context import RegistryContext
     from ..version import ArtifactVersion
 
 __all__ = [
@@ -77,7 +78,7 @@ _S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
 
 
 # ---- blobs ------------------------------------------------------------------------------------
-def local_blob(reg: Registry, digest: str) -> str:
+def local_blob(reg: RegistryContext, digest: str) -> str:
     """A local path holding the blob ``digest``: the store's own file, or the download cache's
     copy of a remote blob (fetched on first use)."""
     store = reg.store
@@ -89,7 +90,7 @@ def local_blob(reg: Registry, digest: str) -> str:
                 "registry references; restore it or re-log the artifact"
             )
         return path
-    cache = _cache(reg)
+    cache = reg.download_cache
     if not cache.exists(digest):
         tmp = cache._tmp_path()
         try:
@@ -98,12 +99,6 @@ def local_blob(reg: Registry, digest: str) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     return cache.path(digest)
-
-
-def _cache(reg: Registry) -> BlobStore:
-    if reg._cache is None:
-        reg._cache = BlobStore(str(reg.settings.cache_dir))
-    return reg._cache
 
 
 # ---- the way to every entry -----------------------------------------------------------------
@@ -246,7 +241,7 @@ def _file_in_the_way(base: Path) -> StoreError:
 
 # ---- writing -----------------------------------------------------------------------------------
 def materialize(
-    reg: Registry,
+    reg: RegistryContext,
     items: Sequence[Entry],
     base: Path,
     progress: Progress = None,
@@ -330,7 +325,7 @@ def materialize(
             and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
         }
         if wanted:
-            store.get_many(wanted, _cache(reg))
+            store.get_many(wanted, reg.download_cache)
     rest: Sequence[Entry] = items
     if fresh and link_type == "copy" and local_root_blob is not None:
         # the common case in a tight loop: small stored files into a new folder
@@ -342,13 +337,13 @@ def materialize(
             else:
                 rest.append(e)
         copy_new_small(jobs, store.url, progress)
-    reg._parallel(one, list(rest), sum(e.size or 0 for e in rest))
+    parallel(one, list(rest), sum(e.size or 0 for e in rest), reg.counters)
     if hashed:
         reg.stat_cache.store(hashed, hashed_at_ns=started)
 
 
 def materialize_new(
-    reg: Registry, items: Sequence[Entry], base: Path, progress: Progress = None
+    reg: RegistryContext, items: Sequence[Entry], base: Path, progress: Progress = None
 ) -> None:
     """Write ``items`` into the folder ``base``, which does not exist yet: all of it or nothing.
 
@@ -380,6 +375,7 @@ def materialize_new(
 
 
 def download_entries(
+    reg: RegistryContext,
     version: ArtifactVersion,
     items: list[Entry],
     root: str | os.PathLike[str] | None,
@@ -389,7 +385,6 @@ def download_entries(
 ) -> Path:
     """Write ``items`` of ``version`` under ``root`` (default ``version.default_root()``):
     a new root is written whole then renamed into place; an existing one is checked first."""
-    reg = version._registry
     base = Path(root) if root is not None else version.default_root()
     if not _root_exists(base):
         materialize_new(reg, items, base, progress=progress)
@@ -405,7 +400,7 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _registry_places(reg: Registry) -> list[tuple[str, str, bool]]:
+def _registry_places(reg: RegistryContext) -> list[tuple[str, str, bool]]:
     """``(what, real path, refuse below it too)`` for the registry's own files and folders."""
     settings = reg.settings
     places = [
@@ -423,7 +418,7 @@ def _registry_places(reg: Registry) -> list[tuple[str, str, bool]]:
     return [(what, os.path.realpath(p), below) for what, p, below in places]
 
 
-def _guard(version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
+def _guard(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
     """Refuse a checkout root whose extra files must never be deleted; return its real path."""
     target = os.path.realpath(root)
     why = None
@@ -442,7 +437,7 @@ def _guard(version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
     if why is None and cwd != target and _inside(cwd, target):
         why = f"a folder that holds the current folder {cwd!r}"
     if why is None:
-        for what, place, below in _registry_places(version._registry):
+        for what, place, below in _registry_places(reg):
             if _inside(place, target):
                 why = f"a folder that holds the registry's {what} {place!r}"
             elif below and _inside(target, place):
@@ -478,16 +473,16 @@ def _extras(base: str, wanted: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
+def checkout(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
     """Make ``root`` exactly ``version``: download what differs, remove everything else.
 
     Refuses (:class:`InvalidPathError`, before anything is written or deleted) a root whose
     other files must never be deleted, see the module docstring."""
-    real = _guard(version, root)
+    real = _guard(reg, version, root)
     entries = version.manifest.entries
     base = Path(root)
     if not _root_exists(base):  # a new folder: nothing to replace or delete
-        return download_entries(version, list(entries.values()), base)
+        return download_entries(reg, version, list(entries.values()), base)
     if real == os.path.realpath(os.getcwd()):
         doomed = _extras(os.fspath(base), entries)
         if doomed:
@@ -499,7 +494,7 @@ def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
                 "or deleted). Check out into a folder of its own, move those files away, or use "
                 "download(), which never deletes"
             )
-    out = download_entries(version, list(entries.values()), base, replace=True)
+    out = download_entries(reg, version, list(entries.values()), base, replace=True)
     wanted = set(entries)
     for dirpath, dirnames, filenames in os.walk(base, topdown=False):
         for f in filenames:
@@ -517,14 +512,13 @@ def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
 
 
 # ---- verify -----------------------------------------------------------------------------------
-def verify(version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
+def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
     """Raise :class:`VerificationError` listing every missing, changed or extra file under
     ``root``, every symbolic link on the way to an entry (``symlink``; links into the
     registry's store or cache, as ``link_type="symlink"`` makes them, are fine) and every
     reference whose remote identity changed. Nothing is read through a link out of the root."""
     from ..references import changed
 
-    reg = version._registry
     base_s = os.fspath(root)
     problems: list[tuple[str, str]] = []
     entries = version.manifest.entries
