@@ -61,7 +61,11 @@ class IOCounters:
 
     def to_dict(self) -> dict[str, int]:
         """The counters as a dict."""
-        return {"files_read": self.files_read, "pool_runs": self.pool_runs, "pool_items": self.pool_items}
+        return {
+            "files_read": self.files_read,
+            "pool_runs": self.pool_runs,
+            "pool_items": self.pool_items,
+        }
 
 
 class RegistryContext:

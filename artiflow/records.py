@@ -38,7 +38,7 @@ class AliasEvent(Mapping[str, Any]):
     def of(cls, item: Any) -> AliasEvent:
         """A record from a catalog row (a mapping or an object with the same fields)."""
         get = item.get if isinstance(item, Mapping) else lambda k: getattr(item, k, None)
-        return cls(get("alias"), get("version"), get("previous"), get("at"), get("run_id"))
+        return cls(str(get("alias")), get("version"), get("previous"), get("at"), get("run_id"))
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._keys():

@@ -177,7 +177,10 @@ def _sample_count(sample: int | float | str | None, total: int) -> int:
 
 
 def plan(
-    registry: Registry | RegistryContext, sample: int | float | str | None = None, *, seed: int | None = None
+    registry: Registry | RegistryContext,
+    sample: int | float | str | None = None,
+    *,
+    seed: int | None = None,
 ) -> FsckPlan:
     """The blobs to check: every blob a live version needs, or a random ``sample`` of them (a
     count, or a fraction of at most 1).
@@ -280,7 +283,10 @@ def _put_back(store: BlobStore, problem: FsckProblem, good: str) -> None:
 
 
 def _repair(
-    registry: Registry | RegistryContext, store: BlobStore, problem: FsckProblem, sources: Sequence[BlobStore]
+    registry: Registry | RegistryContext,
+    store: BlobStore,
+    problem: FsckProblem,
+    sources: Sequence[BlobStore],
 ) -> None:
     digest = problem.digest
     # 1. a copy in this store's quarantine that verifies (a read was wrongly judged corrupt)

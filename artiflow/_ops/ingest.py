@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..artifact import LocalSource, ReferenceSource
@@ -101,13 +101,15 @@ def _stat_all(local: dict[str, str]) -> dict[str, os.stat_result]:
         try:
             stats[full] = os.stat(full)
         except FileNotFoundError:
-            raise StoreError(f"file {full!r} (entry {p!r}) disappeared before it was logged") from None
+            raise StoreError(
+                f"file {full!r} (entry {p!r}) disappeared before it was logged"
+            ) from None
     return stats
 
 
 def _unchanged_latest(
     ctx: RegistryContext,
-    sources: dict[str, object],
+    sources: Mapping[str, object],
     local: dict[str, str],
     stats: dict[str, os.stat_result],
     known: dict[str, str],
@@ -130,7 +132,7 @@ def _unchanged_latest(
 
 
 def _resolve_references(
-    ctx: RegistryContext, artifact: Artifact, sources: dict[str, object]
+    ctx: RegistryContext, artifact: Artifact, sources: Mapping[str, object]
 ) -> dict[str, Entry]:
     """Every reference expanded to entries; a prefix over ``max_objects`` (or a missing
     object) fails here, before any local blob is stored."""
