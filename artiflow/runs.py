@@ -84,8 +84,7 @@ class Run:
         return serialize.run_label(self._row)
 
     def __repr__(self) -> str:
-        where = "/".join(str(x) for x in (self.pipeline, self.pipeline_run, self.task) if x)
-        return f"<Run {self.name} {self.orchestrator}{':' + where if where else ''} {self.state}>"
+        return f"<Run {self.name} ({self.label}) {self.state}>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id
