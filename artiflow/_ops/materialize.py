@@ -240,6 +240,99 @@ def _file_in_the_way(base: Path) -> StoreError:
 
 
 # ---- writing -----------------------------------------------------------------------------------
+def _up_to_date(
+    entry: Entry,
+    dest: str,
+    present: dict[str, os.stat_result],
+    known: dict[str, str],
+    hashed: list[tuple[str, os.stat_result, str]],
+    progress: Progress,
+) -> bool:
+    """True when ``dest`` already holds ``entry`` (the stat cache, else one hash, says so)."""
+    st = present.get(dest)
+    if st is None or entry.digest is None or st.st_size != (entry.size or 0):
+        return False
+    if _S_ISLNK(st.st_mode):  # a link is replaced, never trusted or written through
+        return False
+    digest = known.get(dest)
+    if digest is None:
+        digest = hash_file(dest)[0]
+        hashed.append((dest, st, digest))
+    if digest != entry.digest:
+        return False
+    if progress is not None:
+        progress(entry.size or 0)
+    return True
+
+
+def _write(
+    ctx: RegistryContext, entry: Entry, dest: str, *, fresh: bool, progress: Progress
+) -> None:
+    """Write one entry to ``dest``: a reference is fetched, a blob linked or copied."""
+    if entry.ref is not None:
+        from ..references import download_reference
+
+        download_reference(entry, Path(dest))
+        if progress is not None:
+            progress(entry.size or 0)
+        return
+    assert entry.digest is not None
+    store = ctx.store
+    src = store.path(entry.digest) if store.is_local else local_blob(ctx, entry.digest)
+    try:
+        link_or_copy(
+            src,
+            dest,
+            ctx.settings.link_type,
+            entry.digest,
+            progress=progress,
+            size=entry.size,
+            parent_exists=True,
+            direct=fresh,
+        )
+    except FileNotFoundError:
+        if os.path.exists(src):
+            raise
+        raise StoreError(
+            f"blob {entry.digest} ({entry.path!r}) is missing from store {store.url!r}: "
+            "the store lost content the registry references; restore it or re-log the artifact"
+        ) from None
+
+
+def _prefetch(
+    ctx: RegistryContext,
+    items: Sequence[Entry],
+    dests: dict[str, str],
+    present: dict[str, os.stat_result],
+) -> None:
+    """Fetch the blobs a remote store must supply into the local cache, in bulk, in parallel."""
+    wanted = {
+        e.digest
+        for e in items
+        if e.ref is None
+        and e.digest is not None
+        and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
+    }
+    if wanted:
+        ctx.store.get_many(wanted, ctx.download_cache)
+
+
+def _copy_small_new(
+    ctx: RegistryContext, items: Sequence[Entry], dests: dict[str, str], progress: Progress
+) -> list[Entry]:
+    """Copy small stored files into a new folder in one tight loop; returns the other items."""
+    store = ctx.store
+    jobs: list[tuple[str, str, str, int | None]] = []
+    rest: list[Entry] = []
+    for e in items:
+        if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
+            jobs.append((store.path(e.digest), dests[e.path], e.digest, e.size))
+        else:
+            rest.append(e)
+    copy_new_small(jobs, store.url, progress)
+    return rest
+
+
 def materialize(
     reg: RegistryContext,
     items: Sequence[Entry],
@@ -256,9 +349,6 @@ def materialize(
     renamed. Otherwise the way to every entry is checked first (see :func:`_prepare`;
     ``replace=True`` for a checkout).
     """
-    from ..references import download_reference
-
-    link_type = reg.settings.link_type
     base_s = os.fspath(base)
     dests = {e.path: os.path.join(base_s, normalize_path(e.path)) for e in items}
     present: dict[str, os.stat_result] = {}
@@ -270,73 +360,17 @@ def materialize(
 
     def one(entry: Entry) -> None:
         dest = dests[entry.path]
-        if present and dest in present:
-            st = present[dest]
-            if (
-                entry.digest is not None
-                and st.st_size == (entry.size or 0)
-                and not _S_ISLNK(st.st_mode)  # a link is replaced, never trusted or written through
-            ):
-                digest = known.get(dest)
-                if digest is None:
-                    digest = hash_file(dest)[0]
-                    hashed.append((dest, st, digest))
-                if digest == entry.digest:
-                    if progress is not None:
-                        progress(entry.size or 0)
-                    return
-        if entry.ref is not None:
-            download_reference(entry, Path(dest))
-            if progress is not None:
-                progress(entry.size or 0)
-            return
-        assert entry.digest is not None
-        src = local_root_blob(entry.digest) if local_root_blob else local_blob(reg, entry.digest)
-        try:
-            link_or_copy(
-                src,
-                dest,
-                link_type,
-                entry.digest,
-                progress=progress,
-                size=entry.size,
-                parent_exists=True,
-                direct=fresh,
-            )
-        except FileNotFoundError:
-            if os.path.exists(src):
-                raise
-            raise StoreError(
-                f"blob {entry.digest} ({entry.path!r}) is missing from store {reg.store.url!r}: "
-                "the store lost content the registry references; restore it or re-log the artifact"
-            ) from None
+        if not _up_to_date(entry, dest, present, known, hashed, progress):
+            _write(reg, entry, dest, fresh=fresh, progress=progress)
 
     # every destination folder once, not once per file
     for folder in sorted({os.path.dirname(d) for d in dests.values()}):
         os.makedirs(folder, exist_ok=True)
-    store = reg.store
-    local_root_blob = store.path if store.is_local else None
-    if not store.is_local:  # fetch missing blobs into the local cache in bulk, in parallel
-        wanted = {
-            e.digest
-            for e in items
-            if e.ref is None
-            and e.digest is not None
-            and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
-        }
-        if wanted:
-            store.get_many(wanted, reg.download_cache)
+    if not reg.store.is_local:
+        _prefetch(reg, items, dests, present)
     rest: Sequence[Entry] = items
-    if fresh and link_type == "copy" and local_root_blob is not None:
-        # the common case in a tight loop: small stored files into a new folder
-        jobs: list[tuple[str, str, str, int | None]] = []
-        rest = []
-        for e in items:
-            if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
-                jobs.append((local_root_blob(e.digest), dests[e.path], e.digest, e.size))
-            else:
-                rest.append(e)
-        copy_new_small(jobs, store.url, progress)
+    if fresh and reg.settings.link_type == "copy" and reg.store.is_local:
+        rest = _copy_small_new(reg, items, dests, progress)  # the common case, in a tight loop
     parallel(one, list(rest), sum(e.size or 0 for e in rest), reg.counters)
     if hashed:
         reg.stat_cache.store(hashed, hashed_at_ns=started)

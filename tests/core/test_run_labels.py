@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
+from drafts import draft
+
 from artiflow import RunState
 from artiflow.cli import main
-from drafts import draft
 
 
 def _airflow_run(registry, run_id="manual__2026-01-01", try_number=2, map_index=3):
