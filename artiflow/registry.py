@@ -86,7 +86,7 @@ class Registry:
         db = make_url(self.settings.db_url).render_as_string(hide_password=True)
         return f"Registry(db={db!r}, store={self.settings.store_url!r})"
 
-    # ---- configuration and the lazily opened parts ------------------------------------
+    # ---- configuration and the lazily opened parts (all in the context) ----------------
     @property
     def settings(self) -> Settings:
         return self.context.settings
@@ -129,7 +129,7 @@ class Registry:
         return self.context.counters
 
     def close(self) -> None:
-        """Release database connections and caches."""
+        """Release database connections and caches (they reopen on next use)."""
         self.context.close()
 
     def __enter__(self) -> Registry:
@@ -187,8 +187,8 @@ class Registry:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Collection]:
-        """Collections (optionally of one type or project, or matching ``search``), sorted by
-        project and name, with their version counts (frozen records).
+        """Collections (of one type or project, matching ``search``), sorted by project and
+        name, as frozen records with their version counts.
 
         Example:
             >>> # [c.name for c in registry.collections(type="model")]
@@ -240,10 +240,9 @@ class Registry:
         run: Run | None = None,
         progress: Progress = None,
     ) -> list[ArtifactVersion]:
-        """Log several drafts as ONE commit: every version becomes visible, or none does
-        (what a task with several outputs needs). Each item is a draft, or ``(draft, {"aliases":
-        ..., "tags": ..., "version": ...})``. Content is stored first; nothing is committed until
-        every draft was validated and stored.
+        """Log several drafts as ONE commit: every version becomes visible, or none does.
+        Each item is a draft, or ``(draft, {"aliases": ..., "tags": ..., "version": ...})``;
+        nothing is committed until every draft was validated and its content stored.
 
         Example:
             >>> # model, report = registry.log_many([model_draft, (report_draft, {"tags": ["eval"]})])
@@ -296,11 +295,9 @@ class Registry:
         expected: str | None = None,
     ) -> ArtifactVersion:
         """Put ``alias`` on the version ``ref`` names, moving it atomically from any other
-        version of the collection.
-
-        ``expected`` makes the move a compare-and-set: ``"v3"`` moves it only if it is on v3
-        now, ``"none"`` only if it is not set; otherwise :class:`ConflictError` and nothing
-        moves (an alias already on the target is never a conflict).
+        version of the collection. ``expected`` makes it a compare-and-set: ``"v3"`` moves it
+        only if it is on v3 now, ``"none"`` only if it is not set; otherwise
+        :class:`ConflictError` and nothing moves (an alias already on the target never is one).
 
         Example:
             >>> # registry.alias("churn-model:v7", "production", expected="v6")
@@ -417,10 +414,9 @@ class Registry:
         sources: Iterable[str | BlobStore] = (),
     ) -> FsckResult:
         """Check every blob a live version needs (or a random ``sample``: a count, or a fraction
-        of at most 1), report the missing and corrupt ones with the versions they break, and with
-        ``repair`` put back a verified copy from the store's quarantine, the download cache or
-        ``sources`` (other store URLs); a corrupt blob with no copy is moved aside, so the next
-        log of that content stores it again. See :mod:`artiflow._ops.fsck` for the JSON shape.
+        of at most 1) and report the missing and corrupt ones with the versions they break;
+        ``repair`` puts back a verified copy (quarantine, download cache, ``sources``) or moves a
+        corrupt blob aside so the next log stores it again. See :mod:`artiflow._ops.fsck`.
 
         Example:
             >>> # registry.fsck(sample=0.1, repair=False).ok
@@ -438,14 +434,10 @@ class Registry:
         before_delete: Callable[[list[str]], object] | None = None,
     ) -> GCResult:
         """Remove blobs no live version needs, and PENDING versions whose last upsert is older
-        than the grace period. Safe against every concurrent writer, on any store: a blob a
-        version commits with is never deleted (see :mod:`artiflow._ops.gc`).
-
-        Blobs younger than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h)
-        and blobs of versions deleted within it are not even candidates. ``progress(n)`` is
-        called as candidates are processed; ``before_delete(candidates)`` after the scan,
-        before anything is deleted (a hook for tooling and tests). One gc at a time: a second
-        one raises :class:`ConflictError`.
+        than the grace period (default ``ARTIFLOW_PENDING_GRACE_SECONDS``, 24 h; younger blobs
+        are not candidates). Safe against every concurrent writer on any store, one gc at a time
+        (:class:`ConflictError`); ``progress(n)`` as candidates are processed,
+        ``before_delete(candidates)`` before anything is deleted. See :mod:`artiflow._ops.gc`.
 
         Example:
             >>> # registry.gc(dry_run=True).blobs_deleted
