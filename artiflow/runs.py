@@ -74,9 +74,9 @@ class Run:
 
     @property
     def label(self) -> str:
-        """How people know this run, e.g. ``"airflow: nightly/manual__2026-01-01/train [try 2,
-        map 3]"`` (orchestrator: pipeline/pipeline run/task, then try and map index); lineage
-        and ``show`` name runs by it.
+        """How people know this run, e.g. ``"airflow: nightly.train [run manual__2026-01-01,
+        try 2, map 3]"`` (orchestrator: pipeline.task, then the pipeline run, try and map index);
+        lineage and ``show`` name runs by it.
 
         Example:
             >>> # registry.get("ds:v3").logged_by().label

@@ -10,7 +10,7 @@ Example:
     >>> row = RunRow("ab12", "train", "airflow", "nightly", "manual__1", "fit", 2, 3, "w1",
     ...              "SUCCESS", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), None)
     >>> run_label(row)
-    'airflow: nightly/manual__1/fit [try 2, map 3]'
+    'airflow: nightly.fit [run manual__1, try 2, map 3]'
     >>> run_node(row)["id"], run_node(row)["label"] == run_label(row)
     ('run:ab12', True)
 """
@@ -56,17 +56,19 @@ def version_node(row: VersionRow) -> dict[str, Any]:
 
 
 def run_label(row: Any) -> str:
-    """How people know a run: ``"<orchestrator>: <pipeline>/<pipeline run>/<task>"`` with
-    ``[try N, map M]`` when the orchestrator gave them (the run's name stands in for a missing
-    task). ``row``: a run record or a :class:`~artiflow.Run`."""
-    where = [str(x) for x in (row.pipeline, row.pipeline_run) if x]
-    where.append(str(row.task or row.name))
+    """How people know a run: ``"<orchestrator>: <pipeline>.<task>"`` (the run's name stands in
+    for a missing task) followed by ``[run <pipeline run>, try N, map M]`` with what the
+    orchestrator gave. ``row``: a run record or a :class:`~artiflow.Run`."""
+    task = str(row.task or row.name)
     extra = []
+    if row.pipeline_run:
+        extra.append(f"run {row.pipeline_run}")
     if row.try_number is not None:
         extra.append(f"try {row.try_number}")
     if row.map_index is not None and row.map_index >= 0:
         extra.append(f"map {row.map_index}")
-    label = f"{row.orchestrator or 'run'}: {'/'.join(where)}"
+    where = f"{row.pipeline}.{task}" if row.pipeline else task
+    label = f"{row.orchestrator or 'run'}: {where}"
     return label + (f" [{', '.join(extra)}]" if extra else "")
 
 

@@ -6,7 +6,7 @@ Example:
     >>> reg = Registry(home=tempfile.mkdtemp())
     >>> run = start_run(reg.context, "train", pipeline="nightly")
     >>> get_run(reg.context, run.id).label
-    'manual: nightly/train'
+    'manual: nightly.train'
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ def _airflow_run(registry, run_id="manual__2026-01-01", try_number=2, map_index=
 
 def test_label_names_the_pipeline_run_try_and_map_index(registry):
     run = _airflow_run(registry)
-    assert run.label == "airflow: nightly/manual__2026-01-01/fit [try 2, map 3]"
+    assert run.label == "airflow: nightly.fit [run manual__2026-01-01, try 2, map 3]"
     assert _airflow_run(registry, try_number=None, map_index=-1).label == (
-        "airflow: nightly/manual__2026-01-01/fit"
+        "airflow: nightly.fit [run manual__2026-01-01]"
     )
     assert registry.run("train").label == "manual: train"
-    assert registry.run("train", pipeline="adhoc").label == "manual: adhoc/train"
+    assert registry.run("train", pipeline="adhoc").label == "manual: adhoc.train"
     assert run.to_dict()["label"] == run.label
     assert run.label in repr(run)
 
@@ -57,8 +57,8 @@ def test_a_deduplicated_relog_is_a_producer_everywhere(registry, capsys):
     assert producers == [first, again]
     assert v0.logged_by() == first
     assert [r.label for r in producers] == [
-        "airflow: nightly/scheduled__1/fit [try 1]",
-        "airflow: nightly/scheduled__2/fit [try 1]",
+        "airflow: nightly.fit [run scheduled__1, try 1]",
+        "airflow: nightly.fit [run scheduled__2, try 1]",
     ]
     assert all(r.state == RunState.SUCCESS for r in producers)
     # lineage shows the same two producers with the same labels
