@@ -72,3 +72,28 @@ def test_listing_filters_and_counts(registry):
         raise RuntimeError("x")
     assert registry.count_runs() == 2 and registry.count_runs(state="FAILED") == 1
     assert [r.name for r in registry.runs(state="FAILED")] == ["bad"]
+
+
+def test_listings_are_frozen_records(registry):
+    import dataclasses
+
+    from artiflow.records import AliasEvent, Collection
+
+    v = registry.log(draft("alpha"), aliases=["production"])
+    [coll] = registry.collections()
+    assert isinstance(coll, Collection) and (coll.name, coll.version_count) == ("alpha", 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        coll.name = "beta"
+    [event] = registry.alias_history("alpha", alias="production")
+    assert isinstance(event, AliasEvent)
+    assert (event.alias, event.version, event.previous) == ("production", v.version, None)
+    assert event["version"] == "v0" and dict(event) == event.to_dict()
+    assert event == {
+        "alias": "production",
+        "version": "v0",
+        "previous": None,
+        "at": event.at,
+        "run_id": None,
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.version = "v9"
