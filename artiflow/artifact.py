@@ -26,7 +26,7 @@ from typing import IO, Any
 from .exceptions import ArtifactFinalizedError, ConflictError, InvalidPathError, InvalidRefError
 from .hashing import hash_file
 from .limits import validate_text
-from .manifest import Entry, _claim, normalize_path
+from .manifest import Entry, claim_path, normalize_path
 from .refs import validate_name
 
 __all__ = ["Artifact", "LocalSource", "ReferenceSource", "patch_draft"]
@@ -150,7 +150,7 @@ class Artifact:
             folded: dict[str, str] = {}
             what = f"the draft of {self.qualified_name!r}"
             for p in self._sources:
-                _claim(folded, p, what)
+                claim_path(folded, p, what)
                 self._dirs.update(_parents(p))
             self._folded = folded
         return self._folded
@@ -174,7 +174,7 @@ class Artifact:
                     raise ConflictError(
                         f"entry {path!r} conflicts with {parent!r}: a path cannot be both a file and a folder"
                     )
-            _claim(folded, path, f"the draft of {self.qualified_name!r}")
+            claim_path(folded, path, f"the draft of {self.qualified_name!r}")
             self._dirs.update(parents)
         self._sources[path] = source
 
