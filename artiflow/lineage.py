@@ -253,6 +253,37 @@ def build(
         return _build(catalog, conn, root, direction, depth)
 
 
+def _link_hops(
+    catalog: Catalog,
+    conn: Any,
+    frontier: list[int],
+    seen: set[int],
+    up: bool,
+    edges: list[tuple[str, str, str]],
+) -> list[int]:
+    """Versions reached from ``frontier`` through registry links (hops of their own, without
+    a run between), adding their ``link`` edges; ``seen`` grows with them."""
+    reached: list[int] = []
+    link_ids = list(frontier)
+    while link_ids:
+        current = set(link_ids)
+        nxt = []
+        for member, target in catalog.links_of(link_ids, conn):
+            if up and member in current:
+                other = target
+            elif not up and target in current:
+                other = member
+            else:
+                continue
+            edges.append((f"version:{target}", f"version:{member}", "link"))
+            if other not in seen:
+                seen.add(other)
+                nxt.append(other)
+        reached.extend(nxt)
+        link_ids = nxt
+    return reached
+
+
 def _build(
     catalog: Catalog, conn: Any, root: VersionRow, direction: str, depth: int | None
 ) -> LineageGraph:
@@ -271,24 +302,7 @@ def _build(
         level = 0
         while frontier and (depth is None or level < depth):
             level += 1
-            # registry links are hops of their own, without a run between
-            link_ids = list(frontier)
-            while link_ids:
-                current = set(link_ids)
-                nxt = []
-                for member, target in catalog.links_of(link_ids, conn):
-                    if up and member in current:
-                        other = target
-                    elif not up and target in current:
-                        other = member
-                    else:
-                        continue
-                    edges.append((f"version:{target}", f"version:{member}", "link"))
-                    if other not in seen:
-                        seen.add(other)
-                        nxt.append(other)
-                frontier.extend(nxt)
-                link_ids = nxt
+            frontier.extend(_link_hops(catalog, conn, frontier, seen, up, edges))
             step = catalog.io_of_versions(frontier, "logged" if up else "used", conn)
             new_runs = sorted({r for r, _ in step} - seen_runs)
             for r, v in step:

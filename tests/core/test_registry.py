@@ -97,3 +97,16 @@ def test_listings_are_frozen_records(registry):
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.version = "v9"
+
+
+def test_versions_and_runs_hold_the_registry_context(registry):
+    from artiflow import ArtifactVersion, Run
+
+    with registry.run("train") as run:
+        v = run.log(draft())
+    # the old constructors (a Registry and a record) keep working, and equal what the verbs give
+    assert ArtifactVersion(registry, v.record) == v
+    assert ArtifactVersion(registry.context, v.record) == v
+    assert Run(registry, run.record) == run and Run(registry, run.record).logged_artifacts() == [v]
+    with pytest.raises(TypeError, match="Registry or RegistryContext"):
+        ArtifactVersion(object(), v.record)
