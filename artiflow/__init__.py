@@ -41,6 +41,7 @@ from .refs import Ref, parse_ref
 from .registry import GCResult, Registry
 from .runs import Run
 from .semver import SemVer
+from .states import RunState, VersionState
 from .version import ArtifactVersion
 
 __version__ = "0.1.0"
@@ -71,10 +72,12 @@ __all__ = [
     "Run",
     "RunLock",
     "RunLockError",
+    "RunState",
     "SemVer",
     "Settings",
     "StoreError",
     "VerificationError",
+    "VersionState",
     "__version__",
     "log_artifact",
     "parse_ref",

@@ -26,13 +26,12 @@ from typing import IO, Any
 from .exceptions import ArtifactFinalizedError, ConflictError, InvalidPathError, InvalidRefError
 from .hashing import hash_file
 from .limits import validate_text
-from .manifest import Entry, _claim, normalize_path
+from .manifest import Entry, claim_path, normalize_path
 from .refs import validate_name
 
-__all__ = ["DEFAULT_MAX_OBJECTS", "Artifact", "LocalSource", "ReferenceSource"]
+__all__ = ["Artifact", "LocalSource", "ReferenceSource", "patch_draft"]
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_OBJECTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -111,10 +110,24 @@ class Artifact:
         """``project/name`` when a project was given, else the name."""
         return f"{self.project}/{self.name}" if self.project else self.name
 
-    @property
-    def logged_version(self) -> Any:
-        """The ArtifactVersion this draft became, or None before logging."""
-        return self._logged
+    def ensure_open(self) -> None:
+        """Raise :class:`ArtifactFinalizedError` if this draft was logged already (a draft
+        becomes one version; start a new draft, or ``version.new_draft()``, to change it).
+
+        Example:
+            >>> Artifact("ds").ensure_open()
+        """
+        self._check_open()
+
+    def mark_logged(self, result: Any) -> None:
+        """Record what this draft became (a version, or a pending collaborative version: any
+        object with a ``ref``) and release its temporary folder; later edits raise. The
+        registry calls this when it commits the draft.
+
+        Example:
+            >>> # registry.log(draft) calls draft.mark_logged(version)
+        """
+        self._finalize(result)
 
     def _check_open(self) -> None:
         if self._logged is not None:
@@ -137,7 +150,7 @@ class Artifact:
             folded: dict[str, str] = {}
             what = f"the draft of {self.qualified_name!r}"
             for p in self._sources:
-                _claim(folded, p, what)
+                claim_path(folded, p, what)
                 self._dirs.update(_parents(p))
             self._folded = folded
         return self._folded
@@ -161,7 +174,7 @@ class Artifact:
                     raise ConflictError(
                         f"entry {path!r} conflicts with {parent!r}: a path cannot be both a file and a folder"
                     )
-            _claim(folded, path, f"the draft of {self.qualified_name!r}")
+            claim_path(folded, path, f"the draft of {self.qualified_name!r}")
             self._dirs.update(parents)
         self._sources[path] = source
 
@@ -356,3 +369,22 @@ def _same_content(a: Source, b: Source) -> bool:
     if isinstance(b, Entry) and isinstance(a, LocalSource):
         return _same_content(b, a)
     return False
+
+
+def patch_draft(version: Any) -> Artifact:
+    """A draft pre-filled with ``version``'s entries and metadata (what
+    :meth:`ArtifactVersion.new_draft` returns): add/remove, then log a patch.
+
+    Example:
+        >>> # draft = patch_draft(registry.get("ds:latest")); draft.remove("old.csv")
+    """
+    draft = Artifact(
+        f"{version.project}/{version.collection}",
+        type=version.type,
+        description=version.description,
+        metadata=dict(version.metadata),
+    )
+    for path, entry in version.manifest.entries.items():
+        draft._sources[path] = Entry(path, entry.digest, entry.size, entry.ref, dict(entry.extra))
+    draft.base = version
+    return draft

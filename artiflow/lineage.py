@@ -16,10 +16,13 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .catalog import Catalog, RunRow, VersionRow
+from .serialize import run_label, run_node, version_node
+from .states import RunState
 
-__all__ = ["DIRECTIONS", "LineageGraph", "build"]
+if TYPE_CHECKING:
+    from .catalog import Catalog, VersionRow
+
+__all__ = ["DIRECTIONS", "LineageGraph", "build", "run_node", "version_node"]
 
 DIRECTIONS = ("upstream", "downstream", "both")
 
@@ -77,9 +80,8 @@ class LineageGraph:
         if node["kind"] == "version":
             aliases = [a for a in node.get("aliases", []) if a != "latest"]
             label = node["ref"] + (f" [{', '.join(aliases)}]" if aliases else "")
-        else:
-            where = node.get("pipeline") or ""
-            label = f"{node.get('orchestrator', 'run')}: {where + '.' if where else ''}{node.get('task') or node['name']}"
+        else:  # runs are named the same everywhere (serialize.run_label)
+            label = node.get("label") or run_label(_RunFields(node))
         return label.replace('"', "'")
 
     def to_mermaid(self) -> str:
@@ -141,9 +143,7 @@ class LineageGraph:
         for run in self.runs():
             inputs = [self.nodes[s] for s, t, k in self.edges if t == run["id"] and k == "used"]
             outputs = [self.nodes[t] for s, t, k in self.edges if s == run["id"] and k == "logged"]
-            state = {"SUCCESS": "COMPLETE", "FAILED": "FAIL", "RUNNING": "RUNNING"}.get(
-                run.get("state", ""), "OTHER"
-            )
+            state = _OPENLINEAGE_STATES.get(run.get("state", ""), "OTHER")
             job_ns = f"artiflow://{run.get('orchestrator', 'manual')}"
             job_name = ".".join(
                 x for x in (run.get("pipeline"), run.get("task") or run["name"]) if x
@@ -161,6 +161,23 @@ class LineageGraph:
                 }
             )
         return events
+
+
+_OPENLINEAGE_STATES = {
+    RunState.SUCCESS.value: "COMPLETE",
+    RunState.FAILED.value: "FAIL",
+    RunState.RUNNING.value: "RUNNING",
+}
+
+
+class _RunFields:
+    """A run node added by hand (without ``label``) read as :func:`run_label` reads a run."""
+
+    def __init__(self, node: dict[str, Any]) -> None:
+        self.orchestrator = node.get("orchestrator", "run")
+        self.name = node.get("name")
+        for key in ("pipeline", "pipeline_run", "task", "try_number", "map_index"):
+            setattr(self, key, node.get(key))
 
 
 def _uuid_of(hex_id: str) -> str:
@@ -225,39 +242,6 @@ def _build_recursive(
     return graph
 
 
-def version_node(row: VersionRow) -> dict[str, Any]:
-    return {
-        "id": f"version:{row.id}",
-        "kind": "version",
-        "ref": row.ref,
-        "project": row.project,
-        "name": row.name,
-        "version": row.version,
-        "type": row.type,
-        "digest": row.digest,
-        "state": row.state,
-        "aliases": list(row.aliases),
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-    }
-
-
-def run_node(row: RunRow) -> dict[str, Any]:
-    return {
-        "id": f"run:{row.id}",
-        "kind": "run",
-        "name": row.name,
-        "orchestrator": row.orchestrator,
-        "pipeline": row.pipeline,
-        "pipeline_run": row.pipeline_run,
-        "task": row.task,
-        "try_number": row.try_number,
-        "map_index": row.map_index,
-        "state": row.state,
-        "started_at": row.started_at.isoformat() if row.started_at else None,
-        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-    }
-
-
 def build(
     catalog: Catalog, root: VersionRow, direction: str = "upstream", depth: int | None = None
 ) -> LineageGraph:
@@ -269,6 +253,37 @@ def build(
         return _build(catalog, conn, root, direction, depth)
 
 
+def _link_hops(
+    catalog: Catalog,
+    conn: Any,
+    frontier: list[int],
+    seen: set[int],
+    up: bool,
+    edges: list[tuple[str, str, str]],
+) -> list[int]:
+    """Versions reached from ``frontier`` through registry links (hops of their own, without
+    a run between), adding their ``link`` edges; ``seen`` grows with them."""
+    reached: list[int] = []
+    link_ids = list(frontier)
+    while link_ids:
+        current = set(link_ids)
+        nxt = []
+        for member, target in catalog.links_of(link_ids, conn):
+            if up and member in current:
+                other = target
+            elif not up and target in current:
+                other = member
+            else:
+                continue
+            edges.append((f"version:{target}", f"version:{member}", "link"))
+            if other not in seen:
+                seen.add(other)
+                nxt.append(other)
+        reached.extend(nxt)
+        link_ids = nxt
+    return reached
+
+
 def _build(
     catalog: Catalog, conn: Any, root: VersionRow, direction: str, depth: int | None
 ) -> LineageGraph:
@@ -276,7 +291,6 @@ def _build(
         return _build_recursive(catalog, conn, root, direction, depth)
     # registry links are hops without a run between: walk level by level
     graph = LineageGraph(root=f"version:{root.id}")
-    links = True
     version_rows: dict[int, VersionRow] = {root.id: root}
     run_ids: set[str] = set()
     edges: list[tuple[str, str, str]] = []
@@ -288,24 +302,7 @@ def _build(
         level = 0
         while frontier and (depth is None or level < depth):
             level += 1
-            # registry links are hops of their own, without a run between
-            link_ids = list(frontier) if links else []
-            while link_ids:
-                current = set(link_ids)
-                nxt = []
-                for member, target in catalog.links_of(link_ids, conn):
-                    if up and member in current:
-                        other = target
-                    elif not up and target in current:
-                        other = member
-                    else:
-                        continue
-                    edges.append((f"version:{target}", f"version:{member}", "link"))
-                    if other not in seen:
-                        seen.add(other)
-                        nxt.append(other)
-                frontier.extend(nxt)
-                link_ids = nxt
+            frontier.extend(_link_hops(catalog, conn, frontier, seen, up, edges))
             step = catalog.io_of_versions(frontier, "logged" if up else "used", conn)
             new_runs = sorted({r for r, _ in step} - seen_runs)
             for r, v in step:

@@ -24,25 +24,31 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from . import serialize
+from ._context import RegistryContext, context_of
 from .catalog import RunRow
 from .exceptions import ArtifactNotFoundError
 from .limits import clean_error_text, validate_run_fields
+from .states import RunState
 
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .registry import Registry
     from .version import ArtifactVersion
 
-__all__ = ["RUNNING", "Run"]
+__all__ = ["FAILED", "RUNNING", "SUCCESS", "Run", "RunState"]
 
-RUNNING, SUCCESS, FAILED = "RUNNING", "SUCCESS", "FAILED"
+#: the run states as plain strings (older spellings of :class:`~artiflow.states.RunState`)
+RUNNING, SUCCESS, FAILED = RunState.RUNNING.value, RunState.SUCCESS.value, RunState.FAILED.value
 
 
 class Run:
-    """A run context. Use it as a context manager, or call :meth:`finish` yourself."""
+    """A run context. Use it as a context manager, or call :meth:`finish` yourself.
 
-    def __init__(self, registry: Registry, row: RunRow) -> None:
-        self._registry = registry
+    ``registry``: the :class:`~artiflow.Registry` (or its context) the run belongs to."""
+
+    def __init__(self, registry: Registry | RegistryContext, row: RunRow) -> None:
+        self._ctx = context_of(registry)
         self._row = row
 
     # ---- attributes -------------------------------------------------------------------
@@ -61,9 +67,24 @@ class Run:
     info = property(lambda self: dict(self._row.info))
     error = property(lambda self: self._row.error)
 
+    @property
+    def record(self) -> RunRow:
+        """The catalog record of this run (frozen)."""
+        return self._row
+
+    @property
+    def label(self) -> str:
+        """How people know this run, e.g. ``"airflow: nightly.train [run manual__2026-01-01,
+        try 2, map 3]"`` (orchestrator: pipeline.task, then the pipeline run, try and map index);
+        lineage and ``show`` name runs by it.
+
+        Example:
+            >>> # registry.get("ds:v3").logged_by().label
+        """
+        return serialize.run_label(self._row)
+
     def __repr__(self) -> str:
-        where = "/".join(str(x) for x in (self.pipeline, self.pipeline_run, self.task) if x)
-        return f"<Run {self.name} {self.orchestrator}{':' + where if where else ''} {self.state}>"
+        return f"<Run {self.name} ({self.label}) {self.state}>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id
@@ -73,23 +94,7 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the run."""
-        r = self._row
-        return {
-            "id": r.id,
-            "name": r.name,
-            "orchestrator": r.orchestrator,
-            "pipeline": r.pipeline,
-            "pipeline_run": r.pipeline_run,
-            "task": r.task,
-            "try_number": r.try_number,
-            "map_index": r.map_index,
-            "host": r.host,
-            "state": r.state,
-            "started_at": r.started_at.isoformat() if r.started_at else None,
-            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-            "info": dict(r.info),
-            "error": r.error,
-        }
+        return serialize.run_dict(self._row)
 
     # ---- recording --------------------------------------------------------------------
     def use(self, ref: str | ArtifactVersion) -> ArtifactVersion:
@@ -98,10 +103,11 @@ class Run:
         Example:
             >>> # ds = run.use("bike-dataset:production")
         """
+        from ._ops.query import get
         from .version import ArtifactVersion
 
-        version = ref if isinstance(ref, ArtifactVersion) else self._registry.get(ref)
-        self._registry.catalog.record_io(self.id, version.id, "used")
+        version = ref if isinstance(ref, ArtifactVersion) else get(self._ctx, ref)
+        self._ctx.catalog.record_io(self.id, version.id, "used")
         return version
 
     def log(
@@ -112,7 +118,10 @@ class Run:
         Example:
             >>> # run.log(draft, aliases=["candidate"])
         """
-        return self._registry.log(artifact, aliases=aliases, tags=tags, version=version, run=self)
+        from ._ops.log import log_many
+
+        opts = {"aliases": aliases, "tags": tags, "version": version}
+        return log_many(self._ctx, [(artifact, opts)], run=self)[0]
 
     def log_many(self, items: Any) -> list[ArtifactVersion]:
         """Log several drafts as one commit (all or none) produced by this run.
@@ -120,21 +129,29 @@ class Run:
         Example:
             >>> # model, report = run.log_many([model_draft, report_draft])
         """
-        return self._registry.log_many(items, run=self)
+        from ._ops.log import log_many
+
+        return log_many(self._ctx, items, run=self)
 
     def used_artifacts(self) -> list[ArtifactVersion]:
         """Versions this run consumed."""
-        return self._registry._versions_of_run(self.id, "used")
+        from ._ops.runs import versions_of_run
+
+        return versions_of_run(self._ctx, self.id, "used")
 
     def logged_artifacts(self) -> list[ArtifactVersion]:
         """Versions this run produced."""
-        return self._registry._versions_of_run(self.id, "logged")
+        from ._ops.runs import versions_of_run
+
+        return versions_of_run(self._ctx, self.id, "logged")
 
     def finish(self, state: str = SUCCESS, error: str | None = None) -> None:
-        """Record the end of the run (``SUCCESS`` or ``FAILED``)."""
+        """Record the end of the run (``SUCCESS`` or ``FAILED``; a :class:`RunState` or its
+        value)."""
+        state = str(state)  # a RunState is stored as its plain value
         if error is not None:
             error = clean_error_text(str(error))  # NUL / lone surrogates: storable everywhere
-        ended = self._registry.catalog.finish_run(self.id, state, error)
+        ended = self._ctx.catalog.finish_run(self.id, state, error)
         if ended is None:
             raise ArtifactNotFoundError(f"run {self.id} is not in the registry any more")
         self._row = replace(self._row, state=state, ended_at=ended, error=error)
@@ -201,7 +218,7 @@ def new_run_row(
         try_number=try_number,
         map_index=map_index,
         host=host,
-        state=RUNNING,
+        state=RunState.RUNNING.value,
         started_at=dt.datetime.now(dt.timezone.utc),
         ended_at=None,
         info=dict(info or {}),

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from . import serialize
+from ._context import RegistryContext, context_of
 from .exceptions import ArtifactNotFoundError, InvalidPathError, StoreError, VerificationError
 from .hashing import CHUNK, hash_stream, new_hasher
 from .manifest import Entry, Manifest
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from .catalog._labels import LabelEdit
     from .registry import Registry
     from .runs import Run
+    from .store import BlobStore
 
 __all__ = ["ArtifactVersion"]
 
@@ -108,7 +111,7 @@ class _VerifiedReader(io.RawIOBase):
         super().close()
 
 
-def _spooled(store: Any, digest: str, size: int | None, path: str) -> BinaryIO:
+def _spooled(store: BlobStore, digest: str, size: int | None, path: str) -> BinaryIO:
     """The stored blob read whole into a private spool (memory, then a temporary file) and
     verified: corrupt content raises here, before anything is handed out."""
     import tempfile
@@ -135,14 +138,15 @@ def _spooled(store: Any, digest: str, size: int | None, path: str) -> BinaryIO:
     return spool  # type: ignore[return-value]
 
 
-def _prechecked(registry: Any, digest: str, path: str) -> BinaryIO:
+def _prechecked(ctx: RegistryContext, digest: str, path: str) -> BinaryIO:
     """A large blob as a local file (the store's, or the download cache's verified copy for an
     object store) hashed whole once before it is handed out, then streamed from the same open
     file and hashed again (:class:`_VerifiedReader`)."""
+    from ._ops.materialize import local_blob
     from .store import _missing_message, corrupt_local
 
-    store = registry.store
-    blob = store.path(digest) if store.is_local else registry._local_blob(digest)
+    store = ctx.store
+    blob = store.path(digest) if store.is_local else local_blob(ctx, digest)
     try:
         fh = open(blob, "rb")  # noqa: SIM115 - returned
     except FileNotFoundError:
@@ -174,10 +178,12 @@ class _Cleanup(io.BufferedReader):
 
 class ArtifactVersion:
     """A committed version of a collection. Content is immutable; ``description``,
-    ``metadata``, ``tags`` and ``aliases`` can be edited and persisted with :meth:`save`."""
+    ``metadata``, ``tags`` and ``aliases`` can be edited and persisted with :meth:`save`.
 
-    def __init__(self, registry: Registry, row: VersionRow) -> None:
-        self._registry = registry
+    ``registry``: the :class:`~artiflow.Registry` (or its context) the version belongs to."""
+
+    def __init__(self, registry: Registry | RegistryContext, row: VersionRow) -> None:
+        self._ctx = context_of(registry)
         self._row = row
         self._manifest: Manifest | None = None
         self.description: str | None = None
@@ -188,6 +194,11 @@ class ArtifactVersion:
         self.local_path: Path | None = None
 
     # ---- identity ----------------------------------------------------------------------
+    @property
+    def record(self) -> VersionRow:
+        """The catalog record this object was loaded from (frozen; edits are not in it)."""
+        return self._row
+
     @property
     def id(self) -> int:
         """Database id (stable within one registry)."""
@@ -258,7 +269,7 @@ class ArtifactVersion:
         """For a registry member, the version it links; else None."""
         if self._row.target_id is None:
             return None
-        return self._registry._version_by_id(self._row.target_id)
+        return self._ctx.version(self._ctx.catalog.version_by_id(self._row.target_id))
 
     @property
     def semver(self) -> SemVer | None:
@@ -268,7 +279,7 @@ class ArtifactVersion:
     def manifest(self) -> Manifest:
         """The entries of this version (loaded on first use)."""
         if self._manifest is None:
-            self._manifest = Manifest(self._registry.catalog.entries(self._row.id, bind=self))
+            self._manifest = Manifest(self._ctx.catalog.entries(self._row.id, bind=self))
         return self._manifest
 
     def __repr__(self) -> str:
@@ -278,7 +289,7 @@ class ArtifactVersion:
         return (
             isinstance(other, ArtifactVersion)
             and other._row.id == self._row.id
-            and other._registry is self._registry
+            and other._ctx is self._ctx
         )
 
     def __hash__(self) -> int:
@@ -290,25 +301,20 @@ class ArtifactVersion:
         Example:
             >>> # registry.get("model:v0").to_dict()["ref"]
         """
+        linked = self.linked_version if self.is_link else None
         return {
-            "ref": self.ref,
-            "project": self.project,
-            "name": self.collection,
-            "type": self.type,
-            "version": self.version,
+            **serialize.version_fields(self._row),
             "index": self._row.index,
-            "digest": self._row.digest,
             "size": self.size,
             "file_count": self.file_count,
-            "state": self.state,
             "created_at": self.created_at.isoformat(),
-            "aliases": list(self.aliases),
+            "aliases": list(self.aliases),  # as edited on this object
             "tags": list(self.tags),
             "metadata": dict(self.metadata),
             "description": self.description,
             "semver": self._row.semver,
             "revision": self.revision,
-            "linked": self.linked_version.ref if self.is_link and self.linked_version else None,
+            "linked": linked.ref if linked is not None else None,
         }
 
     # ---- editing ---------------------------------------------------------------------
@@ -332,9 +338,11 @@ class ArtifactVersion:
         Example:
             >>> # v.metadata["auc"] = 0.91; v.aliases.append("production"); v.save()
         """
-        self._registry._check_edit(self.description, self.metadata)  # limits, before any write
+        from ._ops import labels
+
+        labels.check_edit(self._ctx, self.description, self.metadata)  # limits, before writing
         edit = self._changes(expected_revision)
-        self._registry._save(self, edit)
+        self._refresh(labels.save(self._ctx, self._row.id, edit))
         return self
 
     def reload(self) -> ArtifactVersion:
@@ -344,7 +352,7 @@ class ArtifactVersion:
         Example:
             >>> # v.reload().aliases
         """
-        self._refresh(self._registry.catalog.version_by_id(self._row.id))
+        self._refresh(self._ctx.catalog.version_by_id(self._row.id))
         return self
 
     def _changes(self, expected_revision: int | None) -> LabelEdit:
@@ -384,7 +392,10 @@ class ArtifactVersion:
         Example:
             >>> # registry.get("ds:v0").delete(delete_aliases=True)
         """
-        self._registry._delete(self, delete_aliases)
+        from ._ops import labels, locks
+
+        locks.ensure_not_kept(self._ctx, self)  # a kept run lock holds it: LockKeptError
+        self._refresh(labels.delete(self._ctx, self._row.id, delete_aliases))
 
     def _refresh(self, row: VersionRow) -> None:
         """Show ``row`` and remember it as what this object loaded (the base of its next save)."""
@@ -402,13 +413,27 @@ class ArtifactVersion:
 
     # ---- lineage ------------------------------------------------------------------------
     def logged_by(self) -> Run | None:
-        """The run that produced this version (the first one, if several logged it)."""
-        runs = self._registry._runs_of(self, "logged")
+        """The run that produced this version (the first one, if several logged it: see
+        :meth:`logged_by_all`)."""
+        runs = self.logged_by_all()
         return runs[0] if runs else None
+
+    def logged_by_all(self) -> list[Run]:
+        """Every run that logged this version, oldest first: the one that created it, then
+        each run whose log de-duplicated to it (same content as ``latest``).
+
+        Example:
+            >>> # [run.label for run in registry.get("ds:v3").logged_by_all()]
+        """
+        from ._ops.runs import runs_of
+
+        return runs_of(self._ctx, self._row.id, "logged")
 
     def used_by(self) -> list[Run]:
         """Runs that consumed this version."""
-        return self._registry._runs_of(self, "used")
+        from ._ops.runs import runs_of
+
+        return runs_of(self._ctx, self._row.id, "used")
 
     # ---- reading ----------------------------------------------------------------------
     def files(self) -> Iterator[Entry]:
@@ -452,8 +477,8 @@ class ArtifactVersion:
             path = entry.download(tmp)
             return _Cleanup(io.FileIO(path, "rb"), tmp)  # type: ignore[return-value]
         if entry.size is None or entry.size <= spool_limit():
-            return _spooled(self._registry.store, entry.digest, entry.size, entry.path)
-        return _prechecked(self._registry, entry.digest, entry.path)
+            return _spooled(self._ctx.store, entry.digest, entry.size, entry.path)
+        return _prechecked(self._ctx, entry.digest, entry.path)
 
     def default_root(self) -> Path:
         """``./artifacts/<name>:<version>/``."""
@@ -478,7 +503,7 @@ class ArtifactVersion:
     ) -> Path:
         from ._ops.materialize import download_entries
 
-        return download_entries(self, items, root, progress)
+        return download_entries(self._ctx, self, items, root, progress)
 
     def file(self, root: str | os.PathLike[str] | None = None) -> Path:
         """Download a single-file artifact and return the file's path.
@@ -508,7 +533,7 @@ class ArtifactVersion:
         """
         from ._ops.materialize import checkout
 
-        return checkout(self, root)
+        return checkout(self._ctx, self, root)
 
     def verify(self, root: str | os.PathLike[str]) -> None:
         """Raise :class:`VerificationError` listing every missing, changed or extra file under
@@ -520,7 +545,7 @@ class ArtifactVersion:
         """
         from ._ops.materialize import verify
 
-        verify(self, root)
+        verify(self._ctx, self, root)
 
     def new_draft(self) -> Artifact:
         """A draft pre-filled with this version's entries: add/remove, then log a patch.
@@ -529,17 +554,6 @@ class ArtifactVersion:
         Example:
             >>> # draft = registry.get("ds:latest").new_draft(); draft.remove("old.csv")
         """
-        from .artifact import Artifact
+        from .artifact import patch_draft
 
-        draft = Artifact(
-            f"{self.project}/{self.collection}",
-            type=self.type,
-            description=self.description,
-            metadata=dict(self.metadata),
-        )
-        for path, entry in self.manifest.entries.items():
-            draft._sources[path] = Entry(
-                path, entry.digest, entry.size, entry.ref, dict(entry.extra)
-            )
-        draft.base = self
-        return draft
+        return patch_draft(self)

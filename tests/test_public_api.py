@@ -45,3 +45,27 @@ def test_registry_construction_opens_nothing(tmp_path):
     reg = artiflow.Registry(home=tmp_path / "never")
     assert not (tmp_path / "never").exists()
     assert "never" in repr(reg)
+
+
+def test_old_spellings_keep_working():
+    from artiflow.runs import FAILED, RUNNING, SUCCESS
+
+    assert (RUNNING, SUCCESS, FAILED) == ("RUNNING", "SUCCESS", "FAILED")
+    assert artiflow.RunState.SUCCESS == SUCCESS and artiflow.VersionState("DELETED") == "DELETED"
+    assert artiflow.Registry.start_run is artiflow.Registry.run
+    assert artiflow.ArtifactVersion.name is artiflow.ArtifactVersion.collection
+
+
+def test_the_core_calls_no_private_method_of_another_class():
+    """Versions and runs hold the registry context; nothing calls back into the facade."""
+    import inspect
+    import re
+
+    from artiflow import registry, runs, version
+
+    for module in (version, runs):
+        source = inspect.getsource(module)
+        assert not re.search(r"_registry\._\w", source), module.__name__
+    facade = inspect.getsource(registry.Registry)
+    private = re.findall(r"def (_[a-z]\w*)\(", facade)
+    assert private == ["_version"], private  # one lookup helper, called only by the facade

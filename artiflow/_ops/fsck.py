@@ -54,6 +54,7 @@ from ..hashing import hash_file
 from ..store import BlobStore
 
 if TYPE_CHECKING:
+    from .._context import RegistryContext
     from ..registry import Registry
 
 __all__ = ["BrokenEntry", "FsckPlan", "FsckProblem", "FsckResult", "fsck", "plan", "run"]
@@ -176,7 +177,10 @@ def _sample_count(sample: int | float | str | None, total: int) -> int:
 
 
 def plan(
-    registry: Registry, sample: int | float | str | None = None, *, seed: int | None = None
+    registry: Registry | RegistryContext,
+    sample: int | float | str | None = None,
+    *,
+    seed: int | None = None,
 ) -> FsckPlan:
     """The blobs to check: every blob a live version needs, or a random ``sample`` of them (a
     count, or a fraction of at most 1).
@@ -208,7 +212,7 @@ def plan(
     return FsckPlan(blobs, total)
 
 
-def _broken(registry: Registry, digest: str) -> list[BrokenEntry]:
+def _broken(registry: Registry | RegistryContext, digest: str) -> list[BrokenEntry]:
     from sqlalchemy import select
 
     from ..catalog.catalog import COMMITTED, PENDING
@@ -279,7 +283,10 @@ def _put_back(store: BlobStore, problem: FsckProblem, good: str) -> None:
 
 
 def _repair(
-    registry: Registry, store: BlobStore, problem: FsckProblem, sources: Sequence[BlobStore]
+    registry: Registry | RegistryContext,
+    store: BlobStore,
+    problem: FsckProblem,
+    sources: Sequence[BlobStore],
 ) -> None:
     digest = problem.digest
     # 1. a copy in this store's quarantine that verifies (a read was wrongly judged corrupt)
@@ -326,7 +333,7 @@ def _repair(
 
 
 def run(
-    registry: Registry,
+    registry: Registry | RegistryContext,
     todo: FsckPlan,
     *,
     repair: bool = True,
@@ -369,7 +376,7 @@ def run(
 
 
 def fsck(
-    registry: Registry,
+    registry: Registry | RegistryContext,
     sample: int | float | str | None = None,
     repair: bool = True,
     progress: Progress = None,

@@ -63,6 +63,7 @@ from ..catalog._gc import BlobsGone, GCGuard
 from ..exceptions import StoreError
 
 if TYPE_CHECKING:
+    from .._context import RegistryContext
     from ..registry import Registry
 
 __all__ = ["GCResult", "collect", "guarded"]
@@ -109,7 +110,7 @@ class GCResult:
         }
 
 
-def guarded(reg: Registry, attempt: Callable[[GCGuard], T]) -> T:
+def guarded(reg: Registry | RegistryContext, attempt: Callable[[GCGuard], T]) -> T:
     """Run a commit ``attempt(guard)`` that checks or uploads blobs and then commits with
     ``gc_guard=guard``; when a concurrent gc removed a blob it re-uses, run it again (the new
     attempt finds the blob missing and uploads it).
@@ -138,7 +139,7 @@ def guarded(reg: Registry, attempt: Callable[[GCGuard], T]) -> T:
 
 
 def collect(
-    reg: Registry,
+    reg: Registry | RegistryContext,
     *,
     dry_run: bool = False,
     grace_seconds: float | None = None,

@@ -41,6 +41,7 @@ from ..exceptions import LockKeptError, RunLockError
 from ..limits import validate_text
 
 if TYPE_CHECKING:
+    from .._context import RegistryContext
     from ..catalog._locks import LockRow, ReplayRow
     from ..registry import Registry
     from ..version import ArtifactVersion
@@ -151,8 +152,8 @@ def _check_key(orchestrator: str, pipeline: str | None, pipeline_run: str) -> No
     validate_text("pipeline_run", pipeline_run, optional=False)
 
 
-def lock_catalog(registry: Registry) -> LockCatalog:
-    """The run-lock tables of ``registry``'s catalog."""
+def lock_catalog(registry: Registry | RegistryContext) -> LockCatalog:
+    """The run-lock tables of ``registry``'s catalog (a registry or its context)."""
     return LockCatalog(registry.catalog)
 
 
@@ -321,7 +322,7 @@ def release(
     return run_lock(registry, orchestrator, pipeline_run, pipeline=name)
 
 
-def ensure_not_kept(registry: Registry, version: ArtifactVersion) -> None:
+def ensure_not_kept(registry: Registry | RegistryContext, version: ArtifactVersion) -> None:
     """Raise :class:`LockKeptError` when a kept run lock holds ``version``.
 
     Example:

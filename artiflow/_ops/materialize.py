@@ -57,10 +57,11 @@ from typing import TYPE_CHECKING
 from ..exceptions import InvalidPathError, StoreError, VerificationError
 from ..hashing import hash_file
 from ..manifest import Entry, normalize_path
-from ..store import SMALL_BLOB, BlobStore, copy_new_small, link_or_copy
+from ..store import SMALL_BLOB, copy_new_small, link_or_copy
+from .parallel import parallel
 
 if TYPE_CHECKING:
-    from ..registry import Registry
+    from .._context import RegistryContext
     from ..version import ArtifactVersion
 
 __all__ = [
@@ -77,7 +78,7 @@ _S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
 
 
 # ---- blobs ------------------------------------------------------------------------------------
-def local_blob(reg: Registry, digest: str) -> str:
+def local_blob(reg: RegistryContext, digest: str) -> str:
     """A local path holding the blob ``digest``: the store's own file, or the download cache's
     copy of a remote blob (fetched on first use)."""
     store = reg.store
@@ -89,7 +90,7 @@ def local_blob(reg: Registry, digest: str) -> str:
                 "registry references; restore it or re-log the artifact"
             )
         return path
-    cache = _cache(reg)
+    cache = reg.download_cache
     if not cache.exists(digest):
         tmp = cache._tmp_path()
         try:
@@ -98,12 +99,6 @@ def local_blob(reg: Registry, digest: str) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     return cache.path(digest)
-
-
-def _cache(reg: Registry) -> BlobStore:
-    if reg._cache is None:
-        reg._cache = BlobStore(str(reg.settings.cache_dir))
-    return reg._cache
 
 
 # ---- the way to every entry -----------------------------------------------------------------
@@ -245,8 +240,101 @@ def _file_in_the_way(base: Path) -> StoreError:
 
 
 # ---- writing -----------------------------------------------------------------------------------
+def _up_to_date(
+    entry: Entry,
+    dest: str,
+    present: dict[str, os.stat_result],
+    known: dict[str, str],
+    hashed: list[tuple[str, os.stat_result, str]],
+    progress: Progress,
+) -> bool:
+    """True when ``dest`` already holds ``entry`` (the stat cache, else one hash, says so)."""
+    st = present.get(dest)
+    if st is None or entry.digest is None or st.st_size != (entry.size or 0):
+        return False
+    if _S_ISLNK(st.st_mode):  # a link is replaced, never trusted or written through
+        return False
+    digest = known.get(dest)
+    if digest is None:
+        digest = hash_file(dest)[0]
+        hashed.append((dest, st, digest))
+    if digest != entry.digest:
+        return False
+    if progress is not None:
+        progress(entry.size or 0)
+    return True
+
+
+def _write(
+    ctx: RegistryContext, entry: Entry, dest: str, *, fresh: bool, progress: Progress
+) -> None:
+    """Write one entry to ``dest``: a reference is fetched, a blob linked or copied."""
+    if entry.ref is not None:
+        from ..references import download_reference
+
+        download_reference(entry, Path(dest))
+        if progress is not None:
+            progress(entry.size or 0)
+        return
+    assert entry.digest is not None
+    store = ctx.store
+    src = store.path(entry.digest) if store.is_local else local_blob(ctx, entry.digest)
+    try:
+        link_or_copy(
+            src,
+            dest,
+            ctx.settings.link_type,
+            entry.digest,
+            progress=progress,
+            size=entry.size,
+            parent_exists=True,
+            direct=fresh,
+        )
+    except FileNotFoundError:
+        if os.path.exists(src):
+            raise
+        raise StoreError(
+            f"blob {entry.digest} ({entry.path!r}) is missing from store {store.url!r}: "
+            "the store lost content the registry references; restore it or re-log the artifact"
+        ) from None
+
+
+def _prefetch(
+    ctx: RegistryContext,
+    items: Sequence[Entry],
+    dests: dict[str, str],
+    present: dict[str, os.stat_result],
+) -> None:
+    """Fetch the blobs a remote store must supply into the local cache, in bulk, in parallel."""
+    wanted = {
+        e.digest
+        for e in items
+        if e.ref is None
+        and e.digest is not None
+        and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
+    }
+    if wanted:
+        ctx.store.get_many(wanted, ctx.download_cache)
+
+
+def _copy_small_new(
+    ctx: RegistryContext, items: Sequence[Entry], dests: dict[str, str], progress: Progress
+) -> list[Entry]:
+    """Copy small stored files into a new folder in one tight loop; returns the other items."""
+    store = ctx.store
+    jobs: list[tuple[str, str, str, int | None]] = []
+    rest: list[Entry] = []
+    for e in items:
+        if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
+            jobs.append((store.path(e.digest), dests[e.path], e.digest, e.size))
+        else:
+            rest.append(e)
+    copy_new_small(jobs, store.url, progress)
+    return rest
+
+
 def materialize(
-    reg: Registry,
+    reg: RegistryContext,
     items: Sequence[Entry],
     base: Path,
     progress: Progress = None,
@@ -261,9 +349,6 @@ def materialize(
     renamed. Otherwise the way to every entry is checked first (see :func:`_prepare`;
     ``replace=True`` for a checkout).
     """
-    from ..references import download_reference
-
-    link_type = reg.settings.link_type
     base_s = os.fspath(base)
     dests = {e.path: os.path.join(base_s, normalize_path(e.path)) for e in items}
     present: dict[str, os.stat_result] = {}
@@ -275,80 +360,24 @@ def materialize(
 
     def one(entry: Entry) -> None:
         dest = dests[entry.path]
-        if present and dest in present:
-            st = present[dest]
-            if (
-                entry.digest is not None
-                and st.st_size == (entry.size or 0)
-                and not _S_ISLNK(st.st_mode)  # a link is replaced, never trusted or written through
-            ):
-                digest = known.get(dest)
-                if digest is None:
-                    digest = hash_file(dest)[0]
-                    hashed.append((dest, st, digest))
-                if digest == entry.digest:
-                    if progress is not None:
-                        progress(entry.size or 0)
-                    return
-        if entry.ref is not None:
-            download_reference(entry, Path(dest))
-            if progress is not None:
-                progress(entry.size or 0)
-            return
-        assert entry.digest is not None
-        src = local_root_blob(entry.digest) if local_root_blob else local_blob(reg, entry.digest)
-        try:
-            link_or_copy(
-                src,
-                dest,
-                link_type,
-                entry.digest,
-                progress=progress,
-                size=entry.size,
-                parent_exists=True,
-                direct=fresh,
-            )
-        except FileNotFoundError:
-            if os.path.exists(src):
-                raise
-            raise StoreError(
-                f"blob {entry.digest} ({entry.path!r}) is missing from store {reg.store.url!r}: "
-                "the store lost content the registry references; restore it or re-log the artifact"
-            ) from None
+        if not _up_to_date(entry, dest, present, known, hashed, progress):
+            _write(reg, entry, dest, fresh=fresh, progress=progress)
 
     # every destination folder once, not once per file
     for folder in sorted({os.path.dirname(d) for d in dests.values()}):
         os.makedirs(folder, exist_ok=True)
-    store = reg.store
-    local_root_blob = store.path if store.is_local else None
-    if not store.is_local:  # fetch missing blobs into the local cache in bulk, in parallel
-        wanted = {
-            e.digest
-            for e in items
-            if e.ref is None
-            and e.digest is not None
-            and not (dests[e.path] in present and present[dests[e.path]].st_size == (e.size or 0))
-        }
-        if wanted:
-            store.get_many(wanted, _cache(reg))
+    if not reg.store.is_local:
+        _prefetch(reg, items, dests, present)
     rest: Sequence[Entry] = items
-    if fresh and link_type == "copy" and local_root_blob is not None:
-        # the common case in a tight loop: small stored files into a new folder
-        jobs: list[tuple[str, str, str, int | None]] = []
-        rest = []
-        for e in items:
-            if e.ref is None and e.digest is not None and (e.size or 0) <= SMALL_BLOB:
-                jobs.append((local_root_blob(e.digest), dests[e.path], e.digest, e.size))
-            else:
-                rest.append(e)
-        copy_new_small(jobs, store.url, progress)
-    reg._parallel(one, list(rest), sum(e.size or 0 for e in rest))
+    if fresh and reg.settings.link_type == "copy" and reg.store.is_local:
+        rest = _copy_small_new(reg, items, dests, progress)  # the common case, in a tight loop
+    parallel(one, list(rest), sum(e.size or 0 for e in rest), reg.counters)
     if hashed:
         reg.stat_cache.store(hashed, hashed_at_ns=started)
 
 
 def materialize_new(
-    reg: Registry, items: Sequence[Entry], base: Path, progress: Progress = None
+    reg: RegistryContext, items: Sequence[Entry], base: Path, progress: Progress = None
 ) -> None:
     """Write ``items`` into the folder ``base``, which does not exist yet: all of it or nothing.
 
@@ -380,6 +409,7 @@ def materialize_new(
 
 
 def download_entries(
+    reg: RegistryContext,
     version: ArtifactVersion,
     items: list[Entry],
     root: str | os.PathLike[str] | None,
@@ -389,7 +419,6 @@ def download_entries(
 ) -> Path:
     """Write ``items`` of ``version`` under ``root`` (default ``version.default_root()``):
     a new root is written whole then renamed into place; an existing one is checked first."""
-    reg = version._registry
     base = Path(root) if root is not None else version.default_root()
     if not _root_exists(base):
         materialize_new(reg, items, base, progress=progress)
@@ -405,7 +434,7 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _registry_places(reg: Registry) -> list[tuple[str, str, bool]]:
+def _registry_places(reg: RegistryContext) -> list[tuple[str, str, bool]]:
     """``(what, real path, refuse below it too)`` for the registry's own files and folders."""
     settings = reg.settings
     places = [
@@ -423,7 +452,7 @@ def _registry_places(reg: Registry) -> list[tuple[str, str, bool]]:
     return [(what, os.path.realpath(p), below) for what, p, below in places]
 
 
-def _guard(version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
+def _guard(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
     """Refuse a checkout root whose extra files must never be deleted; return its real path."""
     target = os.path.realpath(root)
     why = None
@@ -442,7 +471,7 @@ def _guard(version: ArtifactVersion, root: str | os.PathLike[str]) -> str:
     if why is None and cwd != target and _inside(cwd, target):
         why = f"a folder that holds the current folder {cwd!r}"
     if why is None:
-        for what, place, below in _registry_places(version._registry):
+        for what, place, below in _registry_places(reg):
             if _inside(place, target):
                 why = f"a folder that holds the registry's {what} {place!r}"
             elif below and _inside(target, place):
@@ -478,16 +507,16 @@ def _extras(base: str, wanted: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
+def checkout(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
     """Make ``root`` exactly ``version``: download what differs, remove everything else.
 
     Refuses (:class:`InvalidPathError`, before anything is written or deleted) a root whose
     other files must never be deleted, see the module docstring."""
-    real = _guard(version, root)
+    real = _guard(reg, version, root)
     entries = version.manifest.entries
     base = Path(root)
     if not _root_exists(base):  # a new folder: nothing to replace or delete
-        return download_entries(version, list(entries.values()), base)
+        return download_entries(reg, version, list(entries.values()), base)
     if real == os.path.realpath(os.getcwd()):
         doomed = _extras(os.fspath(base), entries)
         if doomed:
@@ -499,7 +528,7 @@ def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
                 "or deleted). Check out into a folder of its own, move those files away, or use "
                 "download(), which never deletes"
             )
-    out = download_entries(version, list(entries.values()), base, replace=True)
+    out = download_entries(reg, version, list(entries.values()), base, replace=True)
     wanted = set(entries)
     for dirpath, dirnames, filenames in os.walk(base, topdown=False):
         for f in filenames:
@@ -517,14 +546,13 @@ def checkout(version: ArtifactVersion, root: str | os.PathLike[str]) -> Path:
 
 
 # ---- verify -----------------------------------------------------------------------------------
-def verify(version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
+def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
     """Raise :class:`VerificationError` listing every missing, changed or extra file under
     ``root``, every symbolic link on the way to an entry (``symlink``; links into the
     registry's store or cache, as ``link_type="symlink"`` makes them, are fine) and every
     reference whose remote identity changed. Nothing is read through a link out of the root."""
     from ..references import changed
 
-    reg = version._registry
     base_s = os.fspath(root)
     problems: list[tuple[str, str]] = []
     entries = version.manifest.entries

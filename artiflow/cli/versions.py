@@ -105,10 +105,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     v = reg.get(args.ref)
     data = v.to_dict()
-    producer = v.logged_by()
-    consumers = v.used_by()
-    data["logged_by"] = producer.to_dict() if producer else None
-    data["used_by"] = [r.to_dict() for r in consumers]
+    producers = v.logged_by_all()  # the creator first, then every de-duplicated re-log
+    data["logged_by"] = producers[0].to_dict() if producers else None
+    data["logged_by_all"] = [r.to_dict() for r in producers]
+    data["used_by"] = [r.to_dict() for r in v.used_by()]
     data["files"] = [e.to_dict() for e in v.files()] if args.files else len(v.manifest)
     if args.json:
         emit(args, data)
@@ -126,9 +126,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  description: {v.description}")
     if v.metadata:
         print(f"  metadata:    {json.dumps(v.metadata, default=str)}")
-    if producer:
-        print(f"  logged by:   {producer!r}")
-    for run in consumers:
+    for run in producers:
+        print(f"  logged by:   {run!r}")
+    for run in v.used_by():
         print(f"  used by:     {run!r}")
     if args.files:
         for e in v.files():

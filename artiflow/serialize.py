@@ -1,0 +1,99 @@
+"""One JSON-ready shape for versions, runs and lineage graphs.
+
+:meth:`ArtifactVersion.to_dict`, :meth:`Run.to_dict` and the nodes of a
+:class:`~artiflow.LineageGraph` all come from here, so a run or a version reads the same in
+every output (lineage JSON/Mermaid/DOT, ``show``, the web API).
+
+Example:
+    >>> import datetime as dt
+    >>> from artiflow.catalog import RunRow
+    >>> row = RunRow("ab12", "train", "airflow", "nightly", "manual__1", "fit", 2, 3, "w1",
+    ...              "SUCCESS", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), None)
+    >>> run_label(row)
+    'airflow: nightly.fit [run manual__1, try 2, map 3]'
+    >>> run_node(row)["id"], run_node(row)["label"] == run_label(row)
+    ('run:ab12', True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalog import RunRow, VersionRow
+
+__all__ = ["iso", "run_dict", "run_label", "run_node", "version_fields", "version_node"]
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """A timestamp as ISO 8601 text (None stays None)."""
+    return value.isoformat() if value is not None else None
+
+
+def version_fields(row: VersionRow) -> dict[str, Any]:
+    """The fields every serialisation of a version carries."""
+    return {
+        "ref": row.ref,
+        "project": row.project,
+        "name": row.name,
+        "version": row.version,
+        "type": row.type,
+        "digest": row.digest,
+        "state": str(row.state),
+        "aliases": list(row.aliases),
+    }
+
+
+def version_node(row: VersionRow) -> dict[str, Any]:
+    """A version as a lineage node (``id`` ``version:<db id>``, ``kind`` ``version``)."""
+    return {
+        "id": f"version:{row.id}",
+        "kind": "version",
+        **version_fields(row),
+        "created_at": iso(row.created_at),
+    }
+
+
+def run_label(row: Any) -> str:
+    """How people know a run: ``"<orchestrator>: <pipeline>.<task>"`` (the run's name stands in
+    for a missing task) followed by ``[run <pipeline run>, try N, map M]`` with what the
+    orchestrator gave. ``row``: a run record or a :class:`~artiflow.Run`."""
+    task = str(row.task or row.name)
+    extra = []
+    if row.pipeline_run:
+        extra.append(f"run {row.pipeline_run}")
+    if row.try_number is not None:
+        extra.append(f"try {row.try_number}")
+    if row.map_index is not None and row.map_index >= 0:
+        extra.append(f"map {row.map_index}")
+    where = f"{row.pipeline}.{task}" if row.pipeline else task
+    label = f"{row.orchestrator or 'run'}: {where}"
+    return label + (f" [{', '.join(extra)}]" if extra else "")
+
+
+def _run_fields(row: RunRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "label": run_label(row),
+        "orchestrator": row.orchestrator,
+        "pipeline": row.pipeline,
+        "pipeline_run": row.pipeline_run,
+        "task": row.task,
+        "try_number": row.try_number,
+        "map_index": row.map_index,
+        "host": row.host,
+        "state": str(row.state),
+        "started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+    }
+
+
+def run_dict(row: RunRow) -> dict[str, Any]:
+    """A run in full (what :meth:`Run.to_dict` returns)."""
+    return {"id": row.id, **_run_fields(row), "info": dict(row.info), "error": row.error}
+
+
+def run_node(row: RunRow) -> dict[str, Any]:
+    """A run as a lineage node (``id`` ``run:<run id>``, ``kind`` ``run``, ``run_id``)."""
+    return {"id": f"run:{row.id}", "kind": "run", "run_id": row.id, **_run_fields(row)}
