@@ -444,7 +444,9 @@ class BlobStore(abc.ABC):
             >>> remote.get_many([d], cache), cache.exists(d)
             (1, True)
         """
-        if not into.is_local:
+        from .local import LocalBlobStore
+
+        if not isinstance(into, LocalBlobStore):
             raise StoreError(f"get_many copies into a local folder, not {into.url!r}")
         todo = sorted(into.missing(digests))
 
