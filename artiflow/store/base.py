@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import itertools
 import os
@@ -30,9 +29,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from ..exceptions import ArtiflowError, StoreError, VerificationError
 from ..hashing import hash_bytes
 from .fs import is_local_url
-
-if TYPE_CHECKING:
-    from .local import LocalBlobStore
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -178,7 +174,7 @@ def backend_for(url: str) -> type[BlobStore]:
     return RemoteBlobStore
 
 
-class BlobStore(abc.ABC):
+class BlobStore:
     """A content-addressed blob store at ``url`` (a local folder or any fsspec URL).
 
     ``BlobStore(url)`` returns the backend for the URL (see :func:`open_store`).
@@ -194,6 +190,11 @@ class BlobStore(abc.ABC):
     is_local: bool = False
     protocol: str = ""
     fs: Any = None
+    if TYPE_CHECKING:  # local folders only; callers check ``is_local`` first (registry, _ops)
+        root: Path
+
+        def _tmp_path(self) -> Path: ...
+        def _install(self, tmp: Path | str, digest: str) -> None: ...
 
     def __new__(cls, *args: Any, **kwargs: Any) -> BlobStore:
         if cls is not BlobStore:
@@ -213,9 +214,9 @@ class BlobStore(abc.ABC):
         self.max_concurrency = transfer_concurrency(max_concurrency)
         self.root_path = self._open_root()
 
-    @abc.abstractmethod
     def _open_root(self) -> str:
         """Open the backend; return the root path blob paths start with."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"BlobStore({self.url!r})"
@@ -237,18 +238,18 @@ class BlobStore(abc.ABC):
             return list(pool.map(fn, items))
 
     # ---- queries ------------------------------------------------------------------------
-    @abc.abstractmethod
     def exists(self, digest: str) -> bool:
         """True when the blob is stored."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def missing(self, digests: Iterable[str], sizes: Mapping[str, int] | None = None) -> set[str]:
         """The subset of ``digests`` that is not stored (``sizes``: digest -> expected size,
         see the backend for what a wrong size means)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def iter_blob_info(self) -> Iterator[tuple[str, float, int]]:
         """Yield ``(digest, modified_time, size)`` for every blob, from one listing."""
+        raise NotImplementedError
 
     def iter_blobs(self) -> Iterator[tuple[str, float]]:
         """Yield ``(digest, modified_time)`` for every blob in the store.
@@ -267,25 +268,25 @@ class BlobStore(abc.ABC):
         """True when the blob is stored (a backend may also check its size)."""
         return self.exists(digest)
 
-    def _touch(self, digest: str) -> None:  # noqa: B027 - a hook: most backends cannot
+    def _touch(self, digest: str) -> None:
         """Mark a re-used blob as fresh for gc's grace period (where the backend can)."""
 
-    @abc.abstractmethod
     def _write_bytes(self, data: bytes, digest: str) -> None:
         """Store ``data`` (not stored yet) under ``digest``, atomically."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def _put_new(
         self, local_path: str | os.PathLike[str], digest: str | None, progress: Progress
     ) -> tuple[str, int]:
         """Store a local file whose blob is not known to be stored: ``(digest, size)``."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def _put_known(
         self, path: str, digest: str, progress: Progress, before: os.stat_result | None
     ) -> None:
         """Store the file ``path`` whose digest is known to be ``digest`` (not stored yet);
         raise :class:`StoreError` (and leave nothing) when it changed meanwhile."""
+        raise NotImplementedError
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` and return its digest.
@@ -326,6 +327,16 @@ class BlobStore(abc.ABC):
                 progress(size)
             return digest, size
         return self._put_new(local_path, digest, progress)
+
+    def put_small(self, local_path: str, before: os.stat_result) -> tuple[str, int, bool] | None:
+        """Store a small local file in one read where the backend has such a path (a local
+        folder: see :meth:`LocalBlobStore.put_small`); None means "use :meth:`put_file`".
+
+        Example:
+            >>> import os
+            >>> BlobStore("memory://artiflow-small-doc").put_small(__file__, os.stat(__file__))
+        """
+        return None
 
     def put_many(
         self,
@@ -377,18 +388,18 @@ class BlobStore(abc.ABC):
         return len(todo)
 
     # ---- reading ------------------------------------------------------------------------
-    @abc.abstractmethod
     def open(self, digest: str) -> BinaryIO:
         """Open the blob for reading (unverified; prefer :meth:`get_file` / :meth:`read_bytes`)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def hash_blob(self, digest: str, *, progress: Progress = None) -> tuple[str, int] | None:
         """``(digest, size)`` of what the store holds under ``digest`` (read and hashed whole,
         streamed), or None when nothing is there."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def _fetch(self, digest: str, tmp: Path, progress: Progress) -> str:
         """Copy the blob to the new file ``tmp``; return the digest of what was copied."""
+        raise NotImplementedError
 
     def read_bytes(self, digest: str) -> bytes:
         """The verified content of a blob.
@@ -431,7 +442,7 @@ class BlobStore(abc.ABC):
             tmp.unlink(missing_ok=True)
 
     def get_many(
-        self, digests: Iterable[str], into: LocalBlobStore, *, progress: Progress = None
+        self, digests: Iterable[str], into: BlobStore, *, progress: Progress = None
     ) -> int:
         """Copy the blobs ``digests`` that the local store ``into`` lacks (a download cache)
         from this store, in parallel, each verified before it becomes visible in ``into``.
@@ -462,14 +473,14 @@ class BlobStore(abc.ABC):
         return len(todo)
 
     # ---- setting aside ------------------------------------------------------------------
-    @abc.abstractmethod
     def quarantine(self, digest: str) -> str | None:
         """Move the blob aside to ``<store>/quarantine/<digest>.<UTC timestamp>`` and return
         where it went (None when nothing was there). Nothing is deleted."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def quarantined(self) -> dict[str, list[str]]:
         """The blobs set aside by :meth:`quarantine`: digest -> paths of the copies."""
+        raise NotImplementedError
 
     def corrupt_error(self, digest: str, found: str) -> ArtiflowError:
         """The error for a blob that hashed to ``found`` on a read. Never a delete: the blob is
@@ -499,9 +510,9 @@ class BlobStore(abc.ABC):
     _corrupt = corrupt_error  # the name version.py and tests/core/test_integrity.py use
 
     # ---- removing -----------------------------------------------------------------------
-    @abc.abstractmethod
     def delete(self, digest: str) -> None:
         """Remove a blob (missing blobs are ignored)."""
+        raise NotImplementedError
 
     def delete_many(self, digests: Sequence[str]) -> None:
         """Remove many blobs (missing ones are ignored), in parallel.

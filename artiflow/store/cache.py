@@ -6,7 +6,7 @@ Example:
     >>> import tempfile
     >>> remote = BlobStore("memory://artiflow-cache-doc"); d = remote.put_bytes(b"x")
     >>> cache = DownloadCache(tempfile.mkdtemp())
-    >>> open(cache.local_file(remote, d), "rb").read(), cache.fill(remote, [d])
+    >>> open(cache.local_copy(remote, d), "rb").read(), cache.fill(remote, [d])
     (b'x', 0)
 """
 
@@ -23,14 +23,14 @@ __all__ = ["DownloadCache"]
 class DownloadCache(LocalBlobStore):
     """Verified local copies of the blobs of other stores, in the folder ``url``."""
 
-    def local_file(self, store: BlobStore, digest: str) -> str:
+    def local_copy(self, store: BlobStore, digest: str) -> str:
         """A local file holding the blob ``digest`` of ``store``: the store's own file for a
         local store, else this cache's copy (fetched and verified on first use).
 
         Example:
             >>> import tempfile
             >>> s = BlobStore(tempfile.mkdtemp()); d = s.put_bytes(b"x")
-            >>> DownloadCache(tempfile.mkdtemp()).local_file(s, d) == s.path(d)
+            >>> DownloadCache(tempfile.mkdtemp()).local_copy(s, d) == s.path(d)
             True
         """
         if isinstance(store, LocalBlobStore):

@@ -172,7 +172,7 @@ def test_missing_blob_says_so(store: BlobStore, tmp_path: Path) -> None:
 def test_download_cache_fetches_once_and_verifies(store: BlobStore, tmp_path: Path) -> None:
     cache = DownloadCache(str(tmp_path / "cache"))
     digest = store.put_bytes(b"cached")
-    path = cache.local_file(store, digest)
+    path = cache.local_copy(store, digest)
     assert Path(path).read_bytes() == b"cached"
     if isinstance(store, LocalBlobStore):
         assert path == store.path(digest) and not cache.exists(digest)  # used in place
