@@ -59,6 +59,8 @@ class S3BlobStore(RemoteBlobStore):
         while True:
             try:
                 page = self.fs.call_s3("list_objects_v2", **kwargs)
+            except FileNotFoundError:  # no bucket (yet): nothing is stored, the upload says more
+                return wanted - present
             except OSError as exc:
                 raise StoreError(f"cannot list store {self.url!r}: {exc}") from exc
             pages += 1
