@@ -190,7 +190,7 @@ class BlobStore:
     is_local: bool = False
     protocol: str = ""
     fs: Any = None
-    if TYPE_CHECKING:  # local folders only; callers check ``is_local`` first (registry, _ops)
+    if TYPE_CHECKING:  # local folders only (registry and _ops look at the flag first)
         root: Path
 
         def _tmp_path(self) -> Path: ...
