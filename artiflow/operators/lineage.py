@@ -24,9 +24,9 @@ from ._registry import default_project, registry_identity
 __all__ = ["OpenLineageMixin", "lineage_datasets"]
 
 
-def _dataset(ref: str, version: Any | None) -> dict[str, Any]:
+def _dataset(ref: str, version: Any | None, registry: str) -> dict[str, Any]:
     r = parse_ref(ref, default_project=default_project())
-    namespace, name = openlineage_dataset(registry_identity(), r.project, r.name)
+    namespace, name = openlineage_dataset(registry, r.project, r.name)
     data: dict[str, Any] = {"namespace": namespace, "name": name}
     if version is not None:
         data["version"] = version.version
@@ -39,6 +39,7 @@ def lineage_datasets(
     outputs: Mapping[str, Mapping[str, Any]],
     used: Mapping[str, Any],
     produced: Mapping[str, Any],
+    registry: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Plain-dict OpenLineage datasets of a task: ``{"inputs": [...], "outputs": [...]}``.
 
@@ -48,10 +49,11 @@ def lineage_datasets(
         >>> lineage_datasets({}, {"m": {"name": "team/model"}}, {}, {})["outputs"]  # doctest: +ELLIPSIS
         [{'namespace': 'artiflow://.../team', 'name': 'model'}]
     """
-    ins = [_dataset(ref, used.get(p)) for p, ref in inputs.items()]
+    ident = registry or registry_identity()
+    ins = [_dataset(ref, used.get(p), ident) for p, ref in inputs.items()]
     # inputs recorded at run time without a declaration (e.g. the commit task)
-    ins += [_dataset(v.ref, v) for p, v in used.items() if p not in inputs]
-    outs = [_dataset(o["name"], produced.get(p)) for p, o in outputs.items()]
+    ins += [_dataset(v.ref, v, ident) for p, v in used.items() if p not in inputs]
+    outs = [_dataset(o["name"], produced.get(p), ident) for p, o in outputs.items()]
     return {"inputs": ins, "outputs": outs}
 
 
@@ -98,6 +100,7 @@ class OpenLineageMixin:
             getattr(self, "artiflow_outputs", {}) or {},
             used,
             produced,
+            registry_identity(getattr(self, "artiflow_conn_id", None)),
         )
 
     def get_openlineage_facets_on_start(self) -> Any:
