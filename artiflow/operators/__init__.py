@@ -23,6 +23,8 @@ from ._runtime import (
 from .assets import alias_asset, alias_uri, artifact_asset, artifact_uri
 from .base import ArtifactOperator, ArtifactOperatorMixin
 from .decorator import ArtifactCommitOperator, ArtifactDecoratedOperator, artifact_task
+from .event_trigger import ArtifactEventTrigger
+from .hooks import ArtiflowHook
 from .lineage import OpenLineageMixin, lineage_datasets
 from .operators import LogArtifactOperator, PromoteArtifactOperator
 from .sensors import ArtifactSensor, ArtifactTrigger
@@ -31,10 +33,12 @@ __all__ = [
     "XCOM_KEY",
     "ArtifactCommitOperator",
     "ArtifactDecoratedOperator",
+    "ArtifactEventTrigger",
     "ArtifactOperator",
     "ArtifactOperatorMixin",
     "ArtifactSensor",
     "ArtifactTrigger",
+    "ArtiflowHook",
     "LogArtifactOperator",
     "OpenLineageMixin",
     "PromoteArtifactOperator",

@@ -30,6 +30,7 @@ never share one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ __all__ = [
     "registry_kwargs_from_connection",
     "resolve_conn_id",
 ]
+
+log = logging.getLogger(__name__)
 
 #: the Airflow connection type of an artiflow registry (:class:`~.hooks.ArtiflowHook`)
 CONN_TYPE = "artiflow"
@@ -83,9 +86,14 @@ def _connection_exists(conn_id: str) -> bool:
     try:
         _get_connection(conn_id)
     except Exception as e:  # AirflowNotFoundException (Task SDK or core), or no Airflow at all
-        if "NotFound" in type(e).__name__ or "isn't defined" in str(e):
-            return False
-        raise
+        if "NotFound" not in type(e).__name__ and "isn't defined" not in str(e):
+            log.warning(
+                "artiflow: cannot look up connection %r (%s: %s); using the ARTIFLOW_* environment",
+                conn_id,
+                type(e).__name__,
+                e,
+            )
+        return False
     return True
 
 

@@ -92,19 +92,21 @@ class ArtiflowHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The form's extra fields (Airflow < 3.2; later versions read ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
+        """The form's extra fields as wtforms fields, for Airflow < 3.2 (3.2+ reads the
+        declarative ``conn-fields`` of provider info). Needs ``wtforms`` (the FAB UI)."""
         from wtforms import PasswordField, StringField
 
+        try:
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        except ImportError:  # pragma: no cover - wtforms without FAB: default widgets
+            BS3PasswordFieldWidget = BS3TextFieldWidget = None  # noqa: N806
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
             secret = spec["schema"].get("format") == "password"
             field_class = PasswordField if secret else StringField
-            widget = BS3PasswordFieldWidget() if secret else BS3TextFieldWidget()
-            widgets[name] = field_class(
-                lazy_gettext(spec["label"]), widget=widget, description=spec["description"]
-            )
+            widget_class = BS3PasswordFieldWidget if secret else BS3TextFieldWidget
+            options = {"widget": widget_class()} if widget_class is not None else {}
+            widgets[name] = field_class(spec["label"], description=spec["description"], **options)
         return widgets
 
     @classmethod
