@@ -99,7 +99,7 @@ class ArtiflowHook(BaseHook):
         try:
             from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
         except ImportError:  # pragma: no cover - wtforms without FAB: default widgets
-            BS3PasswordFieldWidget = BS3TextFieldWidget = None  # noqa: N806
+            BS3PasswordFieldWidget = BS3TextFieldWidget = None
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
             secret = spec["schema"].get("format") == "password"
