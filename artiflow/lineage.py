@@ -134,33 +134,9 @@ class LineageGraph:
             >>> LineageGraph(root="version:1").to_openlineage()
             []
         """
-        from .identity import registry_identity
+        from .openlineage import run_events  # spec-exact, typed client when installed
 
-        ident = registry_identity(registry)
-        events = []
-        for run in self.runs():
-            inputs = [self.nodes[s] for s, t, k in self.edges if t == run["id"] and k == "used"]
-            outputs = [self.nodes[t] for s, t, k in self.edges if s == run["id"] and k == "logged"]
-            state = {"SUCCESS": "COMPLETE", "FAILED": "FAIL", "RUNNING": "RUNNING"}.get(
-                run.get("state", ""), "OTHER"
-            )
-            job_ns = f"artiflow://{run.get('orchestrator', 'manual')}"
-            job_name = ".".join(
-                x for x in (run.get("pipeline"), run.get("task") or run["name"]) if x
-            )
-            events.append(
-                {
-                    "eventType": state,
-                    "eventTime": run.get("ended_at") or run.get("started_at"),
-                    "producer": producer,
-                    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
-                    "run": {"runId": _uuid_of(run["id"][4:])},
-                    "job": {"namespace": job_ns, "name": job_name},
-                    "inputs": [_ol_dataset(v, producer, ident) for v in inputs],
-                    "outputs": [_ol_dataset(v, producer, ident) for v in outputs],
-                }
-            )
-        return events
+        return run_events(self, producer, registry)
 
 
 def _uuid_of(hex_id: str) -> str:

@@ -65,11 +65,23 @@ def _operator_lineage(data: dict[str, list[dict[str, Any]]]) -> Any:
     except ImportError:  # the provider is not installed
         return None
 
+    from artiflow.openlineage import FACET_KEY, artiflow_facet_class
+
+    facet = artiflow_facet_class()
+
     def build(d: dict[str, Any]) -> Any:
         facets: dict[str, Any] = {}
         if "version" in d:
             facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
                 datasetVersion=d["version"]
+            )
+            # namespace artiflow://<registry>/<project> (artiflow.identity.openlineage_dataset)
+            registry, _, project = d["namespace"].split("://", 1)[-1].partition("/")
+            facets[FACET_KEY] = facet(
+                ref=f"{project}/{d['name']}:{d['version']}",
+                version=d["version"],
+                digest=d.get("digest"),
+                registry=registry,
             )
         return Dataset(namespace=d["namespace"], name=d["name"], facets=facets)
 
