@@ -20,7 +20,7 @@ from ._runtime import (
     distributed_id,
     use_artifact,
 )
-from .assets import alias_asset, alias_uri, artifact_asset, artifact_uri
+from .assets import alias_asset, alias_uri, artifact_alias, artifact_asset, artifact_uri
 from .base import ArtifactOperator, ArtifactOperatorMixin
 from .decorator import ArtifactCommitOperator, ArtifactDecoratedOperator, artifact_task
 from .event_trigger import ArtifactEventTrigger
@@ -45,6 +45,7 @@ __all__ = [
     "TaskArtifacts",
     "alias_asset",
     "alias_uri",
+    "artifact_alias",
     "artifact_asset",
     "artifact_task",
     "artifact_uri",

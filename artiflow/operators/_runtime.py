@@ -34,7 +34,14 @@ from artiflow.refs import parse_ref
 from ._pins import replay_source, trigger_pins
 from ._registry import get_registry, registry_identity
 from ._specs import normalize_outputs
-from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
+from .assets import (
+    alias_uri,
+    artifact_uri,
+    event_extra,
+    is_artifact_alias,
+    same_asset,
+    split_uri,
+)
 
 if TYPE_CHECKING:
     from artiflow import ArtifactVersion, Registry
@@ -375,18 +382,23 @@ class TaskArtifacts(TaskExecution):
     def publish(self) -> None:
         """Push the XCom payload and set asset-event extras from this try's registry events.
 
-        Artiflow outlets for which nothing happened (no new version, no alias move) are removed
-        from the task's outlets for this try, so no empty asset event is emitted for them.
+        Declared artiflow Asset outlets for which nothing happened (no new version, no alias
+        move) are left out of this try's outlets, so no empty asset event is emitted for them
+        (Airflow emits one for every declared Asset outlet). Assets known only at run time go
+        through the task's :func:`~artiflow.operators.assets.artifact_alias` outlets.
         """
         ti = self.context["ti"]
         ti.xcom_push(key=XCOM_KEY, value=self.xcom_payload())
         self.emit_asset_events()
 
     def emit_asset_events(self) -> set[str]:
-        """Turn registry events of this try into extras on the declared artiflow outlets."""
+        """Turn registry events of this try into extras on the declared artiflow outlets, and
+        into ``outlet_events[alias].add(Asset(uri), extra=...)`` on the task's artiflow
+        AssetAliases for the assets no declared outlet names (run-time assets)."""
         op = self.operator
         outlets = list(getattr(op, "outlets", None) or [])
         declared = [o for o in outlets if split_uri(getattr(o, "uri", ""))]
+        aliases = [o for o in outlets if is_artifact_alias(o)]
         extras: dict[str, dict[str, Any]] = {}
         run_id = self.run.id if self.run is not None else None
         ident = registry_identity(self.conn_id)
@@ -412,8 +424,20 @@ class TaskArtifacts(TaskExecution):
         for uri, extra in extras.items():
             assets = [o for o in declared if same_asset(o.uri, uri)]
             if not assets:
-                if not uri.endswith("/alias/latest"):
-                    log.info("artiflow: no outlet declared for %s; no asset event", uri)
+                if uri.endswith("/alias/latest"):
+                    continue
+                if aliases and outlet_events is not None:
+                    from airflow.sdk import Asset
+
+                    for alias in aliases:  # a run-time asset, through the AssetAlias
+                        outlet_events[alias].add(Asset(uri), extra=extra)
+                    emitted.add(uri)
+                else:
+                    log.info(
+                        "artiflow: no outlet declared for %s (declare it, or add "
+                        "artifact_alias() to the outlets); no asset event",
+                        uri,
+                    )
                 continue
             for asset in assets:
                 if outlet_events is not None:
