@@ -76,10 +76,9 @@ def _get_connection(conn_id: str) -> Any:
     except Exception as sdk_error:  # the API server: core models read the secrets backends
         try:
             from airflow.models.connection import Connection
-
-            return Connection.get_connection_from_secrets(conn_id)
-        except Exception:
+        except ImportError:  # a worker with the Task SDK only
             raise sdk_error from None
+        return Connection.get_connection_from_secrets(conn_id)
 
 
 def _connection_exists(conn_id: str) -> bool:
