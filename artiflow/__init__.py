@@ -15,6 +15,8 @@ Example:
 """
 
 from ._ops.fsck import FsckResult
+from ._ops.impact import Impact  # seam: lineage control
+from ._ops.quarantine import Quarantine, QuarantinedError  # seam: lineage control
 from .artifact import Artifact
 from .config import Settings
 from .events import RegistryEvent
@@ -53,12 +55,15 @@ __all__ = [
     "Entry",
     "FsckResult",
     "GCResult",
+    "Impact",
     "InvalidFieldError",
     "InvalidPathError",
     "InvalidRefError",
     "LineageGraph",
     "Manifest",
     "Output",
+    "Quarantine",
+    "QuarantinedError",
     "Ref",
     "Registry",
     "RegistryEvent",

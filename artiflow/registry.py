@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._ops import control as _control  # seam: lineage control (impact, quarantine, ...)
 from ._ops import gc as _gc
 from ._ops import materialize as _materialize_ops
 from ._ops.gc import GCResult
@@ -236,6 +237,15 @@ class Registry:
                         "artiflow: event subscriber %r failed on %s", callback, event.kind
                     )
 
+    def publish(self, event: RegistryEvent) -> None:
+        """Deliver ``event`` to the subscribers (what the ``_ops`` verbs report)."""
+        _control.deliver(self._subscribers, event)
+
+    # ---- lineage control (artiflow._ops: impact, quarantine, stale, policy, diff) -----------
+    impact = _control.impact_method
+    quarantine = _control.quarantine_method
+    release = _control.release_method
+
     # ---- resolving ----------------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:
         """Parse a ref with this registry's default project.
@@ -246,14 +256,15 @@ class Registry:
         """
         return parse_ref(ref, self.default_project)
 
-    def get(self, ref: str | Ref) -> ArtifactVersion:
+    def get(self, ref: str | Ref, *, allow_quarantined: bool = False) -> ArtifactVersion:
         """The committed version named by ``[project/]name[:alias|vN|semver]``.
 
         Example:
             >>> # registry.get("bike-dataset:production").download()
         """
         r = self.parse(ref)
-        return ArtifactVersion(self, self.catalog.resolve(r.project, r.name, r.selector))
+        version = ArtifactVersion(self, self.catalog.resolve(r.project, r.name, r.selector))
+        return _control.ensure_clean(self, version, r.selector, allow=allow_quarantined)  # seam
 
     def _version_by_id(self, version_id: int) -> ArtifactVersion:
         return ArtifactVersion(self, self.catalog.version_by_id(version_id))
@@ -645,11 +656,13 @@ class Registry:
                 )
         version = self.get(ref)
         run_id = run.id if run is not None else None
+        _control.guard_alias_moves(self, version, [alias], run)  # seam: quarantine + policy
         row, move = self.catalog.set_alias(version.id, alias, run_id, expected=want)
         self._emit(row, False, [move] if move else [], run_id)
         return ArtifactVersion(self, row)
 
     def _save(self, version: ArtifactVersion, edit: LabelEdit) -> None:
+        _control.guard_alias_moves(self, version, edit.aliases_added, None)  # seam
         row, moves = self.catalog.update_version(version.id, edit)
         version._refresh(row)
         self._emit(row, False, moves, None)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ._ops import quarantine as _quarantine  # seam: lineage control
 from .exceptions import ArtifactNotFoundError, InvalidPathError, StoreError, VerificationError
 from .hashing import CHUNK, hash_stream, new_hasher
 from .manifest import Entry, Manifest
@@ -401,6 +402,16 @@ class ArtifactVersion:
         }
 
     # ---- lineage ------------------------------------------------------------------------
+    @property
+    def quarantined(self) -> _quarantine.Quarantine | None:  # seam: lineage control
+        """The active quarantine of this version (who, when, why), or None."""
+        return _quarantine.quarantine_of(self._registry, self)
+
+    @property
+    def tainted_by(self) -> _quarantine.Quarantine | None:  # seam: lineage control
+        """The nearest quarantine upstream of this version (it was built from a bad one)."""
+        return _quarantine.tainted_by(self._registry, self)
+
     def logged_by(self) -> Run | None:
         """The run that produced this version (the first one, if several logged it)."""
         runs = self._registry._runs_of(self, "logged")

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from artiflow._ops.quarantine import ensure_clean  # seam: lineage control
 from artiflow.refs import parse_ref
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ class Resolver:
             pinned = upstream.pinned(reg, self.run, r.project, r.name)
             if pinned is not None:
                 log.info("artiflow: %s pinned to %s (same pipeline run)", ref, pinned.ref)
-                return pinned
+                return ensure_clean(reg, pinned, None)  # seam: a quarantined pin is refused
         # The pipeline-run lock slots in here: return the version this ref resolved to first
         # in self.run, or record the one resolved now (with `task`).
         return reg.get(str(r))

@@ -1,0 +1,77 @@
+"""The lineage-control verbs as the ``Registry`` facade exposes them (one place to hook).
+
+``Registry.impact`` / ``quarantine`` / ``release`` are these functions; ``Registry.get`` and the
+alias paths call :func:`ensure_clean` and :func:`guard_alias_moves`. The work is done in
+:mod:`.impact` and :mod:`.quarantine`.
+
+Example:
+    >>> import tempfile
+    >>> from artiflow import Registry
+    >>> Registry.impact is impact_method
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .impact import Impact, impact
+from .quarantine import Quarantine, deliver, ensure_clean, quarantine, refuse_alias, release
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+    from ..runs import Run
+    from ..version import ArtifactVersion
+
+__all__ = [
+    "deliver",
+    "ensure_clean",
+    "guard_alias_moves",
+    "impact_method",
+    "quarantine_method",
+    "release_method",
+]
+
+
+def impact_method(self: Registry, ref: Any, depth: int | None = None) -> Impact:
+    """Every version built from ``ref`` (transitively, through consumed edges of every
+    orchestrator and registry links), every alias pointing at one of them, and each path.
+
+    Example:
+        >>> # registry.impact("bike-dataset:v3").by_collection()
+    """
+    return impact(self, ref, depth)
+
+
+def quarantine_method(self: Registry, ref: Any, reason: str, *, by: str | None = None) -> Quarantine:
+    """Mark the version ``ref`` bad: it and everything built from it refuse resolution through
+    aliases (:class:`~artiflow.QuarantinedError`) until :meth:`release`.
+
+    Example:
+        >>> # registry.quarantine("bike-dataset:v3", "sensor 7 sent zeros")
+    """
+    return quarantine(self, ref, reason, by=by)
+
+
+def release_method(
+    self: Registry, ref: Any, *, by: str | None = None, note: str | None = None
+) -> Quarantine:
+    """End the quarantine of ``ref`` (recorded with who, when and ``note``).
+
+    Example:
+        >>> # registry.release("bike-dataset:v3", note="false alarm")
+    """
+    return release(self, ref, by=by, note=note)
+
+
+def guard_alias_moves(
+    registry: Registry, version: ArtifactVersion, aliases: Iterable[str], run: Run | None
+) -> None:
+    """Refuse to put any of ``aliases`` on ``version`` when it is quarantined or tainted.
+
+    Example:
+        >>> # guard_alias_moves(registry, version, ["production"], None)
+    """
+    for alias in aliases:
+        refuse_alias(registry, version, alias)
