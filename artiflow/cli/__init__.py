@@ -15,14 +15,14 @@ from typing import Any
 
 from .. import __version__
 from ..exceptions import ArtiflowError, ConflictError
-from . import lineage, maintenance, serve, versions
+from . import control, lineage, maintenance, serve, versions
 from ._common import add_common
 
 __all__ = ["main"]
 
 
 #: the modules whose ``register(sub)`` adds their commands, in the order ``--help`` lists them
-COMMAND_MODULES = (versions, lineage, maintenance, serve)
+COMMAND_MODULES = (versions, lineage, maintenance, serve, control)  # seam: control
 
 
 def build_parser() -> argparse.ArgumentParser:

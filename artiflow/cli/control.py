@@ -1,0 +1,82 @@
+"""The ``artiflow`` commands of lineage control: impact, quarantine, release.
+
+Example:
+    $ artiflow impact bike-dataset:v3 --plan
+    $ artiflow quarantine bike-dataset:v3 --reason "sensor 7 sent zeros"
+    $ artiflow release bike-dataset:v3 --note "recalibrated"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .._ops.impact import describe, impact, rebuild_plan
+from .._ops.quarantine import quarantine, release
+from ._common import open_registry
+
+__all__ = ["cmd_impact", "cmd_quarantine", "cmd_release", "register"]
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    result = impact(reg, args.ref, args.depth)
+    steps = rebuild_plan(reg, result, args.replace_with) if args.plan else None
+    if args.json:
+        out = result.to_dict()
+        if steps is not None:
+            out["plan"] = [s.to_dict() for s in steps]
+        print(json.dumps(out, indent=2))
+    else:
+        print(describe(result, steps))
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    record = quarantine(reg, args.ref, args.reason, by=args.by)
+    result = impact(reg, record.ref)
+    if args.json:
+        print(json.dumps({"quarantine": record.to_dict(), "impact": result.to_dict()}, indent=2))
+    else:
+        print(f"quarantined {record.ref}: {record.reason} (by {record.by})")
+        print(describe(result))
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    record = release(reg, args.ref, by=args.by, note=args.note)
+    if args.json:
+        print(json.dumps({"quarantine": record.to_dict()}, indent=2))
+    else:
+        print(f"released {record.ref} (quarantined for: {record.reason}; by {record.released_by})")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the ``artiflow`` sub-parsers."""
+    s = sub.add_parser("impact", help="what was built from a version, the aliases on it")
+    s.add_argument("ref")
+    s.add_argument("--depth", type=int, help="at most this many steps downstream")
+    s.add_argument("--plan", action="store_true", help="print the rebuild plan too")
+    s.add_argument(
+        "--replace-with", metavar="REF", help="the clean version to rebuild on (with --plan)"
+    )
+    s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
+    s.set_defaults(fn=cmd_impact)
+
+    s = sub.add_parser("quarantine", help="mark a version bad (what was built from it too)")
+    s.add_argument("ref")
+    s.add_argument("--reason", required=True, help="what is wrong with it")
+    s.add_argument("--by", help="who quarantines it (default $ARTIFLOW_USER or login name)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_quarantine)
+
+    s = sub.add_parser("release", help="end the quarantine of a version")
+    s.add_argument("ref")
+    s.add_argument("--note", help="why it is released")
+    s.add_argument("--by", help="who releases it (default $ARTIFLOW_USER or login name)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_release)
