@@ -109,3 +109,19 @@ def test_cli_impact_human_json_and_plan(
     out = capsys.readouterr().out
     assert "rebuild plan:" in out and "artiflow replay a-train --orchestrator airflow" in out
     assert main(_cli(reg, "impact", "nope:v0")) == 2
+
+
+def test_bad_data_demo_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "bad_data_demo.py"), "--home", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
+    assert "3 versions built from it" in out and "rebuild plan:" in out
+    assert "refused: default/bike-demand-model:v0 was built from default/bike-raw:v0" in out
