@@ -44,7 +44,9 @@ def impact_method(self: Registry, ref: Any, depth: int | None = None) -> Impact:
     return impact(self, ref, depth)
 
 
-def quarantine_method(self: Registry, ref: Any, reason: str, *, by: str | None = None) -> Quarantine:
+def quarantine_method(
+    self: Registry, ref: Any, reason: str, *, by: str | None = None
+) -> Quarantine:
     """Mark the version ``ref`` bad: it and everything built from it refuse resolution through
     aliases (:class:`~artiflow.QuarantinedError`) until :meth:`release`.
 

@@ -339,7 +339,13 @@ def rebuild_plan(
             index[key] = len(steps)
         steps.append(
             RebuildStep(
-                orch, pipeline, prun, (task,), outputs, replace, _command(orch, pipeline, prun, task)
+                orch,
+                pipeline,
+                prun,
+                (task,),
+                outputs,
+                replace,
+                _command(orch, pipeline, prun, task),
             )
         )
     return steps

@@ -63,8 +63,8 @@ __all__ = [
     "ensure_clean",
     "quarantine",
     "quarantine_of",
-    "release",
     "refuse_alias",
+    "release",
     "tainted_by",
     "who",
 ]

@@ -237,11 +237,12 @@ def quarantine_history(conn: Connection, version_id: int) -> list[dict[str, Any]
 def insert_quarantine(conn: Connection, version_id: int, reason: str, by: str) -> dict[str, Any]:
     """Quarantine a version (the caller checked it is not quarantined already)."""
     at = now()
-    new_id = conn.execute(
+    key = conn.execute(
         insert(quarantines).values(
             version_id=version_id, reason=reason, quarantined_by=by, quarantined_at=at
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    new_id = key[0] if key is not None else None
     r = conn.execute(select(quarantines).where(quarantines.c.id == new_id)).one()
     return _quarantine_dict(r)
 

@@ -200,4 +200,4 @@ pending_tombstones = Table(
     Column("collected_at", DateTime(timezone=True), nullable=False),
 )
 
-from . import _control as _control  # noqa: E402,F401  (the lineage-control tables, same metadata)
+from . import _control as _control  # noqa: E402  (the lineage-control tables, same metadata)

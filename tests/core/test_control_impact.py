@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_control_pipeline import Pipeline, build_pipeline, open_backend
 
 from artiflow import Impact, InvalidRefError, Registry
 from artiflow.cli import main
-
-from test_control_pipeline import Pipeline, build_pipeline, open_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

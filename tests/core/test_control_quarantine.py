@@ -41,7 +41,12 @@ def _cli(reg: Registry, *args: str) -> list[str]:
 
 def test_quarantine_taints_exactly_the_v3_branch(reg: Registry, pipe: Pipeline) -> None:
     q = reg.quarantine("raw:v3", "sensor 7 sent zeros", by="ana")
-    assert (q.ref, q.reason, q.by, q.active) == ("default/raw:v3", "sensor 7 sent zeros", "ana", True)
+    assert (q.ref, q.reason, q.by, q.active) == (
+        "default/raw:v3",
+        "sensor 7 sent zeros",
+        "ana",
+        True,
+    )
     with pytest.raises(QuarantinedError) as err:
         reg.get("model:production")
     assert isinstance(err.value, ArtiflowError)
@@ -105,13 +110,12 @@ def test_artifact_task_fails_before_user_code_and_commits_nothing(
     reg.quarantine("raw:v3", "sensor 7 sent zeros")
     ctx = TaskContext("manual", pipeline="score", pipeline_run="s1", task="score")
     ran = []
-    with pytest.raises(QuarantinedError, match="raw:v3"):
-        with TaskExecution(
-            ctx, inputs={"model": "model:production"}, outputs={"out": "scores"}, registry=reg
-        ) as ex:
-            ex.open()
-            ran.append("user code")  # never reached
-            ex.commit()
+    with pytest.raises(QuarantinedError, match="raw:v3"), TaskExecution(
+        ctx, inputs={"model": "model:production"}, outputs={"out": "scores"}, registry=reg
+    ) as ex:
+        ex.open()
+        ran.append("user code")  # never reached
+        ex.commit()
     assert ran == [] and ex.state == "FAILED"
     assert ex.run is not None and "QuarantinedError" in (reg.get_run(ex.run.id).error or "")
     assert ex.run.used_artifacts() == [] and ex.run.logged_artifacts() == []
