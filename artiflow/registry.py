@@ -245,6 +245,7 @@ class Registry:
     impact = _control.impact_method
     quarantine = _control.quarantine_method
     release = _control.release_method
+    stale = _control.stale_method
 
     # ---- resolving ----------------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:

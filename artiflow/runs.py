@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .catalog import RunRow
+from ._ops import stale as _stale  # seam: staleness
 from .exceptions import ArtifactNotFoundError
 from .limits import clean_error_text, validate_run_fields
 
@@ -102,6 +103,7 @@ class Run:
 
         version = ref if isinstance(ref, ArtifactVersion) else self._registry.get(ref)
         self._registry.catalog.record_io(self.id, version.id, "used")
+        _stale.record_via(self._registry, self.id, ref, version)  # seam: staleness
         return version
 
     def log(

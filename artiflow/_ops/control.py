@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .impact import Impact, impact
+from .stale import StaleVersion, stale
 from .quarantine import Quarantine, deliver, ensure_clean, quarantine, refuse_alias, release
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "impact_method",
     "quarantine_method",
     "release_method",
+    "stale_method",
 ]
 
 
@@ -65,6 +67,16 @@ def release_method(
         >>> # registry.release("bike-dataset:v3", note="false alarm")
     """
     return release(self, ref, by=by, note=note)
+
+
+def stale_method(self: Registry, ref: Any = None) -> list[StaleVersion]:
+    """Stale versions (an alias their producing run consumed through points elsewhere now):
+    ``ref``'s alone, or every version holding an alias; each with the inputs that moved.
+
+    Example:
+        >>> # [(s.ref, [m.to_dict() for m in s.moved]) for s in registry.stale()]
+    """
+    return stale(self, ref)
 
 
 def guard_alias_moves(

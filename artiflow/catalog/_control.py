@@ -35,14 +35,16 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     insert,
+    or_,
     select,
     union_all,
     update,
 )
 from sqlalchemy.sql import literal
 
-from .models import metadata, run_io, versions
+from .models import aliases, metadata, run_io, versions
 
 __all__ = [
     "active_quarantines",
@@ -50,10 +52,13 @@ __all__ = [
     "alias_protections",
     "any_active_quarantine",
     "checks_of",
+    "consumed_through",
+    "consumed_via",
     "downstream_steps",
     "insert_audit",
     "insert_check",
     "insert_quarantine",
+    "insert_via",
     "protection_of",
     "quarantine_history",
     "quarantines",
@@ -117,6 +122,19 @@ alias_audit = Table(
     Column("evidence", JSON(none_as_null=True)),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_alias_audit_collection", "collection_id", "alias", "id"),
+)
+
+
+consumed_via = Table(
+    "consumed_via",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Text, nullable=False),  # runs.id (no FK: a copy, like alias_events.run_id)
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("collection_id", Integer, ForeignKey("collections.id"), nullable=False),
+    Column("alias", Text, nullable=False),  # the alias the run resolved (``latest`` included)
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_consumed_via_run", "run_id"),
 )
 
 
@@ -193,6 +211,100 @@ def used_by_runs(conn: Connection, run_ids: Sequence[str]) -> list[tuple[str, in
                 )
             )
         )
+    return out
+
+
+def insert_via(conn: Connection, run_id: str, version_id: int, alias: str) -> None:
+    """Record that ``run_id`` consumed ``version_id`` through ``alias`` (once per run and ref)."""
+    exists = conn.execute(
+        select(consumed_via.c.id).where(
+            consumed_via.c.run_id == run_id,
+            consumed_via.c.version_id == version_id,
+            consumed_via.c.alias == alias,
+        )
+    ).first()
+    if exists is None:
+        cid = conn.execute(
+            select(versions.c.collection_id).where(versions.c.id == version_id)
+        ).scalar_one()
+        conn.execute(
+            insert(consumed_via).values(
+                run_id=run_id,
+                version_id=version_id,
+                collection_id=cid,
+                alias=alias,
+                at=now(),
+            )
+        )
+
+
+def consumed_through(conn: Connection, version_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """For each of ``version_ids``, the inputs its producing runs consumed through an alias:
+    dicts with ``version_id`` (the product), ``input_id``, ``collection_id``, ``alias``,
+    ``run_id``."""
+    logged = run_io.alias("l")
+    out: list[dict[str, Any]] = []
+    for chunk in _chunks(version_ids):
+        q = (
+            select(
+                logged.c.version_id,
+                consumed_via.c.version_id.label("input_id"),
+                consumed_via.c.collection_id,
+                consumed_via.c.alias,
+                consumed_via.c.run_id,
+            )
+            .join(consumed_via, consumed_via.c.run_id == logged.c.run_id)
+            .where(logged.c.direction == "logged", logged.c.version_id.in_(chunk))
+        )
+        out.extend(
+            {
+                "version_id": int(r.version_id),
+                "input_id": int(r.input_id),
+                "collection_id": int(r.collection_id),
+                "alias": r.alias,
+                "run_id": r.run_id,
+            }
+            for r in conn.execute(q)
+        )
+    return out
+
+
+def labelled_versions(conn: Connection) -> list[int]:
+    """Ids of committed versions that hold a user alias or are the latest of their collection."""
+    newest = versions.alias("newest")
+    latest = (
+        select(func.max(newest.c.idx))
+        .where(newest.c.collection_id == versions.c.collection_id, newest.c.state == "COMMITTED")
+        .scalar_subquery()
+    )
+    q = select(versions.c.id).where(
+        versions.c.state == "COMMITTED",
+        or_(
+            versions.c.idx == latest,
+            versions.c.id.in_(select(aliases.c.version_id)),
+        ),
+    )
+    return [int(r.id) for r in conn.execute(q)]
+
+
+def alias_targets(conn: Connection, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Where each ``(collection_id, alias)`` points now (``latest``: the newest committed)."""
+    out: dict[tuple[int, str], int] = {}
+    for cid, alias in set(pairs):
+        if alias == "latest":
+            q = (
+                select(versions.c.id)
+                .where(versions.c.collection_id == cid, versions.c.state == "COMMITTED")
+                .order_by(versions.c.idx.desc())
+                .limit(1)
+            )
+        else:
+            q = select(aliases.c.version_id).where(
+                aliases.c.collection_id == cid, aliases.c.alias == alias
+            )
+        r = conn.execute(q).first()
+        if r is not None:
+            out[(cid, alias)] = int(r[0])
     return out
 
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from .._ops.impact import describe, impact, rebuild_plan
 from .._ops.quarantine import quarantine, release
+from .._ops.stale import stale
 from ._common import open_registry
 
-__all__ = ["cmd_impact", "cmd_quarantine", "cmd_release", "register"]
+__all__ = ["cmd_impact", "cmd_quarantine", "cmd_release", "cmd_status", "register"]
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
@@ -55,6 +56,21 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    found = stale(open_registry(args), args.ref)
+    if args.json:
+        print(json.dumps({"stale": [s.to_dict() for s in found]}, indent=2))
+    elif not found:
+        print(f"{args.ref or 'every aliased version'}: up to date")
+    else:
+        for s in found:
+            labels = f" [{', '.join(s.aliases)}]" if s.aliases else ""
+            print(f"{s.ref}{labels} is stale:")
+            for m in s.moved:
+                print(f"  consumed {m.consumed} through {m.alias_ref}, now {m.now or 'removed'}")
+    return 1 if found else 0
+
+
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
     s = sub.add_parser("impact", help="what was built from a version, the aliases on it")
@@ -66,6 +82,11 @@ def register(sub: Any) -> None:
     )
     s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
     s.set_defaults(fn=cmd_impact)
+
+    s = sub.add_parser("status", help="stale versions: an input alias they consumed moved")
+    s.add_argument("ref", nargs="?", help="one version (default: every version with an alias)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_status)
 
     s = sub.add_parser("quarantine", help="mark a version bad (what was built from it too)")
     s.add_argument("ref")

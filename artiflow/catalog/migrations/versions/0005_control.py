@@ -1,4 +1,4 @@
-"""lineage control: quarantines, version checks, protected aliases, alias audit
+"""lineage control: quarantines, version checks, protected aliases, alias audit, consumed-via
 
 Revision ID: 0005
 Revises: 0003 (in the control branch; 0004_run_locks at merge: set down_revision = "0004")
@@ -85,9 +85,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alias_audit")),
     )
     op.create_index("ix_alias_audit_collection", "alias_audit", ["collection_id", "alias", "id"])
+    op.create_table(
+        "consumed_via",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Text(), nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("collection_id", sa.Integer(), nullable=False),
+        sa.Column("alias", sa.Text(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id"], ["versions.id"], name=op.f("fk_consumed_via_version_id_versions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["collection_id"],
+            ["collections.id"],
+            name=op.f("fk_consumed_via_collection_id_collections"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consumed_via")),
+    )
+    op.create_index("ix_consumed_via_run", "consumed_via", ["run_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_consumed_via_run", table_name="consumed_via")
+    op.drop_table("consumed_via")
     op.drop_index("ix_alias_audit_collection", table_name="alias_audit")
     op.drop_table("alias_audit")
     op.drop_table("alias_protections")
