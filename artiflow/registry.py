@@ -246,6 +246,7 @@ class Registry:
     quarantine = _control.quarantine_method
     release = _control.release_method
     stale = _control.stale_method
+    diff = _control.diff_method
 
     # ---- resolving ----------------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .diff import LineageDiff, diff
 from .impact import Impact, impact
 from .stale import StaleVersion, stale
 from .quarantine import Quarantine, deliver, ensure_clean, quarantine, refuse_alias, release
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "deliver",
+    "diff_method",
     "ensure_clean",
     "guard_alias_moves",
     "impact_method",
@@ -77,6 +79,16 @@ def stale_method(self: Registry, ref: Any = None) -> list[StaleVersion]:
         >>> # [(s.ref, [m.to_dict() for m in s.moved]) for s in registry.stale()]
     """
     return stale(self, ref)
+
+
+def diff_method(self: Registry, a: Any, b: Any) -> LineageDiff:
+    """What differs between two versions of one collection: upstream versions (with digests),
+    run parameters and metadata, and the files (added, removed, changed, sizes).
+
+    Example:
+        >>> # print(registry.diff("model:v4", "model:v5").describe())
+    """
+    return diff(self, a, b)
 
 
 def guard_alias_moves(

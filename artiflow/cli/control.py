@@ -12,12 +12,13 @@ import argparse
 import json
 from typing import Any
 
+from .._ops.diff import diff
 from .._ops.impact import describe, impact, rebuild_plan
 from .._ops.quarantine import quarantine, release
 from .._ops.stale import stale
 from ._common import open_registry
 
-__all__ = ["cmd_impact", "cmd_quarantine", "cmd_release", "cmd_status", "register"]
+__all__ = ["cmd_diff", "cmd_impact", "cmd_quarantine", "cmd_release", "cmd_status", "register"]
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
@@ -71,6 +72,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    result = diff(open_registry(args), args.a, args.b)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.describe())
+    return 0 if result.same else 1
+
+
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
     s = sub.add_parser("impact", help="what was built from a version, the aliases on it")
@@ -82,6 +89,12 @@ def register(sub: Any) -> None:
     )
     s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
     s.set_defaults(fn=cmd_impact)
+
+    s = sub.add_parser("diff", help="lineage diff of two versions (exit 0 same, 1 different)")
+    s.add_argument("a")
+    s.add_argument("b")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_diff)
 
     s = sub.add_parser("status", help="stale versions: an input alias they consumed moved")
     s.add_argument("ref", nargs="?", help="one version (default: every version with an alias)")
