@@ -16,6 +16,7 @@ Example:
 
 from ._ops.fsck import FsckResult
 from ._ops.impact import Impact  # seam: lineage control
+from ._ops.policy import PolicyError  # seam: lineage control
 from ._ops.quarantine import Quarantine, QuarantinedError  # seam: lineage control
 from .artifact import Artifact
 from .config import Settings
@@ -62,6 +63,7 @@ __all__ = [
     "LineageGraph",
     "Manifest",
     "Output",
+    "PolicyError",
     "Quarantine",
     "QuarantinedError",
     "Ref",

@@ -247,6 +247,8 @@ class Registry:
     release = _control.release_method
     stale = _control.stale_method
     diff = _control.diff_method
+    protect = _control.protect_method
+    alias_audit = _control.alias_audit_method
 
     # ---- resolving ----------------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:
@@ -660,12 +662,14 @@ class Registry:
         run_id = run.id if run is not None else None
         _control.guard_alias_moves(self, version, [alias], run)  # seam: quarantine + policy
         row, move = self.catalog.set_alias(version.id, alias, run_id, expected=want)
+        _control.audit_alias_moves(self, version, [alias], run)  # seam: alias audit
         self._emit(row, False, [move] if move else [], run_id)
         return ArtifactVersion(self, row)
 
     def _save(self, version: ArtifactVersion, edit: LabelEdit) -> None:
         _control.guard_alias_moves(self, version, edit.aliases_added, None)  # seam
         row, moves = self.catalog.update_version(version.id, edit)
+        _control.audit_alias_moves(self, version, edit.aliases_added, None)  # seam: alias audit
         version._refresh(row)
         self._emit(row, False, moves, None)
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ._ops import policy as _policy  # seam: lineage control
 from ._ops import quarantine as _quarantine  # seam: lineage control
 from .exceptions import ArtifactNotFoundError, InvalidPathError, StoreError, VerificationError
 from .hashing import CHUNK, hash_stream, new_hasher
@@ -411,6 +412,15 @@ class ArtifactVersion:
     def tainted_by(self) -> _quarantine.Quarantine | None:  # seam: lineage control
         """The nearest quarantine upstream of this version (it was built from a bad one)."""
         return _quarantine.tainted_by(self._registry, self)
+
+    def add_check(self, name: str, passed: bool, details: Any = None) -> _policy.Check:  # seam
+        """Record a check result on this version (``version.add_check("auc", True, {...})``)."""
+        return _policy.add_check(self._registry, self, name, passed, details)
+
+    @property
+    def checks(self) -> list[_policy.Check]:  # seam: lineage control
+        """Every check result recorded on this version, oldest first."""
+        return _policy.checks(self._registry, self)
 
     def logged_by(self) -> Run | None:
         """The run that produced this version (the first one, if several logged it)."""

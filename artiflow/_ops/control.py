@@ -2,7 +2,7 @@
 
 ``Registry.impact`` / ``quarantine`` / ``release`` are these functions; ``Registry.get`` and the
 alias paths call :func:`ensure_clean` and :func:`guard_alias_moves`. The work is done in
-:mod:`.impact` and :mod:`.quarantine`.
+:mod:`.impact`, :mod:`.quarantine`, :mod:`.stale`, :mod:`.policy` and :mod:`.diff`.
 
 Example:
     >>> import tempfile
@@ -19,20 +19,22 @@ from typing import TYPE_CHECKING, Any
 from .diff import LineageDiff, diff
 from .impact import Impact, impact
 from .stale import StaleVersion, stale
-from .quarantine import Quarantine, deliver, ensure_clean, quarantine, refuse_alias, release
+from .policy import alias_audit, audit_alias_moves, guard_alias_moves, protect
+from .quarantine import Quarantine, deliver, ensure_clean, quarantine, release
 
 if TYPE_CHECKING:
     from ..registry import Registry
-    from ..runs import Run
-    from ..version import ArtifactVersion
 
 __all__ = [
     "deliver",
     "diff_method",
     "ensure_clean",
+    "alias_audit_method",
+    "audit_alias_moves",
     "guard_alias_moves",
     "impact_method",
     "quarantine_method",
+    "protect_method",
     "release_method",
     "stale_method",
 ]
@@ -91,13 +93,29 @@ def diff_method(self: Registry, a: Any, b: Any) -> LineageDiff:
     return diff(self, a, b)
 
 
-def guard_alias_moves(
-    registry: Registry, version: ArtifactVersion, aliases: Iterable[str], run: Run | None
+def protect_method(
+    self: Registry,
+    name: str,
+    alias: str,
+    require_checks: Iterable[str] = (),
+    require_clean_upstream: bool = True,
+    *,
+    by: str | None = None,
 ) -> None:
-    """Refuse to put any of ``aliases`` on ``version`` when it is quarantined or tainted.
+    """Protect ``alias`` of ``name``: moving it requires ``require_checks`` to have passed on
+    the target and (``require_clean_upstream``) no failed check on it or upstream of it;
+    otherwise :class:`~artiflow.PolicyError` lists what is missing.
 
     Example:
-        >>> # guard_alias_moves(registry, version, ["production"], None)
+        >>> # registry.protect("bike-demand-model", "production", require_checks=["backtest"])
     """
-    for alias in aliases:
-        refuse_alias(registry, version, alias)
+    protect(self, name, alias, require_checks, require_clean_upstream, by=by)
+
+
+def alias_audit_method(self: Registry, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+    """Who or what moved the aliases of ``name`` (run, user, command), when, with the evidence.
+
+    Example:
+        >>> # registry.alias_audit("bike-demand-model", "production")[0]["moved_by"]
+    """
+    return alias_audit(self, name, alias)

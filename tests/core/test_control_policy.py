@@ -1,0 +1,85 @@
+"""Checks and promotion policy on SQLite and PostgreSQL: a protected ``production`` refuses a
+version whose upstream failed a check, accepts it once the check passes, and the audit record
+names the checks; every alias move is audited with who/what and how."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_control_pipeline import draft, open_backend
+
+from artiflow import ArtifactNotFoundError, ArtiflowError, InvalidRefError, PolicyError, Registry
+from artiflow._ops.policy import acting_as
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def reg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    yield from open_backend(request.param, tmp_path)
+
+
+def _chain(reg: Registry) -> tuple[str, str]:
+    data = reg.log(draft("bike-dataset", "rows"))
+    with reg.run("train", orchestrator="airflow", pipeline="retrain", task="fit") as run:
+        run.use(data.ref)
+        model = run.log(draft("bike-demand-model", "weights", type="model"))
+    return data.ref, model.ref
+
+
+def test_protected_alias_refuses_failed_upstream_then_accepts(reg: Registry) -> None:
+    data_ref, model_ref = _chain(reg)
+    reg.protect("bike-demand-model", "production", require_checks=["backtest"])
+    data = reg.get(data_ref)
+    data.add_check("schema", False, {"bad_rows": 12})
+    model = reg.get(model_ref)
+    with pytest.raises(PolicyError) as err:
+        reg.alias(model_ref, "production")
+    assert isinstance(err.value, ArtiflowError)
+    assert err.value.missing == [
+        f"check backtest has not passed on {model_ref} (no result)",
+        f"check schema failed on {data_ref} (upstream)",
+    ]
+    model.add_check("backtest", True, {"mape": 0.12})
+    with pytest.raises(PolicyError, match="schema failed"):
+        reg.alias(model_ref, "production")
+    v = reg.get(model_ref)
+    v.aliases.append("production")
+    with pytest.raises(PolicyError):
+        v.save()  # the other path of moving an alias
+    assert "production" not in reg.get(model_ref).aliases
+    data.add_check("schema", True, {"bad_rows": 0})  # the newest result counts
+    with acting_as("cli", by="ana"):
+        moved = reg.alias(model_ref, "production")
+    assert "production" in moved.aliases
+    assert [c.name for c in reg.get(model_ref).checks] == ["backtest"]
+    record = reg.alias_audit("bike-demand-model", "production")[0]
+    assert record["version"] == "v0" and record["moved_by"] == "ana" and record["via"] == "cli"
+    assert record["evidence"]["checks"] == {"backtest": True}
+    assert record["evidence"]["upstream"] == [data_ref]
+    assert record["evidence"]["rules"]["require_checks"] == ["backtest"]
+
+
+def test_every_alias_move_is_audited_with_who_and_how(reg: Registry) -> None:
+    _data_ref, model_ref = _chain(reg)
+    reg.alias(model_ref, "staging")
+    with reg.run("promote", orchestrator="prefect", pipeline="deploy", task="gate") as run:
+        reg.alias(model_ref, "candidate", run=run)
+    audit = reg.alias_audit("bike-demand-model")
+    assert [a["alias"] for a in audit] == ["candidate", "staging"]
+    assert audit[0]["moved_by"] == f"run:{run.id}" and audit[0]["via"] == "prefect:deploy/gate"
+    assert audit[1]["via"] == "python" and audit[1]["evidence"]["rules"] is None
+
+
+def test_policy_errors_are_clear(reg: Registry) -> None:
+    _chain(reg)
+    with pytest.raises(InvalidRefError, match="latest"):
+        reg.protect("bike-demand-model", "latest")
+    with pytest.raises(ArtifactNotFoundError):
+        reg.protect("nope", "production")
+    v = reg.get("bike-demand-model:v0")
+    with pytest.raises(InvalidRefError, match="True or False"):
+        v.add_check("auc", "yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        v.add_check("auc", True, {"x": float("nan")})
+    assert v.checks == []
