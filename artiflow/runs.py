@@ -24,8 +24,8 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .catalog import RunRow
 from ._ops import stale as _stale  # seam: staleness
+from .catalog import RunRow
 from .exceptions import ArtifactNotFoundError
 from .limits import clean_error_text, validate_run_fields
 

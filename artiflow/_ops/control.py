@@ -18,23 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 from .diff import LineageDiff, diff
 from .impact import Impact, impact
-from .stale import StaleVersion, stale
 from .policy import alias_audit, audit_alias_moves, guard_alias_moves, protect
 from .quarantine import Quarantine, deliver, ensure_clean, quarantine, release
+from .stale import StaleVersion, stale
 
 if TYPE_CHECKING:
     from ..registry import Registry
 
 __all__ = [
+    "alias_audit_method",
+    "audit_alias_moves",
     "deliver",
     "diff_method",
     "ensure_clean",
-    "alias_audit_method",
-    "audit_alias_moves",
     "guard_alias_moves",
     "impact_method",
-    "quarantine_method",
     "protect_method",
+    "quarantine_method",
     "release_method",
     "stale_method",
 ]

@@ -100,7 +100,7 @@ version_checks = Table(
 )
 
 alias_protections = Table(
-    "alias_protections",
+    "protected_aliases",
     metadata,
     Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
     Column("alias", Text, primary_key=True),
@@ -111,7 +111,7 @@ alias_protections = Table(
 )
 
 alias_audit = Table(
-    "alias_audit",
+    "promotion_audit",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("collection_id", Integer, ForeignKey("collections.id"), nullable=False),
@@ -121,7 +121,7 @@ alias_audit = Table(
     Column("via", Text),
     Column("evidence", JSON(none_as_null=True)),
     Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_alias_audit_collection", "collection_id", "alias", "id"),
+    Index("ix_promotion_audit_collection", "collection_id", "alias", "id"),
 )
 
 

@@ -110,9 +110,12 @@ def test_artifact_task_fails_before_user_code_and_commits_nothing(
     reg.quarantine("raw:v3", "sensor 7 sent zeros")
     ctx = TaskContext("manual", pipeline="score", pipeline_run="s1", task="score")
     ran = []
-    with pytest.raises(QuarantinedError, match="raw:v3"), TaskExecution(
-        ctx, inputs={"model": "model:production"}, outputs={"out": "scores"}, registry=reg
-    ) as ex:
+    with (
+        pytest.raises(QuarantinedError, match="raw:v3"),
+        TaskExecution(
+            ctx, inputs={"model": "model:production"}, outputs={"out": "scores"}, registry=reg
+        ) as ex,
+    ):
         ex.open()
         ran.append("user code")  # never reached
         ex.commit()

@@ -50,7 +50,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_version_checks_version", "version_checks", ["version_id", "name"])
     op.create_table(
-        "alias_protections",
+        "protected_aliases",
         sa.Column("collection_id", sa.Integer(), nullable=False),
         sa.Column("alias", sa.Text(), nullable=False),
         sa.Column("require_checks", sa.JSON(), nullable=False),
@@ -60,12 +60,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["collection_id"],
             ["collections.id"],
-            name=op.f("fk_alias_protections_collection_id_collections"),
+            name=op.f("fk_protected_aliases_collection_id_collections"),
         ),
-        sa.PrimaryKeyConstraint("collection_id", "alias", name=op.f("pk_alias_protections")),
+        sa.PrimaryKeyConstraint("collection_id", "alias", name=op.f("pk_protected_aliases")),
     )
     op.create_table(
-        "alias_audit",
+        "promotion_audit",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("collection_id", sa.Integer(), nullable=False),
         sa.Column("alias", sa.Text(), nullable=False),
@@ -77,14 +77,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["collection_id"],
             ["collections.id"],
-            name=op.f("fk_alias_audit_collection_id_collections"),
+            name=op.f("fk_promotion_audit_collection_id_collections"),
         ),
         sa.ForeignKeyConstraint(
-            ["version_id"], ["versions.id"], name=op.f("fk_alias_audit_version_id_versions")
+            ["version_id"], ["versions.id"], name=op.f("fk_promotion_audit_version_id_versions")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alias_audit")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_promotion_audit")),
     )
-    op.create_index("ix_alias_audit_collection", "alias_audit", ["collection_id", "alias", "id"])
+    op.create_index(
+        "ix_promotion_audit_collection", "promotion_audit", ["collection_id", "alias", "id"]
+    )
     op.create_table(
         "consumed_via",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -109,9 +111,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_consumed_via_run", table_name="consumed_via")
     op.drop_table("consumed_via")
-    op.drop_index("ix_alias_audit_collection", table_name="alias_audit")
-    op.drop_table("alias_audit")
-    op.drop_table("alias_protections")
+    op.drop_index("ix_promotion_audit_collection", table_name="promotion_audit")
+    op.drop_table("promotion_audit")
+    op.drop_table("protected_aliases")
     op.drop_index("ix_version_checks_version", table_name="version_checks")
     op.drop_table("version_checks")
     op.drop_index("ix_quarantines_active", table_name="quarantines")
