@@ -382,6 +382,7 @@ class Registry:
                 )
             seen.add((project, artifact.name))
             plans.append((artifact, project, alias_list, tag_list, semver))
+        _control.guard_log_aliases(self, [(p[1], p[0].name, p[2]) for p in plans], run)  # seam
         run_id = run.id if run is not None else None
 
         def attempt(guard: _gc.GCGuard) -> list[tuple[VersionRow, bool, list[AliasMove]]]:

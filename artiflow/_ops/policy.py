@@ -42,7 +42,7 @@ from ..catalog import _control as sql
 from ..exceptions import ArtiflowError, InvalidRefError
 from ..limits import validate_json
 from ..refs import LATEST, validate_alias, validate_name
-from .quarantine import refuse_alias, who
+from .quarantine import QuarantinedError, refuse_alias, root_of, who
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -58,6 +58,7 @@ __all__ = [
     "audit_alias_moves",
     "checks",
     "guard_alias_moves",
+    "guard_log_aliases",
     "protect",
 ]
 
@@ -258,6 +259,65 @@ def guard_alias_moves(
                 f"{version.project}/{version.collection}:{alias} is protected; it was not moved "
                 f"to {version.version}: " + "; ".join(missing) + ". Record the checks with "
                 "version.add_check(...) (or fix upstream), then move it again",
+                missing,
+            )
+
+
+def guard_log_aliases(
+    registry: Registry, items: Iterable[tuple[str, str, Sequence[str]]], run: Run | None
+) -> None:
+    """Check the aliases a ``log`` would put on new versions (``(project, name, aliases)`` per
+    draft), before anything is stored: refused when the run consumed a quarantined or tainted
+    version (:class:`~artiflow.QuarantinedError`), or an alias is protected and requires checks
+    (a version not logged yet has none) or a clean upstream the run's inputs do not have
+    (:class:`PolicyError`).
+
+    Example:
+        >>> # guard_log_aliases(registry, [("default", "model", ["production"])], run)
+    """
+    wanted = [(p, n, a) for p, n, names in items for a in names if a != LATEST]
+    if not wanted:
+        return
+    used = run.used_artifacts() if run is not None else []
+    for u in used:
+        record = root_of(registry, u.id)
+        if record is not None:
+            p, n, a = wanted[0]
+            raise QuarantinedError(
+                f"{p}/{n}: refused to put alias {a!r} on the new version: its run consumed "
+                f"{u.ref}, built from {record.ref}, which is quarantined ({record.reason!r}); "
+                "log it without the alias, or release the quarantine",
+                ref=f"{p}/{n}",
+                root=record.ref,
+                reason=record.reason,
+            )
+    for p, n, a in wanted:
+        coll = registry.catalog.collection(p, n)
+        if coll is None:
+            continue
+        with registry.catalog.read() as conn:
+            rules = sql.protection_of(conn, coll.id, a)
+        if rules is None:
+            continue
+        missing = [
+            f"check {c} has not passed on the new version (it has no checks yet)"
+            for c in rules["require_checks"]
+        ]
+        if rules["require_clean_upstream"]:
+            ids = sorted({i for u in used for i in (u.id, *_upstream_ids(registry, u.id))})
+            with registry.catalog.read() as conn:
+                results = sql.checks_of(conn, ids)
+            rows = registry.catalog.versions_by_ids(ids)
+            for vid in ids:
+                for name, ok in sorted(_latest_results(results.get(vid, [])).items()):
+                    if not ok:
+                        missing.append(f"check {name} failed on {rows[vid].ref} (upstream)")
+        if missing:
+            raise PolicyError(
+                f"{p}/{n}:{a} is protected; a log cannot put it on a new version: "
+                + "; ".join(missing)
+                + ". Log without the alias, record the checks, then move it with "
+                "registry.alias(...)",
                 missing,
             )
 

@@ -283,7 +283,12 @@ def blame(registry: Registry, version_id: int) -> tuple[int, dict[str, Any]] | N
     return None
 
 
-def _root_record(registry: Registry, version_id: int) -> Quarantine | None:
+def root_of(registry: Registry, version_id: int) -> Quarantine | None:
+    """The nearest active quarantine at or upstream of ``version_id`` as a record, or None.
+
+    Example:
+        >>> # root_of(registry, version.id)
+    """
     found = blame(registry, version_id)
     if found is None:
         return None
@@ -335,7 +340,7 @@ def ensure_clean(
     """
     if allow or (selector is not None and (is_version_index(selector) or is_semver(selector))):
         return version
-    record = _root_record(registry, version.id)
+    record = root_of(registry, version.id)
     if record is not None:
         via = f"alias {selector!r}" if selector else "a pinned input"
         raise _refusal(version, record, f"refused to resolve it through {via}")
@@ -349,6 +354,6 @@ def refuse_alias(registry: Registry, version: ArtifactVersion, alias: str) -> No
     Example:
         >>> # refuse_alias(registry, version, "production")
     """
-    record = _root_record(registry, version.id)
+    record = root_of(registry, version.id)
     if record is not None:
         raise _refusal(version, record, f"refused to put alias {alias!r} on it")

@@ -83,3 +83,23 @@ def test_policy_errors_are_clear(reg: Registry) -> None:
     with pytest.raises(ValueError):
         v.add_check("auc", True, {"x": float("nan")})
     assert v.checks == []
+
+
+def test_log_with_a_protected_or_tainted_alias_is_refused_before_storing(reg: Registry) -> None:
+    from artiflow import QuarantinedError
+
+    data_ref, _model_ref = _chain(reg)
+    reg.protect("bike-demand-model", "production", require_checks=["backtest"])
+    with reg.run("retrain") as run:
+        run.use(data_ref)
+        with pytest.raises(PolicyError, match="no checks yet"):
+            run.log(draft("bike-demand-model", "new weights"), aliases=["production"])
+    assert [v.version for v in reg.versions("bike-demand-model")] == ["v0"]
+    reg.quarantine(data_ref, "bad rows")
+    with reg.run("retrain") as run:
+        run.use(data_ref)
+        with pytest.raises(QuarantinedError, match="bad rows"):
+            run.log(draft("report", "r"), aliases=["staging"])
+        run.log(draft("report", "r"))  # without an alias it is logged (and tainted)
+    with pytest.raises(QuarantinedError):
+        reg.get("report")
