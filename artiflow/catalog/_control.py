@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -157,45 +158,46 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 
 # ---- the graph -------------------------------------------------------------------------------
+_USED, _LOGGED = run_io.alias("u"), run_io.alias("l")
+_IDS = bindparam("ids", expanding=True)
+_DOWN = union_all(
+    select(_USED.c.version_id, _USED.c.run_id, _LOGGED.c.version_id.label("dst"))
+    .join(_LOGGED, and_(_LOGGED.c.run_id == _USED.c.run_id, _LOGGED.c.direction == "logged"))
+    .where(_USED.c.direction == "used", _USED.c.version_id.in_(_IDS)),
+    select(versions.c.target_id, literal(None).label("run_id"), versions.c.id).where(
+        versions.c.target_id.in_(_IDS)
+    ),
+)
+_UP = union_all(
+    select(_LOGGED.c.version_id, _LOGGED.c.run_id, _USED.c.version_id.label("src"))
+    .join(_USED, and_(_USED.c.run_id == _LOGGED.c.run_id, _USED.c.direction == "used"))
+    .where(_LOGGED.c.direction == "logged", _LOGGED.c.version_id.in_(_IDS)),
+    select(versions.c.id, literal(None).label("run_id"), versions.c.target_id).where(
+        versions.c.id.in_(_IDS), versions.c.target_id.is_not(None)
+    ),
+)
+
+
+def _steps(conn: Connection, stmt: Any, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
+    out: list[tuple[int, str | None, int]] = []
+    for chunk in _chunks(ids):
+        for r in conn.execute(stmt, {"ids": chunk}):
+            if r[2] is not None and r[2] != r[0]:  # a run re-logging what it consumed: no step
+                out.append((int(r[0]), r[1], int(r[2])))
+    return out
+
+
 def downstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
     """``(source, run_id, built)`` steps one level down from ``ids``: ``built`` was logged by
     the run ``run_id`` that consumed ``source``, or (``run_id`` None) is a registry member
     linking ``source``."""
-    used, logged = run_io.alias("u"), run_io.alias("l")
-    out: list[tuple[int, str | None, int]] = []
-    for chunk in _chunks(ids):
-        consumed = (
-            select(used.c.version_id, used.c.run_id, logged.c.version_id.label("dst"))
-            .join(logged, and_(logged.c.run_id == used.c.run_id, logged.c.direction == "logged"))
-            .where(used.c.direction == "used", used.c.version_id.in_(chunk))
-        )
-        linked = select(versions.c.target_id, literal(None).label("run_id"), versions.c.id).where(
-            versions.c.target_id.in_(chunk)
-        )
-        for r in conn.execute(union_all(consumed, linked)):
-            if r[2] != r[0]:  # a run that re-logs what it consumed is no step
-                out.append((int(r[0]), r[1], int(r[2])))
-    return out
+    return _steps(conn, _DOWN, ids)
 
 
 def upstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
     """``(version, run_id, input)`` steps one level up from ``ids``: the run ``run_id`` that
     logged ``version`` consumed ``input``; for a registry member, ``input`` is its target."""
-    used, logged = run_io.alias("u"), run_io.alias("l")
-    out: list[tuple[int, str | None, int]] = []
-    for chunk in _chunks(ids):
-        consumed = (
-            select(logged.c.version_id, logged.c.run_id, used.c.version_id.label("src"))
-            .join(used, and_(used.c.run_id == logged.c.run_id, used.c.direction == "used"))
-            .where(logged.c.direction == "logged", logged.c.version_id.in_(chunk))
-        )
-        linked = select(versions.c.id, literal(None).label("run_id"), versions.c.target_id).where(
-            versions.c.id.in_(chunk), versions.c.target_id.is_not(None)
-        )
-        for r in conn.execute(union_all(consumed, linked)):
-            if r[2] != r[0]:
-                out.append((int(r[0]), r[1], int(r[2])))
-    return out
+    return _steps(conn, _UP, ids)
 
 
 def used_by_runs(conn: Connection, run_ids: Sequence[str]) -> list[tuple[str, int]]:
@@ -322,20 +324,22 @@ def _quarantine_dict(r: Any) -> dict[str, Any]:
     }
 
 
+_ANY_ACTIVE = select(quarantines.c.id).where(quarantines.c.released_at.is_(None)).limit(1)
+_ACTIVE = select(quarantines).where(
+    quarantines.c.version_id.in_(_IDS), quarantines.c.released_at.is_(None)
+)
+
+
 def any_active_quarantine(conn: Connection) -> bool:
     """True when at least one version is quarantined now (the fast path of every resolve)."""
-    q = select(quarantines.c.id).where(quarantines.c.released_at.is_(None)).limit(1)
-    return conn.execute(q).first() is not None
+    return conn.execute(_ANY_ACTIVE).first() is not None
 
 
 def active_quarantines(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """The active quarantine of each of ``ids`` that has one (version id -> record dict)."""
     out: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(ids):
-        q = select(quarantines).where(
-            quarantines.c.version_id.in_(chunk), quarantines.c.released_at.is_(None)
-        )
-        for r in conn.execute(q):
+        for r in conn.execute(_ACTIVE, {"ids": chunk}):
             out[int(r.version_id)] = _quarantine_dict(r)
     return out
 
