@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from .._ops.policy import acting_as  # seam: lineage control (alias audit)
 from ..exceptions import ArtiflowError, ConflictError
 from . import control, lineage, maintenance, serve, versions
 from ._common import add_common
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.fn(args))
+        with acting_as("cli"):  # seam: alias moves from the CLI are audited as via="cli"
+            return int(args.fn(args))
     except ConflictError as exc:  # someone else changed it: re-read and retry
         print(f"artiflow: conflict: {exc}", file=sys.stderr)
         return 3

@@ -14,11 +14,22 @@ from typing import Any
 
 from .._ops.diff import diff
 from .._ops.impact import describe, impact, rebuild_plan
+from .._ops.policy import add_check, alias_audit, protect
 from .._ops.quarantine import quarantine, release
 from .._ops.stale import stale
 from ._common import open_registry
 
-__all__ = ["cmd_diff", "cmd_impact", "cmd_quarantine", "cmd_release", "cmd_status", "register"]
+__all__ = [
+    "cmd_audit",
+    "cmd_check",
+    "cmd_diff",
+    "cmd_impact",
+    "cmd_protect",
+    "cmd_quarantine",
+    "cmd_release",
+    "cmd_status",
+    "register",
+]
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
@@ -78,6 +89,47 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0 if result.same else 1
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    details = json.loads(args.details) if args.details else None
+    check = add_check(
+        reg, reg.get(args.ref, allow_quarantined=True), args.name, args.passed, details
+    )
+    if args.json:
+        print(json.dumps(check.to_dict(), indent=2))
+    else:
+        print(f"{args.ref}: check {check.name} {'passed' if check.passed else 'failed'}")
+    return 0
+
+
+def cmd_protect(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    protect(reg, args.name, args.alias, args.require_check, not args.allow_dirty_upstream)
+    if args.json:
+        print(
+            json.dumps(
+                {"name": args.name, "alias": args.alias, "require_checks": args.require_check}
+            )
+        )
+    else:
+        print(
+            f"{args.name}:{args.alias} is protected (checks: {', '.join(args.require_check) or '-'})"
+        )
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    rows = alias_audit(open_registry(args), args.name, args.alias)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        for r in rows:
+            print(
+                f"{r['at']:%Y-%m-%d %H:%M:%S} {r['alias']} -> {r['version']} by {r['moved_by']} via {r['via']}"
+            )
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``artiflow`` sub-parsers."""
     s = sub.add_parser("impact", help="what was built from a version, the aliases on it")
@@ -95,6 +147,30 @@ def register(sub: Any) -> None:
     s.add_argument("b")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_diff)
+
+    s = sub.add_parser("check", help="record a check result on a version")
+    s.add_argument("ref")
+    s.add_argument("name", help="the check's name (e.g. backtest)")
+    ok = s.add_mutually_exclusive_group(required=True)
+    ok.add_argument("--passed", dest="passed", action="store_true")
+    ok.add_argument("--failed", dest="passed", action="store_false")
+    s.add_argument("--details", help="a JSON object with the check's details")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("protect", help="protect an alias: checks and a clean upstream to move it")
+    s.add_argument("name")
+    s.add_argument("alias")
+    s.add_argument("--require-check", action="append", default=[], metavar="NAME")
+    s.add_argument("--allow-dirty-upstream", action="store_true", help="skip the upstream rule")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_protect)
+
+    s = sub.add_parser("audit", help="who moved the aliases of a collection, how, with what")
+    s.add_argument("name")
+    s.add_argument("--alias")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_audit)
 
     s = sub.add_parser("status", help="stale versions: an input alias they consumed moved")
     s.add_argument("ref", nargs="?", help="one version (default: every version with an alias)")

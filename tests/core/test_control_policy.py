@@ -103,3 +103,23 @@ def test_log_with_a_protected_or_tainted_alias_is_refused_before_storing(reg: Re
         run.log(draft("report", "r"))  # without an alias it is logged (and tainted)
     with pytest.raises(QuarantinedError):
         reg.get("report")
+
+
+def test_cli_check_protect_alias_and_audit(
+    reg: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from artiflow.cli import main
+
+    _data_ref, model_ref = _chain(reg)
+    base = ["--db-url", reg.db_url, "--store-url", reg.store_url]
+    assert main([*base, "protect", "bike-demand-model", "production", "--require-check", "bt"]) == 0
+    assert main([*base, "alias", model_ref, "production"]) == 2
+    assert "check bt has not passed" in capsys.readouterr().err
+    assert main([*base, "check", model_ref, "bt", "--passed", "--details", '{"mape": 0.1}']) == 0
+    assert main([*base, "alias", model_ref, "production"]) == 0
+    capsys.readouterr()
+    assert main([*base, "audit", "bike-demand-model", "--json"]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    assert audit[0]["via"] == "cli" and audit[0]["evidence"]["checks"] == {"bt": True}
