@@ -695,6 +695,7 @@ class Registry:
             )
         t = self.parse(target)
         alias_list, _ = _validate_labels(aliases, ())
+        _control.guard_link_aliases(self, source, t.project, t.name, alias_list)  # seam
         target_row = source._row
         if source.is_link and source._row.target_id is not None:  # link the original, not a link
             target_row = self.catalog.version_by_id(source._row.target_id)

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from .diff import LineageDiff, diff
 from .impact import Impact, impact
-from .policy import alias_audit, audit_alias_moves, guard_alias_moves, guard_log_aliases, protect
+from .policy import (
+    alias_audit,
+    audit_alias_moves,
+    guard_alias_moves,
+    guard_link_aliases,
+    guard_log_aliases,
+    protect,
+)
 from .quarantine import Quarantine, deliver, ensure_clean, quarantine, release
 from .stale import StaleVersion, stale
 
@@ -32,6 +39,7 @@ __all__ = [
     "diff_method",
     "ensure_clean",
     "guard_alias_moves",
+    "guard_link_aliases",
     "guard_log_aliases",
     "impact_method",
     "protect_method",

@@ -58,6 +58,7 @@ __all__ = [
     "audit_alias_moves",
     "checks",
     "guard_alias_moves",
+    "guard_link_aliases",
     "guard_log_aliases",
     "protect",
 ]
@@ -259,6 +260,35 @@ def guard_alias_moves(
                 f"{version.project}/{version.collection}:{alias} is protected; it was not moved "
                 f"to {version.version}: " + "; ".join(missing) + ". Record the checks with "
                 "version.add_check(...) (or fix upstream), then move it again",
+                missing,
+            )
+
+
+def guard_link_aliases(
+    registry: Registry, source: ArtifactVersion, project: str, name: str, aliases: Iterable[str]
+) -> None:
+    """Check the aliases a ``link`` of ``source`` into ``project/name`` would set: refused when
+    ``source`` is quarantined or tainted, or an alias of the registry collection is protected
+    and ``source`` (whose content the member is) does not meet its rules.
+
+    Example:
+        >>> # guard_link_aliases(registry, version, "model-registry", "bike", ["production"])
+    """
+    names = [a for a in aliases if a != LATEST]
+    coll = registry.catalog.collection(project, name) if names else None
+    for alias in names:
+        refuse_alias(registry, source, alias)
+        if coll is None:
+            continue
+        with registry.catalog.read() as conn:
+            rules = sql.protection_of(conn, coll.id, alias)
+        if rules is None:
+            continue
+        _unused, missing = _evidence(registry, source, rules)
+        if missing:
+            raise PolicyError(
+                f"{project}/{name}:{alias} is protected; {source.ref} was not linked with it: "
+                + "; ".join(missing),
                 missing,
             )
 

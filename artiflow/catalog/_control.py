@@ -159,7 +159,7 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 # ---- the graph -------------------------------------------------------------------------------
 _USED, _LOGGED = run_io.alias("u"), run_io.alias("l")
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 _DOWN = union_all(
     select(_USED.c.version_id, _USED.c.run_id, _LOGGED.c.version_id.label("dst"))
     .join(_LOGGED, and_(_LOGGED.c.run_id == _USED.c.run_id, _LOGGED.c.direction == "logged"))

@@ -194,3 +194,10 @@ def test_cli_quarantine_release_and_refused_get(
     data = json.loads(capsys.readouterr().out)
     assert data["quarantine"]["active"] is False and data["quarantine"]["reason"] == "zeros"
     assert main(_cli(reg, "release", "raw:v3")) == 2
+
+
+def test_linking_a_tainted_version_with_an_alias_is_refused(reg: Registry, pipe: Pipeline) -> None:
+    reg.quarantine("raw:v3", "bad")
+    with pytest.raises(QuarantinedError, match="raw:v3"):
+        reg.link(pipe.a["predictions"].ref, "model-registry/preds", aliases=["production"])
+    reg.link(pipe.b["predictions"].ref, "model-registry/preds", aliases=["production"])
