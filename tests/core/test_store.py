@@ -233,7 +233,8 @@ class _Counter:
 
 @pytest.fixture
 def s3_registry(s3_bucket: str, tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(home=tmp_path / "home", store_url=f"s3://{s3_bucket}/objects")
+    # a prefix of its own: the bucket is shared, and the request counts depend on what it holds
+    reg = Registry(home=tmp_path / "home", store_url=f"s3://{s3_bucket}/{uuid.uuid4().hex}/objects")
     yield reg
     reg.close()
 
@@ -254,7 +255,9 @@ def test_relog_unchanged_asks_the_store_once(s3_registry: Registry, tmp_path: Pa
             art.add_dir(data)
             version = again.log(art)
         assert version.version == first.version
-        assert counter.calls == ["list_objects_v2"], counter.calls  # one request, not one per blob
+        # one listing, or two when the blobs' random digests make a second (one shard) cheaper
+        # than the rest of the first: never one request per blob (10 or 150 before)
+        assert len(counter.calls) <= 2 and set(counter.calls) == {"list_objects_v2"}, counter.calls
     finally:
         again.close()
 
