@@ -140,8 +140,9 @@ def seed(db_url: str | None, home: str, n_coll: int, n_ver: int, n_ent: int) -> 
             "SELECT id FROM aliases WHERE collection_id = :c AND alias = :a", c=tc, a=TEMPLATE_ALIAS
         ).scalar_one()
         has_latest = bool(
-            q("SELECT count(*) FROM aliases WHERE collection_id = :c AND alias = 'latest'", c=tc)
-            .scalar_one()
+            q(
+                "SELECT count(*) FROM aliases WHERE collection_id = :c AND alias = 'latest'", c=tc
+            ).scalar_one()
         )
         cb = q("SELECT max(id) FROM collections").scalar_one()
         vb = q("SELECT max(id) FROM versions").scalar_one()

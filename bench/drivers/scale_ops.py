@@ -172,7 +172,10 @@ def cmd_writer(home: str, db_url: str | None, name: str, count: int, go: str) ->
     from artiflow import Artifact
 
     reg = open_registry(home, db_url)
-    reg.get(f"{name}:latest")  # the collection exists; warm the connection
+    try:
+        reg.get(f"{name}:latest")  # warm the connection (the harness made the collection)
+    except LookupError:
+        pass
     tmp = tempfile.mkdtemp(dir=home)
     paths = []
     for i in range(count):
