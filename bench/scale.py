@@ -46,15 +46,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run as base  # noqa: E402  (bench/run.py: the shared harness)
-from run import (  # noqa: E402
+import run as base
+from run import (
     DRIVERS,
-    GiB,
     MAIN_PY,
-    MiB,
     PEERS,
     Case,
     DriverError,
+    GiB,
+    MiB,
     Result,
     Series,
     best,

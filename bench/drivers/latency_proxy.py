@@ -15,6 +15,7 @@ line ``PROXY {json}`` with the number of requests and connections seen so far.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -51,10 +52,8 @@ async def handle(
             pass
         finally:
             if up_w.can_write_eof():
-                try:
+                with contextlib.suppress(OSError):
                     up_w.write_eof()
-                except OSError:
-                    pass
 
     async def server_to_client() -> None:
         try:

@@ -13,6 +13,7 @@ Timings cover the operation only (imports and opening the registry come first).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -172,10 +173,8 @@ def cmd_writer(home: str, db_url: str | None, name: str, count: int, go: str) ->
     from artiflow import Artifact
 
     reg = open_registry(home, db_url)
-    try:
+    with contextlib.suppress(LookupError):
         reg.get(f"{name}:latest")  # warm the connection (the harness made the collection)
-    except LookupError:
-        pass
     tmp = tempfile.mkdtemp(dir=home)
     paths = []
     for i in range(count):
