@@ -800,13 +800,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--peer-reps", type=int, default=None)
     p.add_argument("--ladder", type=str, default=None, help="1 KiB ladder, e.g. 10000,100000")
     for name, full, smoke in (
-        ("--files10k", 10_000, 300),
+        ("--files10k", 10_000, 100),
         ("--dvc-files", 100_000, 300),
-        ("--catalog-iters", 1000, 50),
+        ("--catalog-iters", 1000, 30),
         ("--writers", 16, 4),
         ("--commits", 20, 3),
-        ("--s3-files", 10_000, 40),
-        ("--s3-big-mib", 1024, 8),
+        ("--s3-files", 10_000, 20),
+        ("--s3-big-mib", 1024, 4),
     ):
         p.add_argument(name, type=int, default=None, help=f"default {full:,} (--smoke {smoke:,})")
         p.set_defaults(**{f"_{name[2:].replace('-', '_')}_d": (full, smoke)})
@@ -831,7 +831,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if a.ladder:
         a.ladder = [int(x) for x in a.ladder.split(",") if x.strip()]
     elif a.smoke:
-        a.ladder = [100, 300, 1000]
+        a.ladder = [100, 300]
     else:
         a.ladder = [max(10, round(n * scale)) for n in (10_000, 100_000, 1_000_000)]
     if a.reps is None:
