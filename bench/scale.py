@@ -605,7 +605,7 @@ def group_s3(b: Scale) -> None:
     base.make_big(big, size)
     bucket = "bench"
     rss: list[float] = []
-    with base.moto_server(b.work) as (moto, _pid):
+    with base.moto_server(b.work) as (moto, moto_pid):
         port = int(moto.rsplit(":", 1)[1])
         with latency_proxy(b.work, port, a.delay_ms) as (endpoint, stats):
             env = {
@@ -618,10 +618,15 @@ def group_s3(b: Scale) -> None:
             }
             bops = DRIVERS / "baseline_ops.py"
 
-            def phase(fn: Any) -> tuple[dict[str, Any], int]:
-                s0 = stats().get("requests", 0)
+            server_ms: dict[str, float] = {}
+
+            def phase(fn: Any, key: str = "") -> tuple[dict[str, Any], int]:
+                s0, c0 = stats().get("requests", 0), base.proc_cpu(moto_pid)
                 out = fn()
-                return out, stats().get("requests", 0) - s0
+                req = stats().get("requests", 0) - s0
+                if key:  # the server's CPU per request: the ceiling of any client
+                    server_ms[key] = (base.proc_cpu(moto_pid) - c0) * 1000 / max(1, req)
+                return out, req
 
             base.moto_reset(moto, bucket)
             ready(small)
@@ -629,6 +634,14 @@ def group_s3(b: Scale) -> None:
                 lambda: drive(
                     MAIN_PY, bops, "s3_put_loop", endpoint, f"s3://{bucket}/loop", small, env=env
                 )
+            )
+            base.moto_reset(moto, bucket)
+            ready(small)
+            batch, batch_req = phase(
+                lambda: drive(
+                    MAIN_PY, bops, "s3_put_batch", endpoint, f"s3://{bucket}/batch", small, env=env
+                ),
+                "batch",
             )
             home = b.work / "af-s3lat"
             rmtree(home)
@@ -643,7 +656,8 @@ def group_s3(b: Scale) -> None:
                     "s3small",
                     small,
                     env=env,
-                )
+                ),
+                "artiflow",
             )
             rss.append(up["maxrss_mib"])
 
@@ -656,7 +670,12 @@ def group_s3(b: Scale) -> None:
                 f"{n:,} x 10 KiB through +{a.delay_ms:g} ms/request: put_file loop "
                 f"{loop['seconds']:.2f} s ({conc(loop_req, loop['seconds'])}) vs artiflow log "
                 f"{up['seconds']:.2f} s ({conc(up_req, up['seconds'])}; CPU "
-                f"{up.get('cpu_s', 0):.1f} s, peak RSS {up['maxrss_mib']:.0f} MiB)",
+                f"{up.get('cpu_s', 0):.1f} s, peak RSS {up['maxrss_mib']:.0f} MiB); ceiling on "
+                f"this server: one concurrent s3fs.put of all files {batch['seconds']:.2f} s "
+                f"({loop['seconds'] / batch['seconds']:.2f}x the loop, {conc(batch_req, batch['seconds'])}"
+                f"); moto CPU per request {server_ms.get('batch', 0):.1f} ms (s3fs.put), "
+                f"{server_ms.get('artiflow', 0):.1f} ms (artiflow) on a {os.cpu_count()}-core "
+                f"machine at load {os.getloadavg()[0]:.1f}",
             )
             gdst = b.work / "s3-getloop"
             rmtree(gdst)
