@@ -247,6 +247,8 @@ class FileRun:
     size: int
     cp: list[float] = field(default_factory=list)
     b3: list[float] = field(default_factory=list)
+    cp_cpu: list[float] = field(default_factory=list)
+    b3_cpu: list[float] = field(default_factory=list)
     log: Series = field(default_factory=Series)
     relog: Series = field(default_factory=Series)
     download: Series = field(default_factory=Series)
@@ -268,7 +270,7 @@ def measure_files(b: Scale, data: Path, n: int, size: int, reps: int) -> FileRun
         out = b.work / f"cp-{tag}"
         rmtree(out)
         ready(data)
-        fr.cp.append(base.timed_cmd(["cp", "-r", str(data), str(out)]))
+        fr.cp.append(base.timed_cmd(["cp", "-r", str(data), str(out)], fr.cp_cpu))
         rmtree(out)
         home = b.work / f"af-{tag}-{i}"
         rmtree(home)
@@ -286,7 +288,9 @@ def measure_files(b: Scale, data: Path, n: int, size: int, reps: int) -> FileRun
         ready(root)
         fr.verify.add(ops("verify", "--home", home, "ds:latest", root))
         ready(data)
-        fr.b3.append(ops("b3-loop", data)["seconds"])
+        r = ops("b3-loop", data)
+        fr.b3.append(r["seconds"])
+        fr.b3_cpu.append(r["cpu_s"])
         rmtree(dst)
         rmtree(home)
         print(
@@ -310,7 +314,8 @@ def report_ratios(b: Scale, prefix: str, fr: FileRun) -> None:
             f"{prefix}_{op}_vs_{ref}",
             best(ours) / best(theirs),
             f"{label}: artiflow {op} {fmt_s(ours)} ({spread(ours)}) vs {who} {fmt_s(theirs)} "
-            f"({spread(theirs)}); peak RSS {max(getattr(fr, op).rss):.0f} MiB",
+            f"({spread(theirs)}); peak RSS {max(getattr(fr, op).rss):.0f} MiB"
+            + base.cpu_note(getattr(fr, op).cpu, fr.cp_cpu if ref == "cp" else fr.b3_cpu, who),
         )
 
 
