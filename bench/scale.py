@@ -360,6 +360,14 @@ def group_files(b: Scale) -> None:
             cells.append(f"{best(xs) / r.n * 1e6:.1f}")
         name = {"cp": "cp -r", "b3": "BLAKE3 loop"}.get(op, op)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    # CPU time (user + system) per file: what a busy machine disturbs least
+    for op in (*OPS_FILES, "cp", "b3"):
+        cells = []
+        for r in runs:
+            xs = r.cp_cpu if op == "cp" else r.b3_cpu if op == "b3" else getattr(r, op).cpu
+            cells.append(f"{best(xs) / r.n * 1e6:.1f}" if xs else "n/a")
+        name = {"cp": "cp -r", "b3": "BLAKE3 loop"}.get(op, op)
+        lines.append(f"| {name} (CPU) | " + " | ".join(cells) + " |")
     b.note("\n".join(lines))
     for op in OPS_FILES:
         per_top = best(top.side(op)) / top.n
