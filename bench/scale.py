@@ -693,9 +693,11 @@ def group_s3(b: Scale) -> None:
             gdst = b.work / "s3-getloop"
             rmtree(gdst)
             get, get_req = phase(
-                lambda: ops("s3-get-loop", endpoint, f"s3://{bucket}/loop", gdst, env=env)
+                lambda: ops("s3-get-loop", endpoint, f"s3://{bucket}/batch", gdst, env=env)
             )
             rmtree(gdst)
+            if get["files"] != n:
+                raise DriverError(f"the get loop found {get['files']} objects, not {n}")
             dst = b.work / "s3-dl"
             rmtree(dst)
             dl, dl_req = phase(
