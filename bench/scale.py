@@ -547,10 +547,14 @@ def contend(b: Scale, db: str, url: str | None) -> None:
     rate = commits / (t1 - t0) if t1 > t0 else 0.0
     p50 = sorted(o["lat_p50_ms"] for o in outs)
     p99 = max((o["lat_p99_ms"] for o in outs), default=0.0)
+    cpu = sum(o.get("cpu_s", 0.0) for o in outs)
     detail = (
         f"{a.writers} processes x {a.commits} versions of 1 file into one collection: "
         f"{commits} commits in {t1 - t0:.2f} s, {len(errors)} errors; per-log latency p50 "
-        f"{p50[len(p50) // 2] if p50 else 0:.1f} ms (median of the writers), p99 {p99:.1f} ms"
+        f"{p50[len(p50) // 2] if p50 else 0:.1f} ms (median of the writers), p99 {p99:.1f} ms; "
+        f"writers' CPU {cpu:.1f} s = {cpu / max(1, commits) * 1000:.0f} ms per commit on "
+        f"{os.cpu_count()} cores (ceiling {os.cpu_count() or 1} / CPU per commit = "
+        f"{(os.cpu_count() or 1) * max(1, commits) / cpu if cpu else 0:.0f}/s if nothing else ran)"
     )
     if errors:
         detail += "; first error: " + errors[0]

@@ -187,6 +187,7 @@ def cmd_writer(home: str, db_url: str | None, name: str, count: int, go: str) ->
     while not os.path.exists(go):
         time.sleep(0.005)
     t_start = time.time()
+    c0 = cpu_now()
     ok, errors, lat = 0, [], []
     for p in paths:
         t0 = time.perf_counter()
@@ -200,6 +201,7 @@ def cmd_writer(home: str, db_url: str | None, name: str, count: int, go: str) ->
         lat.append(time.perf_counter() - t0)
     emit(
         seconds=time.time() - t_start,
+        cpu_s=cpu_now() - c0,
         t_start=t_start,
         t_end=time.time(),
         commits=ok,
