@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -783,13 +784,12 @@ def deferred_deletes_bg(work: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 trash.rename(gone)
                 trash.mkdir()
+                nice = [x for x in ("nice", "ionice") if shutil.which(x)]
+                prefix = (["nice", "-n", "19"] if "nice" in nice else []) + (
+                    ["ionice", "-c", "3"] if "ionice" in nice else []
+                )
                 subprocess.Popen(
-                    [
-                        "sh",
-                        "-c",
-                        'nice -n 19 ionice -c 3 sh -c \'chmod -R u+w "$0"; rm -rf "$0"\'',
-                        str(gone),
-                    ],
+                    [*prefix, "sh", "-c", 'chmod -R u+w "$1"; rm -rf "$1"', "sh", str(gone)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
