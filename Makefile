@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-floor check-dist lint format bench install clean
+.PHONY: demo test test-floor check-dist lint format bench bench-scale install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# 1M files, a 1M-version catalog, contention, a 20 ms store (long: generates data once
+# under bench/.work/data; `bench/scale.py --smoke` or `--scale 0.1` for a short run)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py $(BENCH_SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) build dist *.egg-info

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -46,3 +48,55 @@ def test_bench_resolve_smoke(tmp_path: Path) -> None:
     table = results.read_text()
     assert "| `resolve_p50` |" in table
     assert "cores" in table
+
+
+@pytest.mark.timeout(600)  # under a minute idle; minutes on a loaded 2-core machine
+def test_bench_scale_smoke(tmp_path: Path) -> None:
+    """``bench/scale.py --smoke``: every scale case prints its RATIO line, none errors.
+
+    Runs every group (files ladder, dvc, SQL-generated catalog on SQLite and, when a server is
+    reachable, PostgreSQL, 4 contending writers, moto behind the latency proxy) at tiny sizes;
+    under a minute on an idle 2-core machine. The numbers are not judged here, only that each
+    case measured one (dvc and PostgreSQL may SKIP when absent, with the reason).
+    """
+    scale = REPO / "bench" / "scale.py"
+    listed = subprocess.run(
+        [sys.executable, str(scale), "--list"], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    names = [line.split()[1] for line in listed if line.strip()]
+    assert len(names) >= 30 and "catalog_resolve_p99_pg" in names
+    results = tmp_path / "results-scale.md"
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(scale),
+                "--smoke",
+                "--work",
+                str(tmp_path / "work"),
+                "--results",
+                str(results),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=570,
+            cwd=REPO,
+        )
+    except subprocess.TimeoutExpired as exc:  # a loaded machine: say so rather than hang
+        pytest.fail(f"bench/scale.py --smoke took over 570 s: {exc.stdout!r}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {
+        line.split()[1]: line.split()
+        for line in proc.stdout.splitlines()
+        if line.startswith("RATIO ")
+    }
+    assert sorted(lines) == sorted(names), proc.stdout
+    for name, (_, _, value, _target, status) in lines.items():
+        assert status in ("PASS", "FAIL", "SKIP"), (name, proc.stdout)
+        if status != "SKIP":
+            assert value != "n/a", (name, proc.stdout)
+        else:
+            assert name.startswith("dvc_") or name.endswith("_pg"), (name, proc.stdout)
+    assert "per-file cost" in proc.stdout.lower()
+    table = results.read_text()
+    assert "| `files1m_log_vs_cp` |" in table and "| `s3lat_mem` |" in table
