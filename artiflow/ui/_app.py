@@ -49,6 +49,7 @@ class SecurityHeaders:
 
 
 def _error_handlers(app: FastAPI) -> None:
+    from artiflow import PolicyError, QuarantinedError
     from artiflow import exceptions as exc
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
@@ -68,6 +69,8 @@ def _error_handlers(app: FastAPI) -> None:
         (exc.ArtifactNotFoundError, 404),
         (exc.RunLockError, 404),
         (exc.LockKeptError, 409),
+        (QuarantinedError, 409),
+        (PolicyError, 409),
         (exc.AliasInUseError, 409),
         (exc.ConflictError, 409),
         (exc.ArtifactFinalizedError, 409),

@@ -121,7 +121,8 @@ def get_version(reg: Any, project: str, name: str, selector: str) -> Any:
     if re.fullmatch(r"v[0-9]+", selector) and int(selector[1:]) > MAX_INDEX:
         raise HTTPException(404, f"{project}/{name} has no version {selector}")
     try:
-        return reg.get(f"{project}/{name}:{selector}")
+        # quarantined versions are shown (with their state) so people can investigate them
+        return reg.get(f"{project}/{name}:{selector}", allow_quarantined=True)
     except InvalidRefError as exc:  # project and name match NAME: the selector names nothing
         raise HTTPException(404, f"{project}/{name} has no version {selector!r}: {exc}") from exc
 
@@ -172,6 +173,9 @@ def version_detail(state: UiState, v: Any) -> dict[str, Any]:
     producer = v.logged_by()
     out["producer"] = None if producer is None else ser.run_dict(producer)
     out["consumers"] = [ser.run_dict(r) for r in v.used_by()]
+    quarantine, tainted = v.quarantined, v.tainted_by
+    out["quarantine"] = quarantine.to_dict() if quarantine is not None else None
+    out["tainted_by"] = tainted.to_dict() if tainted is not None and quarantine is None else None
     return out
 
 

@@ -90,6 +90,12 @@ class VersionDetail(VersionOut):
     file_count: int
     producer: RunOut | None = Field(None, description="The run that logged this version.")
     consumers: list[RunOut] = Field(default_factory=list, description="Runs that used it.")
+    quarantine: dict[str, Any] | None = Field(
+        None, description="The active quarantine of this version (ref, reason, by, at), or null."
+    )
+    tainted_by: dict[str, Any] | None = Field(
+        None, description="The nearest quarantined version upstream of it, or null."
+    )
 
 
 class EntryOut(BaseModel):

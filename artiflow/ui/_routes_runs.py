@@ -81,6 +81,26 @@ def get_run_lock(
 
 
 @router.get(
+    "/api/impact/{project}/{name}/{selector}",
+    response_model=dict[str, Any],
+    tags=["lineage"],
+    responses=FOUND,
+)
+def impact(
+    reg: Reg,
+    project: Project,
+    name: Name,
+    selector: Selector,
+    depth: Annotated[int | None, Query(ge=1, le=100, description="Steps downstream.")] = None,
+) -> dict[str, Any]:
+    """Every version built from this one (transitively), the aliases on them and the path to
+    each: the ``artiflow.impact/1`` schema of ``artiflow impact --json`` (docs/bad-data.md)."""
+    v = get_version(reg, project, name, selector)
+    out: dict[str, Any] = reg.impact(ser.pinned_ref(v), depth).to_dict()
+    return out
+
+
+@router.get(
     "/api/lineage/{project}/{name}/{selector}",
     response_model=LineageOut,
     tags=["lineage"],

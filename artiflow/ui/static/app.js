@@ -421,6 +421,20 @@ async function versionPage(project, name, selector, mine) {
     }, 180),
   );
 
+  // what was built from this version (transitively) and the aliases that now point at it
+  const impactBox = h("div", { class: "impact" });
+  const loadImpact = async () => {
+    const imp = await api(`impact/${enc(project)}/${enc(name)}/${enc(v.version)}`);
+    const rows = imp.versions.map((x) =>
+      h("tr", {}, h("td", {}, h("a", { href: link.versionRef(x.ref) }, x.ref)), h("td", { class: "num" }, String(x.depth)), h("td", {}, chips(x.aliases, "alias"))),
+    );
+    impactBox.replaceChildren(
+      h("p", { class: "muted" }, imp.count ? `${imp.count.toLocaleString()} versions built from it; aliases on them: ${imp.aliases.map((a) => `${a.collection}:${a.alias}`).join(", ") || "none"}` : "Nothing was built from it."),
+      imp.count ? table(["Version", "Steps", "Aliases"], rows, "impact-table") : null,
+    );
+    impactBox.dataset.ready = "1";
+  };
+
   const userAliases = v.aliases.filter((a) => a !== "latest");
   const page = h(
     "section",
@@ -443,7 +457,15 @@ async function versionPage(project, name, selector, mine) {
       h("span", { class: "type" }, v.type || ""),
       " ",
       v.state && v.state !== "COMMITTED" ? h("span", { class: `state state-${v.state.toLowerCase()}` }, v.state) : null,
+      v.quarantine ? h("span", { class: "state state-failed quarantine-badge", title: v.quarantine.reason }, "quarantined") : null,
+      v.tainted_by ? h("span", { class: "state state-failed tainted-badge", title: v.tainted_by.reason }, "tainted") : null,
     ),
+    v.quarantine
+      ? h("p", { class: "error quarantine-note" }, `Quarantined by ${v.quarantine.by || "?"} on ${fmtDate(v.quarantine.at)}: ${v.quarantine.reason}. Aliases no longer resolve to it; vN still does.`)
+      : null,
+    v.tainted_by
+      ? h("p", { class: "error tainted-note" }, "Built from ", h("a", { href: link.versionRef(v.tainted_by.ref) }, v.tainted_by.ref), `, quarantined: ${v.tainted_by.reason}`)
+      : null,
     v.description ? h("p", { class: "desc" }, v.description) : null,
     h(
       "p",
@@ -482,6 +504,8 @@ async function versionPage(project, name, selector, mine) {
         v.consumers.length ? h("ul", { class: "plain" }, v.consumers.map((r) => h("li", {}, runLink(r)))) : h("span", { class: "muted" }, "no recorded run"),
       ),
     ),
+    h("h2", {}, "Impact"),
+    impactBox,
     h("h2", {}, "Metadata"),
     Object.keys(v.metadata).length ? metadataTable(v.metadata) : h("p", { class: "muted" }, "No metadata."),
     state.config.allow_writes ? versionEditor(project, name, v) : null,
@@ -489,7 +513,7 @@ async function versionPage(project, name, selector, mine) {
     h("div", { class: "toolbar" }, filesSearch),
     filesBox,
   );
-  await loadFiles();
+  await Promise.all([loadFiles(), loadImpact()]);
   return page;
 }
 
