@@ -625,6 +625,25 @@ class ArtifactVersion:
     def version_tags(self, value: list[str]) -> None:
         self.tags = list(value)
 
+    def update_version_tags(self, version_tags: list[str]) -> ArtifactVersion:
+        """Comet's ``update_version_tags``: make these the tags of this version and save.
+
+        Example:
+            >>> # v.update_version_tags(["reviewed"])
+        """
+        self.tags = list(version_tags)
+        return self.save()
+
+    def update_aliases(self, aliases: list[str]) -> ArtifactVersion:
+        """Comet's ``update_aliases``: make these the aliases of this version and save
+        (``latest`` stays managed by artiflow).
+
+        Example:
+            >>> # v.update_aliases(["production"])
+        """
+        self.aliases = list(aliases)
+        return self.save()
+
     @property
     def artifact_type(self) -> str:
         """Comet's ``artifact_type``: :attr:`type`."""
