@@ -293,3 +293,38 @@ def test_semver_keyword_and_its_older_spelling(reg: Registry) -> None:
     reg.upsert(draft("shards", files={"s0": "0"}), distributed_id="d1")
     done = reg.finish(Artifact("shards"), distributed_id="d1", semver="0.1.0")
     assert str(done.semver) == "0.1.0"
+
+
+def test_the_other_mapped_calls(files: Path, reg: Registry, tmp_path: Path, capsys) -> None:
+    """The rows of the tables whose artiflow call has the W&B name already: checkout, save,
+    delete, listings, lineage, and the CLI lines of the DVC/GTO table."""
+    from artiflow.cli import main
+
+    art = Artifact("ds", type="dataset")
+    art.add_dir(files / "images")
+    v = reg.log(art)
+    out = v.checkout(tmp_path / "co")
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    v.description = "edited"
+    v.metadata["rows"] = 2
+    v.aliases.append("staging")
+    v.tags.append("checked")
+    v.save()
+    again = reg.get("ds:staging")
+    assert (again.description, again.metadata, again.tags) == ("edited", {"rows": 2}, ["checked"])
+    assert [x.version for x in reg.versions("ds")] == ["v0"]
+    assert [c.name for c in reg.collections(type="dataset")] == ["ds"]
+    with reg.run("train") as run:
+        run.use("ds:staging")
+    assert [r.id for r in again.used_by()] == [run.id] and again.logged_by() is None
+    # the CLI lines (artiflow log --semver, alias, get) on the same database and store
+    common = ["--db-url", reg.db_url, "--store-url", reg.store_url]
+    model = files / "model.pkl"
+    assert main([*common, "log", str(model), "--name", "m", "--semver", "1.0.0"]) == 0
+    assert main([*common, "alias", "m:1.0.0", "prod"]) == 0
+    assert main([*common, "get", "m:prod", "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "out" / "model.pkl").read_text() == "weights"
+    assert str(reg.get("m:prod").semver) == "1.0.0"
+    reg.get("ds:v0").delete(delete_aliases=True)
+    assert reg.versions("ds") == []
