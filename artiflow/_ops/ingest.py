@@ -84,9 +84,11 @@ def annotate(entries: dict[str, Entry], artifact: Artifact) -> dict[str, Entry]:
     (a carried-over entry keeps what its version had).
 
     Example:
+        >>> import tempfile
         >>> from artiflow import Artifact
         >>> draft = Artifact("x")
-        >>> draft._assets["raw"] = ({"year": 2024}, "raw-data")
+        >>> _ = draft.add_reference("file://" + tempfile.mkdtemp(), name="raw",
+        ...                         metadata={"year": 2024}, asset_type="raw-data")
         >>> out = annotate({"raw/a.csv": Entry("raw/a.csv", size=1)}, draft)
         >>> out["raw/a.csv"].metadata, out["raw/a.csv"].asset_type
         ({'year': 2024}, 'raw-data')

@@ -114,6 +114,7 @@ def test_wandb_version_calls(files: Path, reg: Registry, tmp_path: Path) -> None
 
 
 def test_wandb_link_and_unlink(files: Path, reg: Registry) -> None:
+    reg.log(draft("churn-model", type="model", files={"old.txt": "0"}))
     art = Artifact("churn-model", type="model")
     art.add_file(files / "model.pkl")
     v = reg.log(art)
@@ -121,8 +122,8 @@ def test_wandb_link_and_unlink(files: Path, reg: Registry) -> None:
     assert member.is_link and member.linked_version == v
     assert (member.ref, member.source_version, member.source_name) == (
         "model-registry/churn:v0",
-        "v0",
-        "churn-model:v0",
+        "v1",
+        "churn-model:v1",
     )
     assert reg.get("model-registry/churn:production") == member
     assert member.get_entry("model.pkl").digest == v.get_entry("model.pkl").digest
@@ -131,7 +132,7 @@ def test_wandb_link_and_unlink(files: Path, reg: Registry) -> None:
     member.unlink()
     with pytest.raises(ArtifactNotFoundError):
         reg.get("model-registry/churn:production")
-    assert reg.get("churn-model:v0").state == "COMMITTED"  # the linked version is untouched
+    assert reg.get("churn-model:v1").state == "COMMITTED"  # the linked version is untouched
 
 
 # ---- Comet ------------------------------------------------------------------------------------
@@ -189,9 +190,14 @@ def test_comet_overwrite_and_label_updates(files: Path, reg: Registry) -> None:
     art.add(files / "images" / "a.png", logical_path="m.bin", overwrite=True)
     art.add_remote(f"file://{files / 'remote'}", logical_path="raw")
     art.add_remote(f"file://{files / 'model.pkl'}", logical_path="raw", overwrite=True)
+    # a removed entry takes its metadata with it (a new entry at its path starts without)
+    art.add_dir(files / "images", name="pics", metadata={"old": True})
+    art.remove("pics")
+    art.add_reference(f"file://{files / 'images'}", name="pics")
     v = reg.log(art)
+    assert [a.metadata for a in v.assets if a.path.startswith("pics/")] == [{}, {}]
     assert v.get_asset("m.bin").metadata == {} and v.get_asset("m.bin").size == 1
-    assert [a.path for a in v.assets if a.remote] == ["raw"]
+    assert [a.path for a in v.assets if a.remote and not a.path.startswith("pics/")] == ["raw"]
     v.update_version_tags(["reviewed"])
     v.update_aliases(["production"])
     again = reg.get("ds:production")
