@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .serialize import run_label, run_node, version_node
-from .states import RunState
 
 if TYPE_CHECKING:
     from .catalog import Catalog, VersionRow
@@ -136,38 +135,9 @@ class LineageGraph:
             >>> LineageGraph(root="version:1").to_openlineage()
             []
         """
-        from .identity import registry_identity
+        from .openlineage import run_events  # spec-exact, typed client when installed
 
-        ident = registry_identity(registry)
-        events = []
-        for run in self.runs():
-            inputs = [self.nodes[s] for s, t, k in self.edges if t == run["id"] and k == "used"]
-            outputs = [self.nodes[t] for s, t, k in self.edges if s == run["id"] and k == "logged"]
-            state = _OPENLINEAGE_STATES.get(run.get("state", ""), "OTHER")
-            job_ns = f"artiflow://{run.get('orchestrator', 'manual')}"
-            job_name = ".".join(
-                x for x in (run.get("pipeline"), run.get("task") or run["name"]) if x
-            )
-            events.append(
-                {
-                    "eventType": state,
-                    "eventTime": run.get("ended_at") or run.get("started_at"),
-                    "producer": producer,
-                    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
-                    "run": {"runId": _uuid_of(run["id"][4:])},
-                    "job": {"namespace": job_ns, "name": job_name},
-                    "inputs": [_ol_dataset(v, producer, ident) for v in inputs],
-                    "outputs": [_ol_dataset(v, producer, ident) for v in outputs],
-                }
-            )
-        return events
-
-
-_OPENLINEAGE_STATES = {
-    RunState.SUCCESS.value: "COMPLETE",
-    RunState.FAILED.value: "FAIL",
-    RunState.RUNNING.value: "RUNNING",
-}
+        return run_events(self, producer, registry)
 
 
 class _RunFields:
@@ -178,32 +148,6 @@ class _RunFields:
         self.name = node.get("name")
         for key in ("pipeline", "pipeline_run", "task", "try_number", "map_index"):
             setattr(self, key, node.get(key))
-
-
-def _uuid_of(hex_id: str) -> str:
-    import uuid
-
-    try:
-        return str(uuid.UUID(hex_id))
-    except ValueError:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, hex_id))
-
-
-def _ol_dataset(node: dict[str, Any], producer: str, registry: str) -> dict[str, Any]:
-    from .identity import openlineage_dataset
-
-    namespace, name = openlineage_dataset(registry, node["project"], node["name"])
-    return {
-        "namespace": namespace,
-        "name": name,
-        "facets": {
-            "version": {
-                "_producer": producer,
-                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
-                "datasetVersion": node["version"],
-            }
-        },
-    }
 
 
 def _build_recursive(

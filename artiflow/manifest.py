@@ -190,6 +190,11 @@ class Entry:
     _version: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @property
+    def bound_version(self) -> Any:
+        """The version this entry was bound to (:meth:`bind`), or None."""
+        return self._version
+
+    @property
     def is_reference(self) -> bool:
         """True when the content lives outside the store (``add_reference``)."""
         return self.ref is not None

@@ -17,7 +17,7 @@ from ..exceptions import ConflictError
 from ._records import COMMITTED, CollectionRecord
 from ._rows import collection_record, now
 from ._tx import Transactions
-from .models import collections, versions
+from .models import aliases, collections, versions
 
 __all__ = ["CollectionsMixin", "collection_filters", "get_or_create_collection", "lock_collection"]
 
@@ -82,8 +82,10 @@ def collection_filters(
     name: str | None = None,
     kind: str | None = None,
     search: str | None = None,
+    in_details: bool = False,
 ) -> Any:
-    """``q`` restricted to the collections matching every given filter."""
+    """``q`` restricted to the collections matching every given filter (``search``: text in the
+    name or project, and with ``in_details`` in the description or type too)."""
     for column, value in (
         (collections.c.type, type),
         (collections.c.project, project),
@@ -93,12 +95,15 @@ def collection_filters(
         if value is not None:
             q = q.where(column == value)
     if search:
-        q = q.where(
-            or_(
-                collections.c.name.ilike(f"%{search}%"),
-                collections.c.project.ilike(f"%{search}%"),
-            )
-        )
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        columns: list[Any] = [collections.c.name, collections.c.project]
+        if in_details:  # the web page's search box: also "project/name", description and type
+            columns += [
+                collections.c.project + "/" + collections.c.name,
+                collections.c.description,
+                collections.c.type,
+            ]
+        q = q.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
     return q
 
 
@@ -141,6 +146,24 @@ class CollectionsMixin(Transactions):
             q = q.limit(limit)
         with self.read() as conn:
             return [collection_record(r, r.n, r.latest) for r in conn.execute(q)]
+
+    def collection_facets(self) -> tuple[list[str], list[str]]:
+        """The artifact types and the projects present, sorted (two ``DISTINCT`` queries)."""
+        with self.read() as conn:
+            types = conn.execute(select(collections.c.type).distinct()).scalars()
+            projects = conn.execute(select(collections.c.project).distinct()).scalars()
+            return sorted(t for t in types if t), sorted(projects)
+
+    def collection_aliases(self, collection_id: int) -> dict[str, int]:
+        """Every alias of a collection and the index of the version holding it (one query)."""
+        q = (
+            select(aliases.c.alias, versions.c.idx)
+            .join(versions, versions.c.id == aliases.c.version_id)
+            .where(aliases.c.collection_id == collection_id)
+            .order_by(aliases.c.alias)
+        )
+        with self.read() as conn:
+            return {alias: idx for alias, idx in conn.execute(q)}
 
     def count_collections(
         self, *, type: str | None = None, project: str | None = None, search: str | None = None

@@ -183,6 +183,7 @@ class PagesMixin(Transactions):
         project: str | None = None,
         search: str | None = None,
         kind: str | None = None,
+        in_details: bool = False,
         limit: int = 50,
         offset: int = 0,
         cursor: str | None = None,
@@ -191,7 +192,8 @@ class PagesMixin(Transactions):
         """One page of collections sorted by project and name (keyset on both), each with its
         number of committed versions and latest index (counted for the page's rows only)."""
         _check(limit, offset)
-        filters = {"type": type, "project": project, "search": search, "kind": kind}
+        filters: dict[str, Any] = {"type": type, "project": project, "search": search}
+        filters.update(kind=kind, in_details=in_details)
         q = collection_filters(select(collections), **filters)
         if cursor is not None:
             p, nm = decode_cursor("collections", cursor)

@@ -20,9 +20,11 @@ from ._runtime import (
     distributed_id,
     use_artifact,
 )
-from .assets import alias_asset, alias_uri, artifact_asset, artifact_uri
+from .assets import alias_asset, alias_uri, artifact_alias, artifact_asset, artifact_uri
 from .base import ArtifactOperator, ArtifactOperatorMixin
 from .decorator import ArtifactCommitOperator, ArtifactDecoratedOperator, artifact_task
+from .event_trigger import ArtifactEventTrigger
+from .hooks import ArtiflowHook
 from .lineage import OpenLineageMixin, lineage_datasets
 from .operators import LogArtifactOperator, PromoteArtifactOperator
 from .sensors import ArtifactSensor, ArtifactTrigger
@@ -31,16 +33,19 @@ __all__ = [
     "XCOM_KEY",
     "ArtifactCommitOperator",
     "ArtifactDecoratedOperator",
+    "ArtifactEventTrigger",
     "ArtifactOperator",
     "ArtifactOperatorMixin",
     "ArtifactSensor",
     "ArtifactTrigger",
+    "ArtiflowHook",
     "LogArtifactOperator",
     "OpenLineageMixin",
     "PromoteArtifactOperator",
     "TaskArtifacts",
     "alias_asset",
     "alias_uri",
+    "artifact_alias",
     "artifact_asset",
     "artifact_task",
     "artifact_uri",

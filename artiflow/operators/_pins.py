@@ -96,6 +96,9 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
             uri = str(getattr(asset, "uri", "") or "")
             parts = parse_airflow_asset_uri(uri)
             extra = dict(getattr(ev, "extra", None) or {})
+            if not extra.get("ref") and isinstance(extra.get("payload"), Mapping):
+                # an AssetWatcher's event: {"from_trigger": True, "payload": <trigger event>}
+                extra = dict(extra["payload"])
             if parts is None or not extra.get("ref"):
                 continue  # not an artiflow asset, or an event without artiflow's extra
             if parts.registry not in (None, registry):

@@ -34,7 +34,14 @@ from artiflow.refs import parse_ref
 from ._pins import replay_source, trigger_pins
 from ._registry import get_registry, registry_identity
 from ._specs import normalize_outputs
-from .assets import alias_uri, artifact_uri, event_extra, same_asset, split_uri
+from .assets import (
+    alias_uri,
+    artifact_uri,
+    event_extra,
+    is_artifact_alias,
+    same_asset,
+    split_uri,
+)
 
 if TYPE_CHECKING:
     from artiflow import ArtifactVersion, Registry
@@ -179,6 +186,7 @@ def airflow_task_context(
     run_name: str | None = None,
     info: Mapping[str, Any] | None = None,
     upstream: Any = None,
+    conn_id: str | None = None,
 ) -> TaskContext:
     """The runtime's :class:`~artiflow._tasking.TaskContext` of an Airflow task instance.
 
@@ -193,7 +201,7 @@ def airflow_task_context(
     map_index = int(map_index if map_index is not None else -1)
     try_number = int(getattr(ti, "try_number", 1) or 1)
     run_info = dict(info or {})
-    triggers = trigger_pins(ctx.get("triggering_asset_events"), registry=registry_identity())
+    triggers = trigger_pins(ctx.get("triggering_asset_events"), registry=registry_identity(conn_id))
     if triggers.events:
         run_info["triggered_by"] = triggers.events
         run_info["trigger_pins"] = dict(triggers.pins)
@@ -259,8 +267,13 @@ class TaskArtifacts(TaskExecution):
         run_name: str | None = None,
         registry: Registry | None = None,
         info: Mapping[str, Any] | None = None,
+        conn_id: str | None = None,
     ) -> None:
         self.operator = operator
+        #: the Airflow connection of the registry (None: the default, see ``_registry``)
+        self.conn_id = (
+            conn_id if conn_id is not None else getattr(operator, "artiflow_conn_id", None)
+        )
         self.context = context
         ti = context["ti"]
         task_context = airflow_task_context(
@@ -269,12 +282,13 @@ class TaskArtifacts(TaskExecution):
             run_name=run_name,
             info={"operator": type(operator).__name__, **dict(info or {})},
             upstream=UpstreamTasks(self.upstream_producers),
+            conn_id=self.conn_id,
         )
         super().__init__(
             task_context,
             inputs=inputs,
             outputs=outputs,
-            registry=registry if registry is not None else get_registry,
+            registry=registry if registry is not None else self._connected_registry,
             download=download,
             collaborative=collaborative,
             collect_events=True,
@@ -287,6 +301,9 @@ class TaskArtifacts(TaskExecution):
         #: collaborative generation / files of each output part this try upserted
         self.generations: dict[str, int] = {}
         self.part_files: dict[str, list[str]] = {}
+
+    def _connected_registry(self) -> Registry:
+        return get_registry(self.conn_id)
 
     def __repr__(self) -> str:
         return f"<TaskArtifacts {self.dag_id}/{self.run_id}/{self.task_id}[{self.map_index}]>"
@@ -365,34 +382,41 @@ class TaskArtifacts(TaskExecution):
     def publish(self) -> None:
         """Push the XCom payload and set asset-event extras from this try's registry events.
 
-        Artiflow outlets for which nothing happened (no new version, no alias move) are removed
-        from the task's outlets for this try, so no empty asset event is emitted for them.
+        Declared artiflow Asset outlets for which nothing happened (no new version, no alias
+        move) are left out of this try's outlets, so no empty asset event is emitted for them
+        (Airflow emits one for every declared Asset outlet). Assets known only at run time go
+        through the task's :func:`~artiflow.operators.assets.artifact_alias` outlets.
         """
         ti = self.context["ti"]
         ti.xcom_push(key=XCOM_KEY, value=self.xcom_payload())
         self.emit_asset_events()
 
     def emit_asset_events(self) -> set[str]:
-        """Turn registry events of this try into extras on the declared artiflow outlets."""
+        """Turn registry events of this try into extras on the declared artiflow outlets, and
+        into ``outlet_events[alias].add(Asset(uri), extra=...)`` on the task's artiflow
+        AssetAliases for the assets no declared outlet names (run-time assets)."""
         op = self.operator
         outlets = list(getattr(op, "outlets", None) or [])
         declared = [o for o in outlets if split_uri(getattr(o, "uri", ""))]
+        aliases = [o for o in outlets if is_artifact_alias(o)]
         extras: dict[str, dict[str, Any]] = {}
         run_id = self.run.id if self.run is not None else None
-        ident = registry_identity()
+        ident = registry_identity(self.conn_id)
         for ev in self.events:
             if getattr(ev, "run_id", None) not in (None, run_id) or ev.version is None:
                 continue  # another run's event (a thread sharing the registry), or an unalias
             collection = f"{ev.project}/{ev.name}"
             if ev.kind == "version.created":
-                extras[artifact_uri(collection)] = event_extra(ev, run_id=run_id, registry=ident)
+                extras[artifact_uri(collection, registry=ident)] = event_extra(
+                    ev, run_id=run_id, registry=ident
+                )
                 for a in ev.aliases or ():
                     if a != "latest":
-                        extras[alias_uri(collection, a)] = event_extra(
+                        extras[alias_uri(collection, a, registry=ident)] = event_extra(
                             ev, alias=a, run_id=run_id, registry=ident
                         )
             elif ev.kind == "alias.moved" and ev.alias:
-                extras[alias_uri(collection, ev.alias)] = event_extra(
+                extras[alias_uri(collection, ev.alias, registry=ident)] = event_extra(
                     ev, alias=ev.alias, previous=ev.previous, run_id=run_id, registry=ident
                 )
         emitted: set[str] = set()
@@ -400,8 +424,20 @@ class TaskArtifacts(TaskExecution):
         for uri, extra in extras.items():
             assets = [o for o in declared if same_asset(o.uri, uri)]
             if not assets:
-                if not uri.endswith("/alias/latest"):
-                    log.info("artiflow: no outlet declared for %s; no asset event", uri)
+                if uri.endswith("/alias/latest"):
+                    continue
+                if aliases and outlet_events is not None:
+                    from airflow.sdk import Asset
+
+                    for alias in aliases:  # a run-time asset, through the AssetAlias
+                        outlet_events[alias].add(Asset(uri), extra=extra)
+                    emitted.add(uri)
+                else:
+                    log.info(
+                        "artiflow: no outlet declared for %s (declare it, or add "
+                        "artifact_alias() to the outlets); no asset event",
+                        uri,
+                    )
                 continue
             for asset in assets:
                 if outlet_events is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 from artiflow.identity import AIRFLOW_SCHEME, airflow_asset_uri, parse_airflow_asset_uri
 from artiflow.refs import parse_ref
@@ -32,17 +32,22 @@ from artiflow.refs import parse_ref
 from ._registry import default_project, registry_identity
 
 __all__ = [
+    "ALIAS_PREFIX",
     "SCHEME",
     "alias_asset",
     "alias_uri",
+    "artifact_alias",
     "artifact_asset",
     "artifact_uri",
     "event_extra",
+    "is_artifact_alias",
     "same_asset",
     "split_uri",
 ]
 
 SCHEME = AIRFLOW_SCHEME
+#: the name of every artiflow AssetAlias starts so (``artiflow:<registry>[:<label>]``)
+ALIAS_PREFIX = "artiflow:"
 
 
 def _collection(ref: str, project: str | None) -> tuple[str, str]:
@@ -96,6 +101,33 @@ def alias_asset(
         'x-artiflow://prod/default/churn-model/alias/production'
     """
     return Asset(alias_uri(ref, alias, project, registry), **kwargs)
+
+
+def artifact_alias(label: str | None = None, registry: str | None = None) -> AssetAlias:
+    """An :class:`~airflow.sdk.AssetAlias` for the assets an artifact task only knows at run
+    time: put it in ``outlets=[...]`` and every registry event of the try that no declared
+    Asset outlet receives (a version logged or an alias moved by the task's own code) becomes
+    ``outlet_events[alias].add(Asset(uri), extra=...)``. Consumers schedule on the Asset
+    (``schedule=[alias_asset("model", "staging")]``) or on the alias itself.
+
+    Example:
+        >>> artifact_alias(registry="prod").name
+        'artiflow:prod'
+        >>> artifact_alias("models", registry="prod").name
+        'artiflow:prod:models'
+    """
+    name = f"{ALIAS_PREFIX}{registry or registry_identity()}"
+    return AssetAlias(name=f"{name}:{label}" if label else name)
+
+
+def is_artifact_alias(outlet: Any) -> bool:
+    """Whether ``outlet`` is an artiflow :func:`artifact_alias`.
+
+    Example:
+        >>> is_artifact_alias(artifact_alias(registry="prod")), is_artifact_alias(object())
+        (True, False)
+    """
+    return isinstance(outlet, AssetAlias) and outlet.name.startswith(ALIAS_PREFIX)
 
 
 def split_uri(uri: str) -> tuple[str, str, str | None] | None:

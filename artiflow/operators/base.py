@@ -33,7 +33,8 @@ __all__ = ["ArtifactOperator", "ArtifactOperatorMixin"]
 class ArtifactOperatorMixin(OpenLineageMixin):
     """Adds ``inputs``/``outputs`` to an operator (put it before the operator class).
 
-    Override :meth:`execute_artifacts` (it receives ``{param: ArtifactVersion}`` and
+    ``artiflow_conn_id`` names the registry's Airflow connection (see
+    :class:`~artiflow.operators.hooks.ArtiflowHook`). Override :meth:`execute_artifacts` (it receives ``{param: ArtifactVersion}`` and
     ``{param: Artifact draft}``); by default it calls the operator's own ``execute`` with
     ``self.artiflow`` set, so an existing operator's ``execute`` can read
     ``self.artiflow.inputs`` and fill ``self.artiflow.drafts``.
@@ -49,11 +50,12 @@ class ArtifactOperatorMixin(OpenLineageMixin):
         inputs: Mapping[str, Any] | None = None,
         outputs: Mapping[str, Any] | None = None,
         download_inputs: bool = True,
+        artiflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         ins = normalize_inputs(inputs)
         outs = normalize_outputs(outputs)
-        inlets, outlets = assets_for(ins, outs)
+        inlets, outlets = assets_for(ins, outs, artiflow_conn_id)
         kwargs["inlets"] = unique_assets([*_as_list(kwargs.get("inlets")), *inlets])
         kwargs["outlets"] = unique_assets([*_as_list(kwargs.get("outlets")), *outlets])
         super().__init__(**kwargs)
@@ -61,6 +63,8 @@ class ArtifactOperatorMixin(OpenLineageMixin):
         self.artiflow_inputs = ins
         self.artiflow_outputs = outs
         self.download_inputs = download_inputs
+        #: the Airflow connection of the registry (None: ``artiflow_default`` / environment)
+        self.artiflow_conn_id = artiflow_conn_id
         self._artiflow: TaskArtifacts | None = None
 
     @property

@@ -34,6 +34,7 @@ from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 from artiflow._tasking import check_overlap, check_parameters
 
+from ._registry import registry_identity
 from ._runtime import XCOM_KEY, TaskArtifacts, distributed_id
 from ._specs import normalize_inputs, normalize_outputs
 from .assets import alias_asset, artifact_asset, unique_assets
@@ -63,19 +64,27 @@ def _without_params(fn: Callable[..., Any], names: set[str]) -> Callable[..., An
     return stand_in
 
 
-def assets_for(inputs: Mapping[str, str], outputs: Mapping[str, Mapping[str, Any]]) -> tuple:
-    """The inlet and outlet Assets of an artifact task (computed at parse time).
+def assets_for(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, Mapping[str, Any]],
+    conn_id: str | None = None,
+) -> tuple:
+    """The inlet and outlet Assets of an artifact task (computed at parse time), in the
+    registry of connection ``conn_id`` (None: the default; see ``registry_identity``).
 
     Example:
         >>> inl, outl = assets_for({"a": "ds:latest"}, {"m": {"name": "model", "aliases": ["prod"]}})
         >>> [a.uri.split("/", 3)[3] for a in inl], [a.uri.split("/", 3)[3] for a in outl]
         (['default/ds'], ['default/model', 'default/model/alias/prod'])
     """
-    inlets = [artifact_asset(ref) for ref in inputs.values()]
+    ident = registry_identity(conn_id)
+    inlets = [artifact_asset(ref, registry=ident) for ref in inputs.values()]
     outlets = []
     for out in outputs.values():
-        outlets.append(artifact_asset(out["name"]))
-        outlets.extend(alias_asset(out["name"], a) for a in out.get("aliases") or ())
+        outlets.append(artifact_asset(out["name"], registry=ident))
+        outlets.extend(
+            alias_asset(out["name"], a, registry=ident) for a in out.get("aliases") or ()
+        )
     return unique_assets(inlets), unique_assets(outlets)
 
 
@@ -100,6 +109,7 @@ class ArtifactDecoratedOperator(OpenLineageMixin, _PythonDecoratedOperator):
         outputs: Mapping[str, Any] | None = None,
         artiflow_collaborative: bool = False,
         download_inputs: bool = True,
+        artiflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         ins = normalize_inputs(inputs)
@@ -116,6 +126,7 @@ class ArtifactDecoratedOperator(OpenLineageMixin, _PythonDecoratedOperator):
         self.artiflow_outputs = outs
         self.artiflow_collaborative = artiflow_collaborative
         self.download_inputs = download_inputs
+        self.artiflow_conn_id = artiflow_conn_id
         # Run the real function (with the injected parameters) at execution time.
         self.python_callable = original
         self._artiflow: TaskArtifacts | None = None
@@ -174,11 +185,13 @@ class ArtifactCommitOperator(OpenLineageMixin, BaseOperator):
         *,
         mapped_task_id: str,
         outputs: Mapping[str, Any],
+        artiflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         outs = normalize_outputs(outputs)
-        kwargs.setdefault("outlets", assets_for({}, outs)[1])
+        kwargs.setdefault("outlets", assets_for({}, outs, artiflow_conn_id)[1])
         super().__init__(**kwargs)
+        self.artiflow_conn_id = artiflow_conn_id
         self.mapped_task_id = mapped_task_id
         self.artiflow_outputs = outs
         self.artiflow_inputs: dict[str, str] = {}
@@ -329,6 +342,7 @@ class _ArtifactTaskDecorator(_TaskDecorator):
             task_id=f"{mapped.task_id.rsplit('.', 1)[-1]}__commit",
             mapped_task_id=mapped.task_id,
             outputs=outputs,
+            artiflow_conn_id=self.kwargs.get("artiflow_conn_id"),
             dag=mapped.dag,
             task_group=mapped.task_group,
         )
@@ -345,6 +359,7 @@ def artifact_task(
     inputs: Mapping[str, Any] | None = None,
     outputs: Mapping[str, Any] | None = None,
     multiple_outputs: bool | None = None,
+    artiflow_conn_id: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """Make a function an artifact-aware Airflow task (also available as ``@task.artiflow``).
@@ -354,7 +369,9 @@ def artifact_task(
     ``artiflow.Output(name, type=..., aliases=..., tags=..., metadata=...)``. Every other keyword
     goes to Airflow (``retries``, ``pool``, ``task_id``...). Each output is an outlet Asset
     (``x-artiflow://<registry>/<project>/<name>``, plus one per alias declared on the output) and each
-    input an inlet, set at parse time.
+    input an inlet, set at parse time. ``artiflow_conn_id`` names the Airflow connection of
+    the registry (type ``artiflow``; default ``artiflow_default``, then the ``ARTIFLOW_*``
+    environment, see :class:`~artiflow.operators.hooks.ArtiflowHook`).
 
     Example:
         >>> from artiflow import Output
@@ -370,12 +387,14 @@ def artifact_task(
     """
     ins = normalize_inputs(inputs)
     outs = normalize_outputs(outputs)
-    inlets, outlets = assets_for(ins, outs)
+    inlets, outlets = assets_for(ins, outs, artiflow_conn_id)
     kwargs["inlets"] = unique_assets([*(kwargs.get("inlets") or []), *inlets])
     kwargs["outlets"] = unique_assets([*(kwargs.get("outlets") or []), *outlets])
     if multiple_outputs is None:
         multiple_outputs = attr.NOTHING  # type: ignore[assignment]
     factory_kwargs = {"inputs": ins, "outputs": outs, **kwargs}
+    if artiflow_conn_id is not None:
+        factory_kwargs["artiflow_conn_id"] = artiflow_conn_id
 
     def wrap(fn: Callable[..., Any]) -> Any:
         _without_params(fn, set(ins) | set(outs))  # fail early on unknown parameter names

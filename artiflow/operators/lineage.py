@@ -24,9 +24,9 @@ from ._registry import default_project, registry_identity
 __all__ = ["OpenLineageMixin", "lineage_datasets"]
 
 
-def _dataset(ref: str, version: Any | None) -> dict[str, Any]:
+def _dataset(ref: str, version: Any | None, registry: str) -> dict[str, Any]:
     r = parse_ref(ref, default_project=default_project())
-    namespace, name = openlineage_dataset(registry_identity(), r.project, r.name)
+    namespace, name = openlineage_dataset(registry, r.project, r.name)
     data: dict[str, Any] = {"namespace": namespace, "name": name}
     if version is not None:
         data["version"] = version.version
@@ -39,6 +39,7 @@ def lineage_datasets(
     outputs: Mapping[str, Mapping[str, Any]],
     used: Mapping[str, Any],
     produced: Mapping[str, Any],
+    registry: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Plain-dict OpenLineage datasets of a task: ``{"inputs": [...], "outputs": [...]}``.
 
@@ -48,10 +49,11 @@ def lineage_datasets(
         >>> lineage_datasets({}, {"m": {"name": "team/model"}}, {}, {})["outputs"]  # doctest: +ELLIPSIS
         [{'namespace': 'artiflow://.../team', 'name': 'model'}]
     """
-    ins = [_dataset(ref, used.get(p)) for p, ref in inputs.items()]
+    ident = registry or registry_identity()
+    ins = [_dataset(ref, used.get(p), ident) for p, ref in inputs.items()]
     # inputs recorded at run time without a declaration (e.g. the commit task)
-    ins += [_dataset(v.ref, v) for p, v in used.items() if p not in inputs]
-    outs = [_dataset(o["name"], produced.get(p)) for p, o in outputs.items()]
+    ins += [_dataset(v.ref, v, ident) for p, v in used.items() if p not in inputs]
+    outs = [_dataset(o["name"], produced.get(p), ident) for p, o in outputs.items()]
     return {"inputs": ins, "outputs": outs}
 
 
@@ -63,11 +65,23 @@ def _operator_lineage(data: dict[str, list[dict[str, Any]]]) -> Any:
     except ImportError:  # the provider is not installed
         return None
 
+    from artiflow.openlineage import FACET_KEY, artiflow_facet_class
+
+    facet = artiflow_facet_class()
+
     def build(d: dict[str, Any]) -> Any:
         facets: dict[str, Any] = {}
         if "version" in d:
             facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
                 datasetVersion=d["version"]
+            )
+            # namespace artiflow://<registry>/<project> (artiflow.identity.openlineage_dataset)
+            registry, _, project = d["namespace"].split("://", 1)[-1].partition("/")
+            facets[FACET_KEY] = facet(
+                ref=f"{project}/{d['name']}:{d['version']}",
+                version=d["version"],
+                digest=d.get("digest"),
+                registry=registry,
             )
         return Dataset(namespace=d["namespace"], name=d["name"], facets=facets)
 
@@ -98,6 +112,7 @@ class OpenLineageMixin:
             getattr(self, "artiflow_outputs", {}) or {},
             used,
             produced,
+            registry_identity(getattr(self, "artiflow_conn_id", None)),
         )
 
     def get_openlineage_facets_on_start(self) -> Any:

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from artiflow.refs import parse_ref, validate_alias
 
+from ._registry import registry_identity
 from .assets import alias_asset
 from .base import ArtifactOperator
 
@@ -127,9 +128,10 @@ class PromoteArtifactOperator(ArtifactOperator):
         if on_fail not in ("skip", "fail"):
             raise ValueError("on_fail must be 'skip' or 'fail'")
         r = parse_ref(ref)
+        ident = registry_identity(kwargs.get("artiflow_conn_id"))
         outlets = [
             *(kwargs.pop("outlets", None) or []),
-            alias_asset(f"{r.project}/{r.name}", alias),
+            alias_asset(f"{r.project}/{r.name}", alias, registry=ident),
         ]
         super().__init__(
             inputs={"candidate": ref}, outlets=outlets, download_inputs=False, **kwargs

@@ -26,23 +26,25 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from artiflow.refs import parse_ref
 
-from ._registry import get_registry
+from ._registry import get_registry, registry_identity
 from .assets import alias_asset, artifact_asset
 
 __all__ = ["ArtifactSensor", "ArtifactTrigger", "check_artifact"]
 
 
-def _current(ref: str) -> dict[str, Any] | None:
+def _current(ref: str, conn_id: str | None = None) -> dict[str, Any] | None:
     from artiflow.exceptions import ArtifactNotFoundError
 
     try:
-        v = get_registry().get(ref)
+        v = get_registry(conn_id).get(ref)
     except ArtifactNotFoundError:
         return None
     return {"ref": v.ref, "version": v.version, "index": v.index, "digest": v.digest}
 
 
-def check_artifact(ref: str, baseline: str | None) -> dict[str, Any] | None:
+def check_artifact(
+    ref: str, baseline: str | None, conn_id: str | None = None
+) -> dict[str, Any] | None:
     """Return the version ``ref`` resolves to if it differs from (or is newer than) ``baseline``.
 
     ``baseline`` is a version string (``"v3"``) or None. For ``latest`` a version counts as new
@@ -52,7 +54,7 @@ def check_artifact(ref: str, baseline: str | None) -> dict[str, Any] | None:
         >>> check_artifact("no-such-collection", None) is None  # doctest: +SKIP
         True
     """
-    cur = _current(ref)
+    cur = _current(ref, conn_id)
     if cur is None:
         return None
     if baseline is None:
@@ -72,8 +74,15 @@ class ArtifactTrigger(BaseTrigger):
         'artiflow.operators.sensors.ArtifactTrigger'
     """
 
-    def __init__(self, ref: str, baseline: str | None, poll_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        ref: str,
+        baseline: str | None,
+        poll_interval: float = 30.0,
+        artiflow_conn_id: str | None = None,
+    ) -> None:
         super().__init__()
+        self.artiflow_conn_id = artiflow_conn_id
         self.ref = ref
         self.baseline = baseline
         self.poll_interval = float(poll_interval)
@@ -81,12 +90,19 @@ class ArtifactTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"ref": self.ref, "baseline": self.baseline, "poll_interval": self.poll_interval},
+            {
+                "ref": self.ref,
+                "baseline": self.baseline,
+                "poll_interval": self.poll_interval,
+                "artiflow_conn_id": self.artiflow_conn_id,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
-            found = await asyncio.to_thread(check_artifact, self.ref, self.baseline)
+            found = await asyncio.to_thread(
+                check_artifact, self.ref, self.baseline, self.artiflow_conn_id
+            )
             if found is not None:
                 yield TriggerEvent({"status": "success", **found})
                 return
@@ -109,21 +125,24 @@ class ArtifactSensor(BaseSensorOperator):
         ref: str,
         since: str | None = None,
         deferrable: bool = False,
+        artiflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         r = parse_ref(ref)
+        ident = registry_identity(artiflow_conn_id)
         if r.version_index is not None:
             raise ValueError(f"ArtifactSensor: {ref!r} names a fixed version; wait on an alias")
         inlet = (
-            artifact_asset(f"{r.project}/{r.name}")
+            artifact_asset(f"{r.project}/{r.name}", registry=ident)
             if r.is_latest
-            else alias_asset(f"{r.project}/{r.name}", r.selector)
+            else alias_asset(f"{r.project}/{r.name}", r.selector, registry=ident)
         )
         kwargs["inlets"] = [*(kwargs.get("inlets") or []), inlet]
         super().__init__(**kwargs)
         self.ref = ref
         self.since = since
         self.deferrable = deferrable
+        self.artiflow_conn_id = artiflow_conn_id
         self._baseline: str | None = None
         self._baseline_set = False
 
@@ -132,7 +151,7 @@ class ArtifactSensor(BaseSensorOperator):
             if self.since:
                 self._baseline = str(self.since)
             else:
-                cur = _current(self.ref)
+                cur = _current(self.ref, self.artiflow_conn_id)
                 self._baseline = cur["version"] if cur else None
             self._baseline_set = True
         return self._baseline
@@ -141,11 +160,16 @@ class ArtifactSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         baseline = self._get_baseline()
-        found = check_artifact(self.ref, baseline) if self.since else None
+        found = check_artifact(self.ref, baseline, self.artiflow_conn_id) if self.since else None
         if found is not None:
             return found["ref"]
         self.defer(
-            trigger=ArtifactTrigger(self.ref, baseline, poll_interval=self.poke_interval),
+            trigger=ArtifactTrigger(
+                self.ref,
+                baseline,
+                poll_interval=self.poke_interval,
+                artiflow_conn_id=self.artiflow_conn_id,
+            ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout else None,
         )
@@ -159,7 +183,7 @@ class ArtifactSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         baseline = self._get_baseline()
-        found = check_artifact(self.ref, baseline)
+        found = check_artifact(self.ref, baseline, self.artiflow_conn_id)
         if found is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=found["ref"])

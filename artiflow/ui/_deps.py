@@ -136,6 +136,25 @@ def paginate(items: Sequence[Any], offset: int, limit: int) -> dict[str, Any]:
     }
 
 
+def page_dict(page: Any, limit: int, item: Callable[[Any], Any]) -> dict[str, Any]:
+    """A page the catalog read (``artiflow.catalog.Page``) as the API's ``Page``."""
+    return {
+        "items": [item(x) for x in page.items],
+        "total": page.total,
+        "total_exact": page.total_exact,
+        "has_more": page.next_cursor is not None,
+        "offset": page.offset,
+        "limit": limit,
+    }
+
+
+def version_of(reg: Any, row: Any) -> Any:
+    """The :class:`~artiflow.ArtifactVersion` of a catalog record."""
+    from artiflow import ArtifactVersion
+
+    return ArtifactVersion(reg, row)
+
+
 def entry_url(v: Any, path: str) -> str:
     """The download URL of one file of ``v``, relative to the app."""
     segments = "/".join(quote(s, safe="") for s in path.split("/"))

@@ -14,6 +14,10 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     total: int = Field(description="Number of items matching the query, over all pages.")
+    total_exact: bool = Field(
+        True, description="False when counting stopped early: 'total' is then a lower bound."
+    )
+    has_more: bool | None = Field(None, description="True when a next page exists.")
     offset: int
     limit: int
 

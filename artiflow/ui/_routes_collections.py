@@ -12,7 +12,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from . import _serialize as ser
-from ._deps import FOUND, READ, SELECTOR, Limit, Name, Offset, Project, Reg, paginate
+from ._deps import (
+    FOUND,
+    READ,
+    SELECTOR,
+    Limit,
+    Name,
+    Offset,
+    Project,
+    Reg,
+    page_dict,
+    paginate,
+    version_of,
+)
 from ._models import AliasEventOut, CollectionDetail, CollectionsPage, Page, VersionOut
 
 router = APIRouter(tags=["collections"])
@@ -32,37 +44,36 @@ def list_collections(
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    """Collections, sorted by project and name, with the types and projects present."""
-    rows = [ser.collection_dict(c) for c in reg.collections()]
-    types = sorted({r["type"] for r in rows if r["type"]})
-    projects = sorted({r["project"] for r in rows})
-    if type:
-        rows = [r for r in rows if r["type"] == type]
-    if project:
-        rows = [r for r in rows if r["project"] == project]
-    if q:
-        needle = q.strip().lower()
-        rows = [
-            r
-            for r in rows
-            if needle in f"{r['project']}/{r['name']}".lower()
-            or needle in (r["description"] or "").lower()
-            or needle in (r["type"] or "").lower()
-        ]
-    rows.sort(key=lambda r: (r["project"], r["name"]))
-    return {**paginate(rows, offset, limit), "types": types, "projects": projects}
+    """Collections, sorted by project and name, with the types and projects present.
+
+    Paged in the database: only the page's rows are read and counted.
+    """
+    search = q.strip() if q else None
+    page = reg.catalog.page_collections(
+        type=type or None,
+        project=project or None,
+        search=search or None,
+        in_details=True,
+        limit=limit,
+        offset=offset,
+    )
+    types, projects = reg.catalog.collection_facets()
+    return {**page_dict(page, limit, ser.collection_dict), "types": types, "projects": projects}
 
 
 @router.get("/api/collections/{project}/{name}", response_model=CollectionDetail, responses=FOUND)
 def get_collection(reg: Reg, project: Project, name: Name) -> dict[str, Any]:
     """One collection with its current aliases and latest version."""
-    found = [c for c in reg.collections(project=project) if c.name == name]
-    if not found:
+    found = reg.catalog.collection(project, name)
+    if found is None:
         raise HTTPException(404, f"no collection {project}/{name}")
-    out = ser.collection_dict(found[0])
-    versions = reg.versions(f"{project}/{name}")
-    out["aliases"] = {a: v.version for v in versions for a in (v.aliases or ())}
-    out["latest"] = ser.version_summary(versions[-1]) if versions else None
+    out = ser.collection_dict(found)
+    aliases = {a: f"v{i}" for a, i in reg.catalog.collection_aliases(found.id).items()}
+    newest = reg.catalog.page_versions(project, name, limit=1, count_cap=1).items
+    if newest:  # 'latest' is not stored: it is the newest committed version
+        aliases["latest"] = f"v{newest[0].index}"
+    out["aliases"] = dict(sorted(aliases.items()))
+    out["latest"] = ser.version_summary(version_of(reg, newest[0])) if newest else None
     return out
 
 
@@ -79,13 +90,13 @@ def list_versions(
     limit: Limit = 50,
     order: Annotated[str, Query(pattern="^(asc|desc)$", description="By version index.")] = "desc",
 ) -> dict[str, Any]:
-    """Committed versions of a collection, newest first by default."""
-    versions = list(reg.versions(f"{project}/{name}"))
-    if order == "desc":
-        versions.reverse()
-    page = paginate(versions, offset, limit)
-    page["items"] = [ser.version_summary(v) for v in page["items"]]
-    return page
+    """Committed versions of a collection, newest first by default (paged in the database)."""
+    if reg.catalog.collection(project, name) is None:
+        raise HTTPException(404, f"no collection {project}/{name}")
+    page = reg.catalog.page_versions(
+        project, name, limit=limit, offset=offset, newest_first=order == "desc"
+    )
+    return page_dict(page, limit, lambda row: ser.version_summary(version_of(reg, row)))
 
 
 @router.get(

@@ -66,6 +66,18 @@ def if_match_revision(header: str | None, v: Any) -> int | None:
     )
 
 
+def reserved(alias: str) -> None:
+    """409 when ``alias`` is a name artiflow reserves (``latest`` in any case, ``vN``, a semantic
+    version): the name is well-formed, but it conflicts with what artiflow manages itself."""
+    from artiflow.exceptions import InvalidRefError
+    from artiflow.refs import validate_alias
+
+    try:
+        validate_alias(alias)
+    except InvalidRefError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
 @router.put(
     "/api/collections/{project}/{name}/aliases/{alias}",
     response_model=VersionOut,
@@ -78,6 +90,7 @@ def move_alias(
 
     With ``expected`` the move is a compare-and-set: 409 if the alias is elsewhere.
     """
+    reserved(alias)
     target = get_version(reg, project, name, body.version)
     moved = reg.alias(ser.pinned_ref(target), alias, expected=body.expected)
     return ser.version_summary(moved)
@@ -90,8 +103,7 @@ def move_alias(
 )
 def remove_alias(reg: Reg, project: Project, name: Name, alias: AliasName) -> dict[str, Any]:
     """Take ``alias`` off the version holding it (``latest`` is managed: not removable)."""
-    if alias == "latest":
-        raise HTTPException(400, "'latest' is managed by artiflow and cannot be removed")
+    reserved(alias)
     v = get_version(reg, project, name, alias)
     v.aliases = [a for a in v.aliases if a != alias]
     v.save()

@@ -121,3 +121,29 @@ def test_asset_uris_carry_the_registry_identity_computed_without_a_database(tmp_
     assert artifact_uri("ds") == "x-artiflow://conn-artiflow_registry/default/ds"
     monkeypatch.setenv("ARTIFLOW_REGISTRY_NAME", "prod-eu")
     assert artifact_uri("ds") == "x-artiflow://prod-eu/default/ds"
+
+
+def test_run_time_assets_go_through_an_asset_alias(run_dag, registry, dagbag):
+    from airflow.sdk import AssetAlias
+
+    stage = dagbag.dags["af_runtime_producer"].get_task("stage")
+    (alias,) = [o for o in stage.outlets if isinstance(o, AssetAlias)]
+    assert alias.name == "artiflow:airflow-tests"
+    staging_uri = "x-artiflow://airflow-tests/default/rt-model/alias/staging"
+    report_uri = "x-artiflow://airflow-tests/default/rt-report-us"
+    before = _queued("af_on_staging")
+
+    dr = run_dag("af_runtime_producer", run_conf={"region": "us"})
+    assert set(task_states(dr).values()) == {"success"}
+    model = registry.get("rt-model:staging")
+    (staged,) = [e for e in _events(staging_uri) if e["_run_id"] == dr.run_id]
+    assert (staged["ref"], staged["alias"], staged["digest"]) == (
+        model.ref,
+        "staging",
+        model.digest,
+    )
+    (report,) = [e for e in _events(report_uri) if e["_run_id"] == dr.run_id]
+    assert report["ref"] == registry.get("rt-report-us").ref
+    assert _queued("af_on_staging") == before + 1  # the consumer of the run-time asset
+    # the declared outlets were not edited away: the alias is still there for the next try
+    assert alias in dagbag.dags["af_runtime_producer"].get_task("stage").outlets

@@ -9,7 +9,10 @@ of them the test skips, except under ``CI``: then it fails.
 It triggers the dataset DAG twice at once and checks that every asset-triggered retraining run
 trained on exactly the version that triggered it (the newest of its events when Airflow merged
 both into one run), then clears the mapped task of a finished dataset run and checks that its
-new tries built a new collaborative version which the downstream task consumed.
+new tries built a new collaborative version which the downstream task consumed. A second test
+promotes a model with the artiflow CLI (a subprocess, no Airflow involved) and checks that the
+``AssetWatcher`` (``ArtifactEventTrigger`` in the triggerer) started the watching DAG on exactly
+the promoted version, once per promotion.
 Database names start with ``$ARTIFLOW_TEST_DB_PREFIX`` (default ``artiflow_test_``).
 """
 
@@ -30,6 +33,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+# each test starts (or shares) a whole cluster: scheduler, dag-processor, triggerer, api-server
+# and two Celery workers; under load start-up alone can take minutes
+pytestmark = pytest.mark.timeout(900)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -234,7 +241,7 @@ def airflow_cluster(services):
                 errors = api.get("/api/v2/importErrors")["import_errors"]  # type: ignore[index]
                 assert not errors, f"DAG import errors: {errors}"
                 ids = {d["dag_id"] for d in api.get("/api/v2/dags")["dags"]}  # type: ignore[index]
-                if {"real_nightly", "real_retrain"} <= ids:
+                if {"real_nightly", "real_retrain", "real_watcher"} <= ids:
                     break
             except (urllib.error.URLError, ConnectionError, OSError, KeyError):
                 pass
@@ -391,3 +398,53 @@ def test_real_scheduler_trigger_pinning_and_clear_of_a_mapped_task(airflow_clust
     rebuilt = max(builds, key=lambda r: r.try_number)
     assert after.ref in [v.ref for v in rebuilt.used_artifacts()]
     assert rebuilt.try_number == 2 and "(try 2)" in rebuilt.name
+
+
+def _cli(cluster, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "artiflow.cli", *args],
+        env=cluster["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+    return done.stdout
+
+
+def test_real_asset_watcher_starts_a_dag_from_a_cli_promotion(airflow_cluster, registry, tmp_path):
+    api: _Api = airflow_cluster["api"]
+    model = tmp_path / "model.txt"
+    for text in ("first", "second"):
+        model.write_text(text)
+        _cli(airflow_cluster, "log", str(model), "--name", "real-watched-model", "--type", "model")
+
+    def watcher_runs(n: int):
+        runs = [r for r in _runs(api, "real_watcher") if r["run_type"] == "asset_triggered"]
+        if len(runs) < n or not _finished(api, "real_watcher", [r["dag_run_id"] for r in runs]):
+            return None
+        return sorted(runs, key=lambda r: r["run_after"])
+
+    deployed = []
+    for version in ("v0", "v1"):  # promote the older version first: pinning, not "latest"
+        _cli(airflow_cluster, "alias", f"real-watched-model:{version}", "production")
+        runs = _wait(
+            f"the watcher run for {version}",
+            lambda n=len(deployed) + 1: watcher_runs(n),
+            airflow_cluster,
+            timeout=150,
+        )
+        run = runs[-1]
+        got = api.get(f"/api/v2/dags/real_watcher/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")[
+            "asset_events"
+        ]  # type: ignore[index]
+        payloads = [e["extra"]["payload"] for e in got if e["extra"].get("from_trigger")]
+        assert [p["ref"] for p in payloads] == [f"default/real-watched-model:{version}"]
+        assert payloads[0]["digest"] == registry.get(f"real-watched-model:{version}").digest
+        (deploy,) = _registry_runs(registry, "real_watcher", run["dag_run_id"], "deploy")
+        ref = f"default/real-watched-model:{version}"
+        assert [v.ref for v in deploy.used_artifacts()] == [ref]
+        assert deploy.info["trigger_pins"] == {"default/real-watched-model": ref}
+        assert deploy.logged_artifacts()[0].metadata["deployed"] == ref
+        deployed.append(ref)
+    assert len(watcher_runs(2) or []) == 2  # one run per promotion, none for the logs

@@ -229,7 +229,7 @@ def _runs_of(url: str, deployment_id: Any) -> list[Any]:
 
 
 def test_triggered_retraining_on_a_real_server_with_two_registries(
-    server: str, tmp_path: Path, request: pytest.FixtureRequest
+    server: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Registry A on PostgreSQL when ``ARTIFLOW_TEST_POSTGRES_URL`` is set (a fresh database,
     shared by the test process, the worker's flow-run processes and the promoting process;
@@ -241,6 +241,9 @@ def test_triggered_retraining_on_a_real_server_with_two_registries(
     }
     if backend == "postgresql":
         configs["a"]["db_url"] = request.getfixturevalue("fresh_pg_url")
+    # each registry's identity derives from its database, as in the jobs (whose environment has
+    # no ARTIFLOW_ variable); a name set for the whole session (tests/airflow) must not join them
+    monkeypatch.delenv("ARTIFLOW_REGISTRY_NAME", raising=False)
     regs = {k: Registry(**c) for k, c in configs.items()}  # type: ignore[arg-type]
     assert registry_identity(regs["a"]) != registry_identity(regs["b"])
     for key, reg in regs.items():

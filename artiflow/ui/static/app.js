@@ -101,11 +101,12 @@ function pager(page, onGo) {
   const known = page.total !== null && page.total !== undefined;
   const from = page.items.length === 0 ? 0 : page.offset + 1;
   const to = page.offset + page.items.length;
-  const hasNext = known ? to < page.total : Boolean(page.has_more);
+  const hasNext = page.has_more !== null && page.has_more !== undefined ? Boolean(page.has_more) : known && to < page.total;
+  const more = page.total_exact === false ? "+" : ""; // counting stopped early: at least this many
   return h(
     "div",
     { class: "pager" },
-    h("span", { class: "muted" }, `${from.toLocaleString()}–${to.toLocaleString()}${known ? ` of ${page.total.toLocaleString()}` : ""}`),
+    h("span", { class: "muted" }, `${from.toLocaleString()}–${to.toLocaleString()}${known ? ` of ${page.total.toLocaleString()}${more}` : ""}`),
     h("button", { type: "button", disabled: page.offset === 0, onclick: () => onGo(Math.max(0, page.offset - page.limit)) }, "‹ Prev"),
     h("button", { type: "button", disabled: !hasNext, onclick: () => onGo(page.offset + page.limit) }, "Next ›"),
   );
