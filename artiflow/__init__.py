@@ -15,7 +15,10 @@ Example:
 """
 
 from ._ops.fsck import FsckResult
+from ._ops.impact import Impact
 from ._ops.locks import LockEntry, ReplayOutput, RunLock
+from ._ops.policy import PolicyError
+from ._ops.quarantine import Quarantine, QuarantinedError
 from .artifact import Artifact
 from .config import Settings
 from .events import RegistryEvent
@@ -57,6 +60,7 @@ __all__ = [
     "Entry",
     "FsckResult",
     "GCResult",
+    "Impact",
     "InvalidFieldError",
     "InvalidPathError",
     "InvalidRefError",
@@ -65,6 +69,9 @@ __all__ = [
     "LockKeptError",
     "Manifest",
     "Output",
+    "PolicyError",
+    "Quarantine",
+    "QuarantinedError",
     "Ref",
     "Registry",
     "RegistryEvent",

@@ -45,6 +45,7 @@ class RegistryEvent:
     alias: str | None = None
     previous: str | None = None
     run_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # seam: quarantine root/reason/affected
 
     @property
     def resource(self) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._context import IOCounters, RegistryContext
+from ._ops import control as _control
 from ._ops import gc as _gc
 from ._ops import labels as _labels
 from ._ops import locks as _locks
@@ -153,6 +154,19 @@ class Registry:
         """
         return self.context.bus.subscribe(callback)
 
+    def publish(self, event: RegistryEvent) -> None:
+        """Deliver ``event`` to the subscribers (what the ``_ops`` verbs report)."""
+        self.context.bus.send([event])
+
+    # ---- lineage control (artiflow._ops: impact, quarantine, stale, policy, diff) -----------
+    impact = _control.impact_method
+    quarantine = _control.quarantine_method
+    release = _control.release_method
+    stale = _control.stale_method
+    diff = _control.diff_method
+    protect = _control.protect_method
+    alias_audit = _control.alias_audit_method
+
     # ---- resolving and listing ------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:
         """Parse a ref with this registry's default project.
@@ -163,13 +177,17 @@ class Registry:
         """
         return self.context.parse(ref)
 
-    def get(self, ref: str | Ref) -> ArtifactVersion:
-        """The committed version named by ``[project/]name[:alias|vN|semver]``.
+    def get(self, ref: str | Ref, *, allow_quarantined: bool = False) -> ArtifactVersion:
+        """The committed version named by ``[project/]name[:alias|vN|semver]``. Through an alias
+        (``latest`` too) a quarantined or tainted version raises :class:`QuarantinedError`
+        unless ``allow_quarantined``; ``vN`` and semantic versions always resolve.
 
         Example:
             >>> # registry.get("bike-dataset:production").download()
         """
-        return _query.get(self.context, ref)
+        r = self.parse(ref)
+        version = _query.get(self.context, r)
+        return _control.ensure_clean(self, version, r.selector, allow=allow_quarantined)
 
     def versions(self, name: str, *, include_deleted: bool = False) -> list[ArtifactVersion]:
         """Versions of a collection, oldest first.
@@ -292,7 +310,11 @@ class Registry:
         Example:
             >>> # registry.link("churn-model:v7", "model-registry/churn", aliases=["production"])
         """
-        return _log.link(self.context, self._version(version_ref), target, aliases)
+        source = self._version(version_ref)
+        alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
+        t = self.parse(target)
+        _control.guard_link_aliases(self, source, t.project, t.name, alias_list)
+        return _log.link(self.context, source, target, alias_list)
 
     # ---- labels ---------------------------------------------------------------------------
     def alias(
@@ -313,7 +335,10 @@ class Registry:
         """
         _labels.expected_index(expected)  # a bad ``expected`` fails before the lookup
         run_id = run.id if run is not None else None
-        row = _labels.alias(self.context, self.get(ref), alias, run_id, expected=expected)
+        version = self.get(ref, allow_quarantined=True)  # refused below, with the reason
+        _control.guard_alias_moves(self, version, [alias], run)  # quarantine + policy
+        row = _labels.alias(self.context, version, alias, run_id, expected=expected)
+        _control.audit_alias_moves(self, version, [alias], run)
         return self.context.version(row)
 
     # ---- runs ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import serialize
 from ._context import RegistryContext, context_of
+from ._ops import stale as _stale
 from .catalog import RunRow
 from .exceptions import ArtifactNotFoundError
 from .limits import clean_error_text, validate_run_fields
@@ -108,6 +109,7 @@ class Run:
 
         version = ref if isinstance(ref, ArtifactVersion) else get(self._ctx, ref)
         self._ctx.catalog.record_io(self.id, version.id, "used")
+        _stale.record_via(self._ctx, self.id, ref, version)  # the alias it was read through
         return version
 
     def log(

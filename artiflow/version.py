@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import serialize
 from ._context import RegistryContext, context_of
+from ._ops import policy as _policy
+from ._ops import quarantine as _quarantine
 from .exceptions import (
     ArtifactNotFoundError,
     InvalidPathError,
@@ -357,7 +359,9 @@ class ArtifactVersion:
 
         labels.check_edit(self._ctx, self.description, self.metadata)  # limits, before writing
         edit = self._changes(expected_revision)
+        _policy.guard_alias_moves(self._ctx, self, edit.aliases_added, None)  # quarantine, policy
         self._refresh(labels.save(self._ctx, self._row.id, edit))
+        _policy.audit_alias_moves(self._ctx, self, edit.aliases_added, None)
         return self
 
     def reload(self) -> ArtifactVersion:
@@ -427,6 +431,25 @@ class ArtifactVersion:
         }
 
     # ---- lineage ------------------------------------------------------------------------
+    @property
+    def quarantined(self) -> _quarantine.Quarantine | None:
+        """The active quarantine of this version (who, when, why), or None."""
+        return _quarantine.quarantine_of(self._ctx, self)
+
+    @property
+    def tainted_by(self) -> _quarantine.Quarantine | None:
+        """The nearest quarantine upstream of this version (it was built from a bad one)."""
+        return _quarantine.tainted_by(self._ctx, self)
+
+    def add_check(self, name: str, passed: bool, details: Any = None) -> _policy.Check:
+        """Record a check result on this version (``version.add_check("auc", True, {...})``)."""
+        return _policy.add_check(self._ctx, self, name, passed, details)
+
+    @property
+    def checks(self) -> list[_policy.Check]:
+        """Every check result recorded on this version, oldest first."""
+        return _policy.checks(self._ctx, self)
+
     def logged_by(self) -> Run | None:
         """The run that produced this version (the first one, if several logged it: see
         :meth:`logged_by_all`)."""
@@ -687,7 +710,11 @@ class ArtifactVersion:
         """
         from ._ops.log import link
 
-        return link(self._ctx, self, target_path, aliases or ())
+        alias_list = [aliases] if isinstance(aliases, str) else list(aliases or ())
+        if isinstance(target_path, str) and ":" not in target_path:  # else link() says why
+            t = self._ctx.parse(target_path)
+            _policy.guard_link_aliases(self._ctx, self, t.project, t.name, alias_list)
+        return link(self._ctx, self, target_path, alias_list)
 
     def unlink(self) -> None:
         """Remove this registry member (W&B's ``unlink``): it is deleted with its aliases; the

@@ -26,6 +26,7 @@ from ..exceptions import ConflictError, InvalidRefError
 from ..semver import SemVer
 from . import gc as _gc
 from .ingest import prepare_entries, validate_draft, validate_labels
+from .policy import guard_log_aliases
 
 if TYPE_CHECKING:
     from .._context import RegistryContext
@@ -113,6 +114,8 @@ def log_many(
 ) -> list[ArtifactVersion]:
     """Log several drafts as ONE commit (see :meth:`artiflow.Registry.log_many`)."""
     plans = _plan(ctx, items)
+    # quarantined inputs and protected aliases are refused before anything is stored
+    guard_log_aliases(ctx, [(p[1], p[0].name, p[2]) for p in plans], run)
     run_id = run.id if run is not None else None
 
     def attempt(guard: _gc.GCGuard) -> list[Any]:

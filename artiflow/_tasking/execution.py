@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artiflow._ops.stale import record_via  # seam: staleness (control)
 from artiflow.runs import FAILED, SUCCESS
 
 from .resolver import PipelineRun, Resolver, Upstream, resolver_for
@@ -255,6 +256,7 @@ class TaskExecution:
             self._token = _CURRENT.set(self)
         for param, ref in self.input_spec.items():
             version = run.use(self.resolve(ref))
+            record_via(self.registry, run.id, ref, version)  # seam: staleness (control)
             if self.download:
                 version.download(self.tmpdir() / param)
             self.inputs[param] = version
@@ -269,6 +271,7 @@ class TaskExecution:
     def use(self, ref: str, *, download: bool = True) -> ArtifactVersion:
         """Use one more artifact, decided at run time (resolved like a declared input)."""
         version = self.start().use(self.resolve(ref))
+        record_via(self.registry, self.start().id, ref, version)  # seam: staleness (control)
         if download:
             version.download(self.tmpdir() / f"extra-{len(self.inputs)}")
         self.inputs[f"use:{ref}"] = version

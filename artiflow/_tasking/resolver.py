@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from artiflow._ops import locks
+from artiflow._ops.quarantine import ensure_clean
 from artiflow.exceptions import ArtifactNotFoundError
 from artiflow.refs import Ref, is_semver, is_version_index, parse_ref
 
@@ -249,7 +250,21 @@ class Resolver:
             pinned = upstream.pinned(reg, self.run, r.project, r.name)
             if pinned is not None:
                 log.info("artiflow: %s pinned to %s (same pipeline run)", ref, pinned.ref)
-                return pinned
+                return ensure_clean(reg, pinned, None)  # a quarantined pin is refused
+        found = self._through_lock(r, ref, task, lock_parent, trigger_pins, replay_of)
+        return ensure_clean(reg, found, r.selector)  # through an alias: never a quarantined one
+
+    def _through_lock(
+        self,
+        r: Ref,
+        ref: str,
+        task: str | None,
+        lock_parent: PipelineRun | None,
+        trigger_pins: Mapping[str, str] | None,
+        replay_of: PipelineRun | None,
+    ) -> ArtifactVersion:
+        """The replayed, trigger-pinned, locked or newly resolved version of ``r``."""
+        reg = self.registry
         key = lock_parent or self.run
         if key.pipeline_run is None:
             return reg.get(str(r))  # outside any pipeline run: no lock

@@ -199,3 +199,5 @@ pending_tombstones = Table(
     Column("last_upsert_at", DateTime(timezone=True)),
     Column("collected_at", DateTime(timezone=True), nullable=False),
 )
+
+from . import _control as _control  # noqa: E402  (the lineage-control tables, same metadata)

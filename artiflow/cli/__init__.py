@@ -22,15 +22,16 @@ from contextlib import suppress
 from typing import Any
 
 from .. import __version__
+from .._ops.policy import acting_as  # alias moves from the CLI are audited as via="cli"
 from ..exceptions import ArtiflowError
-from . import completion, lineage, locks, maintenance, serve, versions
+from . import completion, control, lineage, locks, maintenance, serve, versions
 from ._common import ExitCode, add_common, exit_code_for, wants_json
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
 
 #: the modules whose ``register(sub)`` adds their commands, in the order ``--help`` lists them
-COMMAND_MODULES = (versions, lineage, maintenance, serve, locks, completion)
+COMMAND_MODULES = (versions, lineage, maintenance, serve, locks, control, completion)
 
 EPILOG = """\
 exit codes: 0 ok, 1 verification mismatch, 2 bad input, 3 not found, 4 conflict,
@@ -130,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # a usage error exits 2 (argparse)
     try:
-        code = int(args.fn(args))
+        with acting_as("cli"):  # alias moves from the CLI are audited as via="cli"
+            code = int(args.fn(args))
         sys.stdout.flush()  # a closed pipe shows here at the latest, not at interpreter exit
         return code
     except BrokenPipeError:

@@ -32,6 +32,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from .._ops.policy import PolicyError
+from .._ops.quarantine import QuarantinedError
 from ..exceptions import (
     AliasInUseError,
     ArtifactNotFoundError,
@@ -114,6 +116,8 @@ _KINDS: tuple[tuple[type[BaseException], str, ExitCode], ...] = (
     (ConflictError, "conflict", ExitCode.CONFLICT),
     (AliasInUseError, "conflict", ExitCode.CONFLICT),
     (LockKeptError, "conflict", ExitCode.CONFLICT),
+    (QuarantinedError, "refused", ExitCode.CONFLICT),
+    (PolicyError, "refused", ExitCode.CONFLICT),
     (MissingExtraError, "missing_extra", ExitCode.ENVIRONMENT),
     (StoreError, "environment", ExitCode.ENVIRONMENT),
     (ArtiflowError, "bad_input", ExitCode.BAD_INPUT),

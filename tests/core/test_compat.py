@@ -129,6 +129,12 @@ def test_wandb_link_and_unlink(files: Path, reg: Registry) -> None:
     assert member.get_entry("model.pkl").digest == v.get_entry("model.pkl").digest
     with pytest.raises(InvalidRefError, match="not a registry member"):
         v.unlink()
+    # link() on the version is guarded like Registry.link: no alias for a quarantined version
+    bad = reg.log(draft("churn-model", type="model", files={"bad.txt": "0"}))
+    reg.quarantine(bad.ref, "trained on zeros")
+    with pytest.raises(artiflow.ArtiflowError, match="quarantine"):
+        bad.link("model-registry/churn", aliases=["staging"])
+    assert reg.get("model-registry/churn:production") == member
     member.unlink()
     with pytest.raises(ArtifactNotFoundError):
         reg.get("model-registry/churn:production")

@@ -1,0 +1,520 @@
+"""Tables and queries of lineage control: quarantines, checks, protected aliases, alias audit.
+
+The graph walks go level by level (one round trip per level and direction, IN lists chunked
+by 500), the same SQL on SQLite and PostgreSQL:
+
+* a *downstream step* of a version ``s`` is a run that consumed ``s`` (``run_io`` ``used``)
+  and the versions that run logged, or a registry member linking ``s`` (``target_id``);
+* an *upstream step* is the reverse (what the runs that logged it consumed; a member's target).
+
+Rows never leave :mod:`artiflow.catalog`: every function returns plain tuples or dicts.
+
+Example:
+    >>> from artiflow.catalog import Catalog
+    >>> cat = Catalog.open("sqlite://")
+    >>> with cat.read() as conn:
+    ...     active_quarantines(conn, [1])
+    {}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.sql import literal
+
+from .models import aliases, metadata, run_io, versions
+
+__all__ = [
+    "active_quarantines",
+    "alias_audit",
+    "alias_protections",
+    "any_active_quarantine",
+    "checks_of",
+    "consumed_through",
+    "consumed_via",
+    "downstream_steps",
+    "insert_audit",
+    "insert_check",
+    "insert_quarantine",
+    "insert_via",
+    "protection_of",
+    "quarantine_history",
+    "quarantines",
+    "release_quarantine",
+    "set_protection",
+    "upstream_steps",
+    "used_by_runs",
+    "version_checks",
+]
+
+_CHUNK = 500
+
+quarantines = Table(
+    "quarantines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("quarantined_by", Text),
+    Column("quarantined_at", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True)),  # NULL while the quarantine is active
+    Column("released_by", Text),
+    Column("release_note", Text),
+    Index("ix_quarantines_version", "version_id", "released_at"),
+    Index("ix_quarantines_active", "released_at"),
+)
+
+version_checks = Table(
+    "version_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("details", JSON(none_as_null=True)),
+    Column("recorded_by", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_version_checks_version", "version_id", "name"),
+)
+
+alias_protections = Table(
+    "protected_aliases",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
+    Column("alias", Text, primary_key=True),
+    Column("require_checks", JSON, nullable=False),
+    Column("require_clean_upstream", Boolean, nullable=False),
+    Column("protected_by", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+alias_audit = Table(
+    "promotion_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("collection_id", Integer, ForeignKey("collections.id"), nullable=False),
+    Column("alias", Text, nullable=False),
+    Column("version_id", Integer, ForeignKey("versions.id")),
+    Column("moved_by", Text),
+    Column("via", Text),
+    Column("evidence", JSON(none_as_null=True)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_promotion_audit_collection", "collection_id", "alias", "id"),
+)
+
+
+consumed_via = Table(
+    "consumed_via",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Text, nullable=False),  # runs.id (no FK: a copy, like alias_events.run_id)
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=False),
+    Column("collection_id", Integer, ForeignKey("collections.id"), nullable=False),
+    Column("alias", Text, nullable=False),  # the alias the run resolved (``latest`` included)
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_consumed_via_run", "run_id"),
+)
+
+
+def now() -> dt.datetime:
+    """The current UTC time (what every control row records)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` as an aware UTC datetime (SQLite hands back naive ones)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    items = list(ids)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+# ---- the graph -------------------------------------------------------------------------------
+_USED, _LOGGED = run_io.alias("u"), run_io.alias("l")
+_IDS: Any = bindparam("ids", expanding=True)
+_DOWN = union_all(
+    select(_USED.c.version_id, _USED.c.run_id, _LOGGED.c.version_id.label("dst"))
+    .join(_LOGGED, and_(_LOGGED.c.run_id == _USED.c.run_id, _LOGGED.c.direction == "logged"))
+    .where(_USED.c.direction == "used", _USED.c.version_id.in_(_IDS)),
+    select(versions.c.target_id, literal(None).label("run_id"), versions.c.id).where(
+        versions.c.target_id.in_(_IDS)
+    ),
+)
+_UP = union_all(
+    select(_LOGGED.c.version_id, _LOGGED.c.run_id, _USED.c.version_id.label("src"))
+    .join(_USED, and_(_USED.c.run_id == _LOGGED.c.run_id, _USED.c.direction == "used"))
+    .where(_LOGGED.c.direction == "logged", _LOGGED.c.version_id.in_(_IDS)),
+    select(versions.c.id, literal(None).label("run_id"), versions.c.target_id).where(
+        versions.c.id.in_(_IDS), versions.c.target_id.is_not(None)
+    ),
+)
+
+
+def _steps(conn: Connection, stmt: Any, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
+    out: list[tuple[int, str | None, int]] = []
+    for chunk in _chunks(ids):
+        for r in conn.execute(stmt, {"ids": chunk}):
+            if r[2] is not None and r[2] != r[0]:  # a run re-logging what it consumed: no step
+                out.append((int(r[0]), r[1], int(r[2])))
+    return out
+
+
+def downstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
+    """``(source, run_id, built)`` steps one level down from ``ids``: ``built`` was logged by
+    the run ``run_id`` that consumed ``source``, or (``run_id`` None) is a registry member
+    linking ``source``."""
+    return _steps(conn, _DOWN, ids)
+
+
+def upstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
+    """``(version, run_id, input)`` steps one level up from ``ids``: the run ``run_id`` that
+    logged ``version`` consumed ``input``; for a registry member, ``input`` is its target."""
+    return _steps(conn, _UP, ids)
+
+
+def used_by_runs(conn: Connection, run_ids: Sequence[str]) -> list[tuple[str, int]]:
+    """``(run_id, version_id)`` consumed edges of the given runs."""
+    out: list[tuple[str, int]] = []
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        out.extend(
+            (r.run_id, int(r.version_id))
+            for r in conn.execute(
+                select(run_io.c.run_id, run_io.c.version_id).where(
+                    run_io.c.run_id.in_(chunk), run_io.c.direction == "used"
+                )
+            )
+        )
+    return out
+
+
+def insert_via(conn: Connection, run_id: str, version_id: int, alias: str) -> None:
+    """Record that ``run_id`` consumed ``version_id`` through ``alias`` (once per run and ref)."""
+    exists = conn.execute(
+        select(consumed_via.c.id).where(
+            consumed_via.c.run_id == run_id,
+            consumed_via.c.version_id == version_id,
+            consumed_via.c.alias == alias,
+        )
+    ).first()
+    if exists is None:
+        cid = conn.execute(
+            select(versions.c.collection_id).where(versions.c.id == version_id)
+        ).scalar_one()
+        conn.execute(
+            insert(consumed_via).values(
+                run_id=run_id,
+                version_id=version_id,
+                collection_id=cid,
+                alias=alias,
+                at=now(),
+            )
+        )
+
+
+def consumed_through(conn: Connection, version_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """For each of ``version_ids``, the inputs its producing runs consumed through an alias:
+    dicts with ``version_id`` (the product), ``input_id``, ``collection_id``, ``alias``,
+    ``run_id``."""
+    logged = run_io.alias("l")
+    out: list[dict[str, Any]] = []
+    for chunk in _chunks(version_ids):
+        q = (
+            select(
+                logged.c.version_id,
+                consumed_via.c.version_id.label("input_id"),
+                consumed_via.c.collection_id,
+                consumed_via.c.alias,
+                consumed_via.c.run_id,
+            )
+            .join(consumed_via, consumed_via.c.run_id == logged.c.run_id)
+            .where(logged.c.direction == "logged", logged.c.version_id.in_(chunk))
+        )
+        out.extend(
+            {
+                "version_id": int(r.version_id),
+                "input_id": int(r.input_id),
+                "collection_id": int(r.collection_id),
+                "alias": r.alias,
+                "run_id": r.run_id,
+            }
+            for r in conn.execute(q)
+        )
+    return out
+
+
+def labelled_versions(conn: Connection) -> list[int]:
+    """Ids of committed versions that hold a user alias or are the latest of their collection."""
+    newest = versions.alias("newest")
+    latest = (
+        select(func.max(newest.c.idx))
+        .where(newest.c.collection_id == versions.c.collection_id, newest.c.state == "COMMITTED")
+        .scalar_subquery()
+    )
+    q = select(versions.c.id).where(
+        versions.c.state == "COMMITTED",
+        or_(
+            versions.c.idx == latest,
+            versions.c.id.in_(select(aliases.c.version_id)),
+        ),
+    )
+    return [int(r.id) for r in conn.execute(q)]
+
+
+def alias_targets(conn: Connection, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Where each ``(collection_id, alias)`` points now (``latest``: the newest committed)."""
+    out: dict[tuple[int, str], int] = {}
+    for cid, alias in set(pairs):
+        if alias == "latest":
+            q = (
+                select(versions.c.id)
+                .where(versions.c.collection_id == cid, versions.c.state == "COMMITTED")
+                .order_by(versions.c.idx.desc())
+                .limit(1)
+            )
+        else:
+            q = select(aliases.c.version_id).where(
+                aliases.c.collection_id == cid, aliases.c.alias == alias
+            )
+        r = conn.execute(q).first()
+        if r is not None:
+            out[(cid, alias)] = int(r[0])
+    return out
+
+
+# ---- quarantines -----------------------------------------------------------------------------
+def _quarantine_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r.id),
+        "version_id": int(r.version_id),
+        "reason": r.reason,
+        "by": r.quarantined_by,
+        "at": aware(r.quarantined_at),
+        "released_at": aware(r.released_at),
+        "released_by": r.released_by,
+        "release_note": r.release_note,
+    }
+
+
+_ANY_ACTIVE = select(quarantines.c.id).where(quarantines.c.released_at.is_(None)).limit(1)
+_ACTIVE = select(quarantines).where(
+    quarantines.c.version_id.in_(_IDS), quarantines.c.released_at.is_(None)
+)
+
+
+def any_active_quarantine(conn: Connection) -> bool:
+    """True when at least one version is quarantined now (the fast path of every resolve)."""
+    return conn.execute(_ANY_ACTIVE).first() is not None
+
+
+def active_quarantines(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The active quarantine of each of ``ids`` that has one (version id -> record dict)."""
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for r in conn.execute(_ACTIVE, {"ids": chunk}):
+            out[int(r.version_id)] = _quarantine_dict(r)
+    return out
+
+
+def quarantine_history(conn: Connection, version_id: int) -> list[dict[str, Any]]:
+    """Every quarantine of a version (active and released), oldest first."""
+    q = select(quarantines).where(quarantines.c.version_id == version_id).order_by(quarantines.c.id)
+    return [_quarantine_dict(r) for r in conn.execute(q)]
+
+
+def insert_quarantine(conn: Connection, version_id: int, reason: str, by: str) -> dict[str, Any]:
+    """Quarantine a version (the caller checked it is not quarantined already)."""
+    at = now()
+    key = conn.execute(
+        insert(quarantines).values(
+            version_id=version_id, reason=reason, quarantined_by=by, quarantined_at=at
+        )
+    ).inserted_primary_key
+    new_id = key[0] if key is not None else None
+    r = conn.execute(select(quarantines).where(quarantines.c.id == new_id)).one()
+    return _quarantine_dict(r)
+
+
+def release_quarantine(
+    conn: Connection, version_id: int, by: str, note: str | None
+) -> dict[str, Any] | None:
+    """End the active quarantine of a version; returns it (released), or None if there was none."""
+    active = active_quarantines(conn, [version_id]).get(version_id)
+    if active is None:
+        return None
+    at = now()
+    conn.execute(
+        update(quarantines)
+        .where(quarantines.c.id == active["id"])
+        .values(released_at=at, released_by=by, release_note=note)
+    )
+    return {**active, "released_at": at, "released_by": by, "release_note": note}
+
+
+# ---- checks, protections, audit --------------------------------------------------------------
+def insert_check(
+    conn: Connection, version_id: int, name: str, passed: bool, details: Any, by: str
+) -> dict[str, Any]:
+    """Record one check result on a version."""
+    at = now()
+    conn.execute(
+        insert(version_checks).values(
+            version_id=version_id,
+            name=name,
+            passed=bool(passed),
+            details=details,
+            recorded_by=by,
+            at=at,
+        )
+    )
+    return {"name": name, "passed": bool(passed), "details": details, "by": by, "at": at}
+
+
+def checks_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """Check results per version id, oldest first (a later result of a name supersedes)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(ids):
+        q = (
+            select(version_checks)
+            .where(version_checks.c.version_id.in_(chunk))
+            .order_by(version_checks.c.id)
+        )
+        for r in conn.execute(q):
+            out.setdefault(int(r.version_id), []).append(
+                {
+                    "name": r.name,
+                    "passed": bool(r.passed),
+                    "details": r.details,
+                    "by": r.recorded_by,
+                    "at": aware(r.at),
+                }
+            )
+    return out
+
+
+def set_protection(
+    conn: Connection,
+    collection_id: int,
+    alias: str,
+    require_checks: Sequence[str],
+    require_clean_upstream: bool,
+    by: str,
+) -> None:
+    """Protect (or re-protect with new rules) an alias of a collection."""
+    key = (alias_protections.c.collection_id == collection_id, alias_protections.c.alias == alias)
+    conn.execute(alias_protections.delete().where(*key))
+    conn.execute(
+        insert(alias_protections).values(
+            collection_id=collection_id,
+            alias=alias,
+            require_checks=list(require_checks),
+            require_clean_upstream=bool(require_clean_upstream),
+            protected_by=by,
+            at=now(),
+        )
+    )
+
+
+def remove_protection(conn: Connection, collection_id: int, alias: str) -> bool:
+    """Unprotect an alias; True when it was protected."""
+    res = conn.execute(
+        alias_protections.delete().where(
+            alias_protections.c.collection_id == collection_id, alias_protections.c.alias == alias
+        )
+    )
+    return bool(res.rowcount)
+
+
+def protection_of(conn: Connection, collection_id: int, alias: str) -> dict[str, Any] | None:
+    """The protection rules of an alias, or None when it is not protected."""
+    r = conn.execute(
+        select(alias_protections).where(
+            alias_protections.c.collection_id == collection_id, alias_protections.c.alias == alias
+        )
+    ).first()
+    if r is None:
+        return None
+    return {
+        "alias": r.alias,
+        "require_checks": list(r.require_checks or []),
+        "require_clean_upstream": bool(r.require_clean_upstream),
+        "by": r.protected_by,
+        "at": aware(r.at),
+    }
+
+
+def insert_audit(
+    conn: Connection,
+    collection_id: int,
+    alias: str,
+    version_id: int | None,
+    moved_by: str,
+    via: str,
+    evidence: Any,
+) -> None:
+    """Record who or what moved an alias, how, and the evidence it relied on."""
+    conn.execute(
+        insert(alias_audit).values(
+            collection_id=collection_id,
+            alias=alias,
+            version_id=version_id,
+            moved_by=moved_by,
+            via=via,
+            evidence=evidence,
+            at=now(),
+        )
+    )
+
+
+def audit_of(
+    conn: Connection, collection_id: int, alias: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Audit records of a collection's alias moves, newest first."""
+    q = (
+        select(alias_audit, versions.c.idx)
+        .outerjoin(versions, versions.c.id == alias_audit.c.version_id)
+        .where(alias_audit.c.collection_id == collection_id)
+        .order_by(alias_audit.c.id.desc())
+        .limit(limit)
+    )
+    if alias is not None:
+        q = q.where(alias_audit.c.alias == alias)
+    return [
+        {
+            "alias": r.alias,
+            "version": f"v{r.idx}" if r.idx is not None else None,
+            "moved_by": r.moved_by,
+            "via": r.via,
+            "evidence": r.evidence,
+            "at": aware(r.at),
+        }
+        for r in conn.execute(q)
+    ]
