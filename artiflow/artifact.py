@@ -23,9 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .exceptions import ArtifactFinalizedError, ConflictError, InvalidPathError, InvalidRefError
+from .exceptions import (
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    ConflictError,
+    InvalidPathError,
+    InvalidRefError,
+)
 from .hashing import hash_file
-from .limits import validate_text
+from .limits import validate_json, validate_text
 from .manifest import Entry, claim_path, normalize_path
 from .refs import validate_name
 
@@ -72,6 +78,9 @@ class Artifact:
     """A draft artifact: add content, then ``Registry.log(artifact)``.
 
     ``name`` may carry a project (``"team/model"``). Entry paths are relative POSIX paths.
+    ``aliases`` and ``version_tags`` (Comet's spellings; ``tags`` too) are applied when the
+    draft is logged, together with those given to ``log``. ``artifact_type`` is Comet's name
+    for ``type``.
     """
 
     def __init__(
@@ -80,7 +89,18 @@ class Artifact:
         type: str = "dataset",
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        aliases: list[str] | tuple[str, ...] | None = None,
+        version_tags: list[str] | tuple[str, ...] | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        artifact_type: str | None = None,
     ) -> None:
+        if artifact_type is not None:
+            if type not in ("dataset", artifact_type):
+                raise InvalidRefError(
+                    f"type {type!r} and artifact_type {artifact_type!r} differ: give one of them"
+                )
+            type = artifact_type
         self.project, self.name = _split_name(name)
         if not isinstance(type, str) or not type.strip():
             raise InvalidRefError(
@@ -99,6 +119,12 @@ class Artifact:
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._logged: Any = None  # the ArtifactVersion once logged
         self.base: Any = None  # the version a patch draft started from
+        # entry path (or reference prefix) -> (its own metadata, its asset type)
+        self._assets: dict[str, tuple[dict[str, Any], str | None]] = {}
+        #: applied at log time with the aliases and tags given to ``log``
+        self.aliases: list[str] = _labels(aliases)
+        labels = [*_labels(version_tags), *_labels(tags)]
+        self.version_tags: list[str] = list(dict.fromkeys(labels))
 
     def __repr__(self) -> str:
         return (
@@ -178,30 +204,67 @@ class Artifact:
             self._dirs.update(parents)
         self._sources[path] = source
 
-    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None) -> str:
+    def add_file(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        asset_type: str | None = None,
+    ) -> str:
         """Add one local file as entry ``name`` (default: its file name). Returns the entry path.
 
+        ``metadata`` and ``asset_type`` are the entry's own (Comet's per-asset metadata),
+        readable on ``version.get_entry(path)`` without downloading.
+
         Example:
-            >>> # art.add_file("data/train.csv", name="train/train.csv")
+            >>> # art.add_file("data/train.csv", name="train/train.csv", metadata={"rows": 10})
         """
         self._check_open()
+        asset = _asset(metadata, asset_type)
         p = Path(local_path)
         if not p.is_file():
             what = "is a folder: use add_dir" if p.is_dir() else "does not exist"
             raise InvalidPathError(f"cannot add file {os.fspath(local_path)!r}: it {what}")
         entry = normalize_path(name if name is not None else p.name)
         self._put(entry, LocalSource(str(p.absolute())))
+        self._set_asset(entry, asset)
         return entry
 
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None) -> list[str]:
+    def _set_asset(self, entry: str, asset: tuple[dict[str, Any], str | None] | None) -> None:
+        if asset is not None:
+            self._assets[entry] = asset
+        else:
+            self._assets.pop(entry, None)
+
+    def assets(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Entry path (or reference prefix) -> ``(metadata, asset_type)`` given when it was
+        added (used by the registry when it logs the draft).
+
+        Example:
+            >>> Artifact("x").assets()
+            {}
+        """
+        return dict(self._assets)
+
+    def add_dir(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        asset_type: str | None = None,
+    ) -> list[str]:
         """Add every file below a folder, under the prefix ``name`` (default: the root).
 
         Symlinks are followed only when they point inside the folder. Returns the entry paths.
+        ``metadata`` / ``asset_type`` are given to every file added.
 
         Example:
-            >>> # art.add_dir("data/images", name="images")
+            >>> # art.add_dir("data/images", name="images", asset_type="images")
         """
         self._check_open()
+        asset = _asset(metadata, asset_type)
         root = Path(local_path)
         if not root.is_dir():
             what = "is a file: use add_file" if root.is_file() else "does not exist"
@@ -247,7 +310,65 @@ class Artifact:
             normalize_path(entry)
         for entry, source in added:  # validated all paths before changing the draft
             self._put(entry, source)
+            self._set_asset(entry, asset)
         return [e for e, _ in added]
+
+    def add(
+        self,
+        local_path: str | os.PathLike[str],
+        logical_path: str | None = None,
+        overwrite: bool = False,
+        *,
+        metadata: dict[str, Any] | None = None,
+        asset_type: str | None = None,
+    ) -> str | list[str]:
+        """Comet's ``Artifact.add``: a file (:meth:`add_file`) or a folder (:meth:`add_dir`) at
+        ``logical_path``; ``overwrite=True`` replaces an entry already at that path.
+
+        Example:
+            >>> # art.add("model.pkl", logical_path="models/model.pkl", metadata={"auc": 0.9})
+        """
+        self._check_open()
+        if Path(local_path).is_dir():
+            if overwrite and logical_path:
+                self._discard(logical_path)
+            return self.add_dir(local_path, logical_path, metadata=metadata, asset_type=asset_type)
+        if overwrite:
+            self._discard(logical_path if logical_path is not None else Path(local_path).name)
+        return self.add_file(local_path, logical_path, metadata=metadata, asset_type=asset_type)
+
+    def add_remote(
+        self,
+        uri: str,
+        logical_path: str | None = None,
+        overwrite: bool = False,
+        asset_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        sync_mode: bool = True,
+        max_synced_objects: int | None = None,
+    ) -> str:
+        """Comet's ``Artifact.add_remote``: :meth:`add_reference` (``sync_mode=False`` records
+        no checksum, ``max_synced_objects`` is ``max_objects``).
+
+        Example:
+            >>> # art.add_remote("s3://bucket/raw/", logical_path="raw", asset_type="raw-data")
+        """
+        self._check_open()
+        if overwrite:
+            self._discard(logical_path if logical_path is not None else _default_name(uri))
+        return self.add_reference(
+            uri,
+            logical_path,
+            checksum=sync_mode,
+            max_objects=max_synced_objects,
+            metadata=metadata,
+            asset_type=asset_type,
+        )
+
+    def _discard(self, name: str) -> None:
+        path = normalize_path(name)
+        if any(p == path or p.startswith(path + "/") for p in self._sources):
+            self.remove(path)
 
     @contextlib.contextmanager
     def new_file(
@@ -289,14 +410,19 @@ class Artifact:
         name: str | None = None,
         checksum: bool = True,
         max_objects: int | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        asset_type: str | None = None,
     ) -> str:
         """Record a reference to content outside the store (``file://``, ``s3://``, ``gs://``,
         ``http(s)://``) without copying it. Returns the entry path (or prefix for folders).
+        ``metadata`` / ``asset_type`` go to every entry the reference expands to.
 
         Example:
-            >>> # art.add_reference("s3://bucket/raw/2024/", name="raw")
+            >>> # art.add_reference("s3://bucket/raw/2024/", name="raw", metadata={"year": 2024})
         """
         self._check_open()
+        asset = _asset(metadata, asset_type)
         if not isinstance(uri, str) or "://" not in uri:
             raise InvalidPathError(
                 f"invalid reference {uri!r}: give a URI such as 'file:///data/x.csv' or 's3://bucket/key'"
@@ -310,9 +436,9 @@ class Artifact:
                 raise InvalidPathError(f"reference {uri!r} does not exist")
         if max_objects is not None and max_objects < 1:
             raise InvalidPathError("max_objects must be at least 1")
-        default = uri.rstrip("/").rsplit("/", 1)[-1] or "reference"
-        entry = normalize_path(name if name is not None else default)
+        entry = normalize_path(name if name is not None else _default_name(uri))
         self._put(entry, ReferenceSource(uri, checksum, max_objects))
+        self._set_asset(entry, asset)
         return entry
 
     def remove(self, name: str) -> None:
@@ -332,8 +458,61 @@ class Artifact:
             raise InvalidPathError(f"entry {path!r} is not in the draft of {self.qualified_name!r}")
         for p in hits:
             del self._sources[p]
+            self._assets.pop(p, None)
         self._dirs = {d for p in self._sources for d in _parents(p)}
         self._folded = None
+
+    # ---- W&B spellings on a draft --------------------------------------------------------
+    def is_draft(self) -> bool:
+        """True until the draft is logged (W&B's ``is_draft()``).
+
+        Example:
+            >>> Artifact("x").is_draft()
+            True
+        """
+        return self._logged is None
+
+    @property
+    def entity(self) -> str | None:
+        """The project (W&B's ``entity``); None until logged when no project was given."""
+        if self._logged is not None and hasattr(self._logged, "project"):
+            return str(self._logged.project)
+        return self.project
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """The version this draft became (W&B's ``wait()``: logging here is synchronous, so
+        there is nothing to wait for). Raises :class:`ArtifactNotFoundError` before the log.
+
+        Example:
+            >>> # registry.log(draft); draft.wait().version
+        """
+        if self._logged is None:
+            raise ArtifactNotFoundError(
+                f"draft {self.qualified_name!r} is not logged yet: call registry.log(draft) "
+                "first (it returns the version; there is nothing to wait for)"
+            )
+        return self._logged
+
+    def get_entry(self, name: str) -> Source:
+        """What the draft holds at entry ``name`` (a local file, a reference or a carried
+        entry); :class:`ArtifactNotFoundError` when absent.
+
+        Example:
+            >>> Artifact("x").get_entry("a.csv")
+            Traceback (most recent call last):
+            ...
+            artiflow.exceptions.ArtifactNotFoundError: the draft of 'x' has no entry 'a.csv'; it has 0 entries (see draft.paths())
+        """
+        source = self._sources.get(name)
+        if source is None:
+            raise ArtifactNotFoundError(
+                f"the draft of {self.qualified_name!r} has no entry {name!r}; it has "
+                f"{len(self._sources)} entries (see draft.paths())"
+            )
+        return source
+
+    get = get_entry
+    __getitem__ = get_entry
 
     def _finalize(self, version: Any) -> None:
         self._logged = version
@@ -346,6 +525,28 @@ class Artifact:
         if tmp is not None:
             with contextlib.suppress(Exception):
                 shutil.rmtree(tmp.name, ignore_errors=True)
+
+
+def _labels(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or ())
+
+
+def _default_name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1] or "reference"
+
+
+def _asset(
+    metadata: dict[str, Any] | None, asset_type: str | None
+) -> tuple[dict[str, Any], str | None] | None:
+    """An entry's own metadata and asset type, validated (None: the entry has neither)."""
+    meta = validate_json("asset metadata", metadata)
+    if asset_type is not None:
+        if not isinstance(asset_type, str) or not asset_type.strip():
+            raise InvalidRefError(
+                f"invalid asset_type {asset_type!r}: give a non-empty string like 'model-element'"
+            )
+        validate_text("type", asset_type)
+    return (meta, asset_type) if meta or asset_type is not None else None
 
 
 def _parents(path: str) -> list[str]:

@@ -22,7 +22,11 @@ import blake3
 from .exceptions import InvalidPathError
 from .limits import PATH_MAX_BYTES, SEGMENT_MAX_BYTES
 
-__all__ = ["Entry", "Manifest", "check_collisions", "claim_path", "normalize_path"]
+__all__ = ["ASSET_KEY", "Entry", "Manifest", "check_collisions", "claim_path", "normalize_path"]
+
+#: the key of ``Entry.extra`` that holds an entry's own metadata and asset type (Comet's
+#: per-asset ``metadata`` / ``asset_type``); stored with the entry, part of the version digest
+ASSET_KEY = "artiflow:asset"
 
 
 def normalize_path(name: object) -> str:
@@ -195,6 +199,56 @@ class Entry:
         """True when the content lives outside the store (``add_reference``)."""
         return self.ref is not None
 
+    # ---- per-entry metadata and the Comet / W&B spellings (read without downloading) ----
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """This entry's own metadata (``add_file(..., metadata=...)``); ``{}`` when none.
+
+        Example:
+            >>> Entry("a", size=1).with_asset({"rows": 3}, "table").metadata
+            {'rows': 3}
+        """
+        asset = self.extra.get(ASSET_KEY) if self.extra else None
+        return dict(asset.get("metadata") or {}) if asset else {}
+
+    @property
+    def asset_type(self) -> str | None:
+        """This entry's asset type (``add_file(..., asset_type="model-element")``), or None."""
+        asset = self.extra.get(ASSET_KEY) if self.extra else None
+        return asset.get("type") if asset else None
+
+    @property
+    def logical_path(self) -> str:
+        """The entry path (Comet's ``logical_path``)."""
+        return self.path
+
+    @property
+    def remote(self) -> bool:
+        """True for a reference (Comet's ``remote``): :attr:`is_reference`."""
+        return self.ref is not None
+
+    @property
+    def link(self) -> str | None:
+        """The URI of a reference (Comet's ``link``), None for a stored file."""
+        return self.ref
+
+    def with_asset(self, metadata: Mapping[str, Any] | None, asset_type: str | None) -> Entry:
+        """A copy carrying this metadata and asset type (both empty: none at all).
+
+        Example:
+            >>> Entry("a", size=1).with_asset(None, None).extra
+            {}
+        """
+        extra = {k: v for k, v in self.extra.items() if k != ASSET_KEY}
+        asset: dict[str, Any] = {}
+        if metadata:
+            asset["metadata"] = dict(metadata)
+        if asset_type is not None:
+            asset["type"] = asset_type
+        if asset:
+            extra[ASSET_KEY] = asset
+        return replace(self, extra=extra)
+
     def identity(self) -> str:
         """The canonical line this entry contributes to the version digest."""
         extra = (
@@ -224,19 +278,24 @@ class Entry:
             "digest": self.digest,
             "size": self.size,
             "ref": self.ref,
-            "extra": dict(self.extra),
+            "extra": {k: v for k, v in self.extra.items() if k != ASSET_KEY},
+            "metadata": self.metadata,
+            "asset_type": self.asset_type,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Entry:
         """Inverse of :meth:`to_dict`."""
-        return cls(
+        entry = cls(
             path=data["path"],
             digest=data.get("digest"),
             size=data.get("size"),
             ref=data.get("ref"),
             extra=dict(data.get("extra") or {}),
         )
+        if data.get("metadata") or data.get("asset_type") is not None:
+            entry = entry.with_asset(data.get("metadata"), data.get("asset_type"))
+        return entry
 
     def bind(self, version: Any) -> Entry:
         """A copy of this entry that knows its version (for :meth:`download`)."""

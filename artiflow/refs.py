@@ -128,9 +128,23 @@ class Ref:
         return self.selector == LATEST
 
     @property
-    def collection(self) -> str:
-        """``project/name`` without the selector."""
+    def full_name(self) -> str:
+        """``project/name`` without the selector (``ArtifactVersion.full_name`` too).
+
+        Example:
+            >>> Ref("team", "model", "v2").full_name, Ref("team", "model").collection_name
+            ('team/model', 'model')
+        """
         return f"{self.project}/{self.name}"
+
+    @property
+    def collection_name(self) -> str:
+        """The collection name without its project (``ArtifactVersion.collection_name``)."""
+        return self.name
+
+    #: the older spelling of :attr:`full_name` (kept working; ``ArtifactVersion.collection``
+    #: is the bare name: prefer ``full_name`` / ``collection_name``, which mean the same on both)
+    collection = full_name
 
     def __str__(self) -> str:
         return f"{self.project}/{self.name}:{self.selector}"

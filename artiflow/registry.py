@@ -243,14 +243,18 @@ class Registry:
         version: str | None = None,
         run: Run | None = None,
         progress: Progress = None,
+        *,
+        semver: str | None = None,
     ) -> ArtifactVersion:
         """Store the draft's content and commit a new version (or return ``latest`` when the
-        content is unchanged). Aliases move atomically; ``version`` is a semantic version label.
+        content is unchanged). Aliases move atomically; ``semver`` is a semantic version label
+        (``version=`` is its older spelling, still accepted; the logged version's
+        ``.version`` is its index ``"v3"``, its ``.semver`` the label).
 
         Example:
-            >>> # v = registry.log(draft, aliases=["candidate"], version="1.4.0")
+            >>> # v = registry.log(draft, aliases=["candidate"], semver="1.4.0")
         """
-        opts = {"aliases": aliases, "tags": tags, "version": version}
+        opts = {"aliases": aliases, "tags": tags, "version": version, "semver": semver}
         return _log.log_many(self.context, [(artifact, opts)], run=run, progress=progress)[0]
 
     def log_many(
@@ -260,7 +264,7 @@ class Registry:
         progress: Progress = None,
     ) -> list[ArtifactVersion]:
         """Log several drafts as ONE commit: every version becomes visible, or none does.
-        Each item is a draft, or ``(draft, {"aliases": ..., "tags": ..., "version": ...})``;
+        Each item is a draft, or ``(draft, {"aliases": ..., "tags": ..., "semver": ...})``;
         nothing is committed until every draft was validated and its content stored.
 
         Example:
@@ -285,13 +289,17 @@ class Registry:
         tags: Iterable[str] = (),
         version: str | None = None,
         run: Run | None = None,
+        *,
+        semver: str | None = None,
     ) -> ArtifactVersion:
         """Commit the collaborative version ``distributed_id`` (adding this draft's entries).
 
         Example:
             >>> # v = registry.finish(Artifact("shards", type="dataset"), distributed_id="run-42")
         """
-        return _log.finish(self.context, artifact, distributed_id, aliases, tags, version, run)
+        return _log.finish(
+            self.context, artifact, distributed_id, aliases, tags, version, run, semver=semver
+        )
 
     def link(
         self, version_ref: str | Ref | ArtifactVersion, target: str, aliases: Iterable[str] = ()

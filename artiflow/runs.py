@@ -113,16 +113,23 @@ class Run:
         return version
 
     def log(
-        self, artifact: Artifact, aliases: Any = (), tags: Any = (), version: str | None = None
+        self,
+        artifact: Artifact,
+        aliases: Any = (),
+        tags: Any = (),
+        version: str | None = None,
+        *,
+        semver: str | None = None,
     ) -> ArtifactVersion:
-        """Log a draft and record that this run produced it.
+        """Log a draft and record that this run produced it (``semver=`` a semantic version
+        label; ``version=`` is its older spelling).
 
         Example:
-            >>> # run.log(draft, aliases=["candidate"])
+            >>> # run.log(draft, aliases=["candidate"], semver="1.4.0")
         """
         from ._ops.log import log_many
 
-        opts = {"aliases": aliases, "tags": tags, "version": version}
+        opts = {"aliases": aliases, "tags": tags, "version": version, "semver": semver}
         return log_many(self._ctx, [(artifact, opts)], run=self)[0]
 
     def log_many(self, items: Any) -> list[ArtifactVersion]:

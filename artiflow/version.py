@@ -31,7 +31,13 @@ from . import serialize
 from ._context import RegistryContext, context_of
 from ._ops import policy as _policy
 from ._ops import quarantine as _quarantine
-from .exceptions import ArtifactNotFoundError, InvalidPathError, StoreError, VerificationError
+from .exceptions import (
+    ArtifactNotFoundError,
+    InvalidPathError,
+    InvalidRefError,
+    StoreError,
+    VerificationError,
+)
 from .hashing import CHUNK, hash_stream, new_hasher
 from .manifest import Entry, Manifest
 from .refs import LATEST, validate_alias, validate_name
@@ -211,11 +217,19 @@ class ArtifactVersion:
         return self._row.project
 
     @property
-    def collection(self) -> str:
-        """The collection (artifact) name."""
+    def collection_name(self) -> str:
+        """The collection (artifact) name without its project: ``"bike-dataset"`` (W&B's
+        ``artifact.collection.name``; :attr:`full_name` has the project)."""
         return self._row.name
 
-    name = collection
+    @property
+    def full_name(self) -> str:
+        """``"project/name"``: the collection with its project, what ``Ref.full_name`` is."""
+        return f"{self._row.project}/{self._row.name}"
+
+    #: the older spellings of :attr:`collection_name` (kept working)
+    collection = collection_name
+    name = collection_name
 
     @property
     def type(self) -> str:
@@ -238,6 +252,7 @@ class ArtifactVersion:
 
     @property
     def qualified_name(self) -> str:
+        """``"project/name"`` (same as :attr:`full_name`)."""
         return f"{self.project}/{self.collection}"
 
     @property
@@ -569,6 +584,152 @@ class ArtifactVersion:
         from ._ops.materialize import verify
 
         verify(self._ctx, self, root)
+
+    # ---- W&B and Comet spellings (see docs/migrating.md) ----------------------------------
+    @property
+    def entity(self) -> str:
+        """W&B's ``entity``: the project of this version."""
+        return self._row.project
+
+    def is_draft(self) -> bool:
+        """False: a logged version (W&B's ``is_draft()``; a draft :class:`Artifact` says True)."""
+        return False
+
+    def wait(self, timeout: float | None = None) -> ArtifactVersion:
+        """This version (W&B's ``wait()``): logging here is synchronous, so it is committed.
+
+        Example:
+            >>> # v = registry.log(draft).wait()
+        """
+        return self
+
+    @property
+    def source_version(self) -> str:
+        """The ``vN`` of the version this one links (itself when it is no registry member).
+
+        Example:
+            >>> # registry.link("model:v7", "registry/churn").source_version == "v7"
+        """
+        return (self.linked_version or self).version
+
+    @property
+    def source_name(self) -> str:
+        """``"name:vN"`` of the version this one links (itself when no registry member)."""
+        source = self.linked_version or self
+        return f"{source.collection_name}:{source.version}"
+
+    @property
+    def commit_hash(self) -> str:
+        """W&B's ``commit_hash``: here the version digest (BLAKE3 of the manifest), which
+        names what was committed."""
+        return self.digest
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        """When this version last changed: its commit or the newest alias move onto or off it
+        (edits of description, metadata and tags carry no time of their own).
+
+        Example:
+            >>> # registry.get("ds:production").updated_at >= registry.get("ds:production").created_at
+        """
+        newest = self.created_at
+        mine = {self.version}
+        for event in self._ctx.catalog.alias_events(self.project, self.collection_name, None):
+            if (event.version in mine or event.previous in mine) and event.at > newest:
+                newest = event.at
+        return newest
+
+    @property
+    def version_tags(self) -> list[str]:
+        """Comet's ``version_tags``: the tags of this version (edit, then :meth:`save`)."""
+        return self.tags
+
+    @version_tags.setter
+    def version_tags(self, value: list[str]) -> None:
+        self.tags = list(value)
+
+    def update_version_tags(self, version_tags: list[str]) -> ArtifactVersion:
+        """Comet's ``update_version_tags``: make these the tags of this version and save.
+
+        Example:
+            >>> # v.update_version_tags(["reviewed"])
+        """
+        self.tags = list(version_tags)
+        return self.save()
+
+    def update_aliases(self, aliases: list[str]) -> ArtifactVersion:
+        """Comet's ``update_aliases``: make these the aliases of this version and save
+        (``latest`` stays managed by artiflow).
+
+        Example:
+            >>> # v.update_aliases(["production"])
+        """
+        self.aliases = list(aliases)
+        return self.save()
+
+    @property
+    def artifact_type(self) -> str:
+        """Comet's ``artifact_type``: :attr:`type`."""
+        return self._row.type
+
+    def json_encode(self) -> dict[str, Any]:
+        """W&B's ``json_encode()``: :meth:`to_dict` marked ``"_type": "artifactVersion"``.
+
+        Example:
+            >>> # registry.get("ds:v0").json_encode()["_type"]
+        """
+        return {"_type": "artifactVersion", **self.to_dict()}
+
+    def get_entry(self, name: str) -> Entry:
+        """The entry at ``name`` (W&B's ``get_entry``; Comet's ``get_asset``): its digest,
+        size, reference URI, metadata and asset type, without downloading.
+
+        Example:
+            >>> # v.get_entry("rows.csv").metadata
+        """
+        return self.get_path(name)
+
+    get = get_entry
+    get_asset = get_entry
+    __getitem__ = get_entry
+
+    @property
+    def assets(self) -> list[Entry]:
+        """Comet's ``assets``: every entry, without downloading (see :meth:`files`)."""
+        return list(self.manifest.entries.values())
+
+    def link(
+        self, target_path: str, aliases: list[str] | tuple[str, ...] | None = None
+    ) -> ArtifactVersion:
+        """Link this version into the registry collection ``target_path``
+        (``"registry-name/collection"``; W&B's ``link``); returns the member. No content is
+        copied. Same as :meth:`Registry.link`.
+
+        Example:
+            >>> # member = v.link("model-registry/churn", aliases=["production"])
+        """
+        from ._ops.log import link
+
+        alias_list = [aliases] if isinstance(aliases, str) else list(aliases or ())
+        if isinstance(target_path, str) and ":" not in target_path:  # else link() says why
+            t = self._ctx.parse(target_path)
+            _policy.guard_link_aliases(self._ctx, self, t.project, t.name, alias_list)
+        return link(self._ctx, self, target_path, alias_list)
+
+    def unlink(self) -> None:
+        """Remove this registry member (W&B's ``unlink``): it is deleted with its aliases; the
+        version it links is untouched. Raises :class:`InvalidRefError` on a version that is
+        no registry member (use :meth:`delete` for those).
+
+        Example:
+            >>> # registry.get("model-registry/churn:production").unlink()
+        """
+        if not self.is_link:
+            raise InvalidRefError(
+                f"{self.ref} is not a registry member, so there is nothing to unlink: unlink() "
+                "removes a member made by link(); use delete() to delete a logged version"
+            )
+        self.delete(delete_aliases=True)
 
     def new_draft(self) -> Artifact:
         """A draft pre-filled with this version's entries: add/remove, then log a patch.

@@ -54,6 +54,15 @@ def test_old_spellings_keep_working():
     assert artiflow.RunState.SUCCESS == SUCCESS and artiflow.VersionState("DELETED") == "DELETED"
     assert artiflow.Registry.start_run is artiflow.Registry.run
     assert artiflow.ArtifactVersion.name is artiflow.ArtifactVersion.collection
+    # issue 12 item 5: one meaning per name; the older spellings stay (docs/concepts.md "Names")
+    assert artiflow.ArtifactVersion.collection is artiflow.ArtifactVersion.collection_name
+    assert artiflow.Ref.collection is artiflow.Ref.full_name
+    ref = artiflow.parse_ref("team/model:v2")
+    assert (ref.full_name, ref.collection_name, ref.collection) == (
+        "team/model",
+        "model",
+        "team/model",
+    )
 
 
 def test_the_core_calls_no_private_method_of_another_class():

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from ..artifact import LocalSource, ReferenceSource
 from ..exceptions import ConflictError, StoreError
 from ..hashing import hash_file
-from ..limits import validate_version_fields
+from ..limits import validate_json, validate_version_fields
 from ..manifest import Entry, Manifest, check_collisions
 from ..refs import validate_alias, validate_name
 from ..store import SMALL_BLOB
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .._context import RegistryContext
     from ..artifact import Artifact
 
-__all__ = ["cached_hash", "prepare_entries", "validate_draft", "validate_labels"]
+__all__ = ["annotate", "cached_hash", "prepare_entries", "validate_draft", "validate_labels"]
 
 Progress = Callable[[int], object] | None
 _Todo = tuple[str, str, "str | None"]  # (entry path, local file, digest known from the cache)
@@ -73,7 +73,41 @@ def validate_draft(
         distributed_id=distributed_id,
         max_metadata_bytes=ctx.max_metadata_bytes,
     )
+    for path, (metadata, _type) in artifact.assets().items():
+        validate_json(f"metadata of entry {path!r}", metadata, max_bytes=ctx.max_metadata_bytes)
     check_collisions(artifact.sources(), f"{project}/{artifact.name}")
+
+
+def annotate(entries: dict[str, Entry], artifact: Artifact) -> dict[str, Entry]:
+    """``entries`` with the per-entry metadata and asset types the draft was given (a
+    reference's go to every entry it expanded to); entries without any are kept as they are
+    (a carried-over entry keeps what its version had).
+
+    Example:
+        >>> import tempfile
+        >>> from artiflow import Artifact
+        >>> draft = Artifact("x")
+        >>> _ = draft.add_reference("file://" + tempfile.mkdtemp(), name="raw",
+        ...                         metadata={"year": 2024}, asset_type="raw-data")
+        >>> out = annotate({"raw/a.csv": Entry("raw/a.csv", size=1)}, draft)
+        >>> out["raw/a.csv"].metadata, out["raw/a.csv"].asset_type
+        ({'year': 2024}, 'raw-data')
+    """
+    assets = artifact.assets()
+    if not assets:
+        return entries
+    out = dict(entries)
+    for path, entry in entries.items():
+        found = assets.get(path)
+        if found is None:
+            parts = path.split("/")
+            for n in range(len(parts) - 1, 0, -1):  # the reference prefix it came from
+                found = assets.get("/".join(parts[:n]))
+                if found is not None:
+                    break
+        if found is not None:
+            out[path] = entry.with_asset(*found)
+    return out
 
 
 def blob_sizes(items: Iterable[Entry]) -> tuple[set[str], dict[str, int]]:
@@ -109,6 +143,7 @@ def _stat_all(local: dict[str, str]) -> dict[str, os.stat_result]:
 
 def _unchanged_latest(
     ctx: RegistryContext,
+    artifact: Artifact,
     sources: Mapping[str, object],
     local: dict[str, str],
     stats: dict[str, os.stat_result],
@@ -123,7 +158,7 @@ def _unchanged_latest(
     entries = {p: s for p, s in sources.items() if isinstance(s, Entry)}
     for p, full in local.items():
         entries[p] = Entry(p, digest=known[full], size=stats[full].st_size)
-    candidate = Manifest({p: entries[p] for p in sorted(entries)})
+    candidate = Manifest(annotate({p: entries[p] for p in sorted(entries)}, artifact))
     if candidate.digest() != expected_latest:
         return None
     if ctx.store.missing(*blob_sizes(entries.values())):  # lost or damaged: store it again
@@ -281,7 +316,7 @@ def prepare_entries(
     local = {p: s.path for p, s in sources.items() if isinstance(s, LocalSource)}
     stats = _stat_all(local)
     known = ctx.stat_cache.lookup(local.values(), stats)
-    same = _unchanged_latest(ctx, sources, local, stats, known, expected_latest)
+    same = _unchanged_latest(ctx, artifact, sources, local, stats, known, expected_latest)
     if same is not None:
         if progress is not None:
             progress(sum(st.st_size for st in stats.values()))
@@ -309,4 +344,4 @@ def prepare_entries(
     if todo:
         out.update(_store_files(ctx, todo, local, stats, progress))
     out.update(resolved)
-    return Manifest({p: out[p] for p in sorted(out)})
+    return Manifest(annotate({p: out[p] for p in sorted(out)}, artifact))

@@ -38,7 +38,7 @@ __all__ = ["Upserted", "finish", "link", "log_many", "upsert"]
 
 Progress = Callable[[int], object] | None
 _Plan = tuple["Artifact", str, list[str], list[str], "str | None"]
-_OPTIONS = {"aliases", "tags", "version"}
+_OPTIONS = {"aliases", "tags", "semver", "version"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,29 @@ class Upserted:
         return f"pending collaborative version {self.distributed_id!r}"
 
 
-def _semver(version: str | None) -> str | None:
-    return str(SemVer.parse(version)) if version is not None else None
+def _semver(version: str | None, semver: str | None = None) -> str | None:
+    """The semantic version label (``semver=``; ``version=`` is its older spelling)."""
+    if version is not None and semver is not None and version != semver:
+        raise InvalidRefError(
+            f"semver={semver!r} and version={version!r} differ: give one of them (version= is "
+            "the older spelling of semver=)"
+        )
+    label = semver if semver is not None else version
+    return str(SemVer.parse(label)) if label is not None else None
+
+
+def _draft_labels(
+    artifact: Artifact, aliases: Iterable[str], tags: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """The aliases and tags of a log: the draft's own (``Artifact(aliases=, version_tags=)``)
+    and those given to ``log``, validated."""
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if isinstance(tags, str):
+        tags = [tags]
+    own_aliases = getattr(artifact, "aliases", None) or []
+    own_tags = getattr(artifact, "version_tags", None) or []
+    return validate_labels([*own_aliases, *aliases], [*own_tags, *tags])
 
 
 def _plan(
@@ -67,11 +88,13 @@ def _plan(
         unknown = set(opts) - _OPTIONS
         if unknown:
             raise InvalidRefError(
-                f"unknown log option(s) {sorted(unknown)}: use aliases, tags, version"
+                f"unknown log option(s) {sorted(unknown)}: use aliases, tags, semver"
             )
         artifact.ensure_open()
-        alias_list, tag_list = validate_labels(opts.get("aliases", ()), opts.get("tags", ()))
-        semver = _semver(opts.get("version"))
+        alias_list, tag_list = _draft_labels(
+            artifact, opts.get("aliases", ()), opts.get("tags", ())
+        )
+        semver = _semver(opts.get("version"), opts.get("semver"))
         project = artifact.project or ctx.default_project
         validate_draft(ctx, artifact, project, semver=semver)
         if (project, artifact.name) in seen:
@@ -164,12 +187,13 @@ def finish(
     tags: Iterable[str] = (),
     version: str | None = None,
     run: Run | None = None,
+    semver: str | None = None,
 ) -> ArtifactVersion:
     """Commit the collaborative version ``distributed_id`` (adding this draft's entries)."""
     _check_distributed_id(distributed_id)
     artifact.ensure_open()
-    alias_list, tag_list = validate_labels(aliases, tags)
-    semver = _semver(version)
+    alias_list, tag_list = _draft_labels(artifact, aliases, tags)
+    semver = _semver(version, semver)
     project = artifact.project or ctx.default_project
     validate_draft(ctx, artifact, project, semver=semver, distributed_id=distributed_id)
     run_id = run.id if run is not None else None
