@@ -29,6 +29,7 @@ from ._ops import gc as _gc
 from ._ops import locks as _locks
 from ._ops import materialize as _materialize_ops
 from ._ops.gc import GCResult
+from ._publishers import attach_publishers
 from .artifact import Artifact, LocalSource, ReferenceSource
 from .catalog import Catalog, VersionRow
 from .catalog._labels import LabelEdit
@@ -111,6 +112,7 @@ class Registry:
         self._stat_cache: StatCache | None = None
         self._subscribers: list[Callable[[RegistryEvent], object]] = []
         self._lock = threading.Lock()
+        attach_publishers(self)  # artiflow._publishers: plugins' event publishers (entry points)
 
     def __repr__(self) -> str:
         from sqlalchemy.engine import make_url

@@ -67,6 +67,7 @@ from artiflow._tasking import (
 )
 from artiflow.identity import collection_uri, registry_identity
 
+from .blocks import resolve_registry
 from .events import forward_events
 from .runs import ORCHESTRATOR, flow_run_scope, replay_of_from, run_host, trigger_pins_from
 
@@ -84,7 +85,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SPEC_ATTR = "__artiflow_spec__"
-RegistryLike = Registry | Callable[[], Registry] | None
+#: a Registry, an ArtiflowRegistry block, a block name, a callable returning one, or None
+RegistryLike = Any
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,11 +108,9 @@ class _Spec:
     collaborative: bool = False
 
     def get_registry(self) -> Registry:
-        if isinstance(self.registry, Registry):
-            return self.registry
-        if callable(self.registry):
-            return self.registry()
-        return default_registry()
+        if self.registry is None:
+            return default_registry()
+        return resolve_registry(self.registry)
 
 
 #: ``Registry()`` built lazily in the task process, once per configuration
@@ -636,8 +636,10 @@ def artifact_task(
     files (a temporary folder, removed when the task ends). ``outputs`` maps parameter names to
     collection names or :class:`~artiflow.Output`; the function receives an empty
     :class:`~artiflow.Artifact` draft to fill, logged only if the function returns. Callers pass
-    only the other parameters. ``registry`` is a :class:`~artiflow.Registry`, a callable
-    returning one, or None for ``Registry()`` (from ``ARTIFLOW_*``), built in the task process.
+    only the other parameters. ``registry`` is a :class:`~artiflow.Registry`, an
+    :class:`~artiflow.prefect.ArtiflowRegistry` block, a block document name
+    (``"artiflow-registry/prod"``, loaded from the Prefect API in the task process), a callable
+    returning one of these, or None for ``Registry()`` (from ``ARTIFLOW_*``).
 
     Every other keyword goes to :func:`prefect.task` (``retries``, ``timeout_seconds``,
     ``tags``, ``on_failure``, ...). Caching: the default is ``cache_policy=NO_CACHE``, because a
