@@ -225,9 +225,13 @@ def block_document_name(name: str) -> str:
     return name if "/" in name else f"{BLOCK_TYPE_SLUG}/{name}"
 
 
-def _load_block(name: str) -> ArtiflowRegistry:
-    def load() -> ArtiflowRegistry:
-        return ArtiflowRegistry.load(name)  # type: ignore[no-any-return]
+def _load_block(name: str) -> Any:
+    slug, document = name.split("/", 1)
+
+    def load() -> Any:
+        if slug == BLOCK_TYPE_SLUG:
+            return ArtiflowRegistry.load(document)
+        return Block.load(name)  # another block type: refused by the caller
 
     try:
         import asyncio
