@@ -299,34 +299,107 @@ def _markdown(task_name: str, run_id: str | None, state: str, used: Any, produce
     return "\n".join(lines)
 
 
-def _post_markdown(task_name: str, markdown: str) -> None:
-    """Runs in a copy of the task run's context, possibly after the flow run ended and closed
-    the context's client: the post uses a client of its own (the task and flow run ids still
-    come from the copied run context)."""
-    from prefect.artifacts import create_markdown_artifact
-    from prefect.context import SyncClientContext
+#: the base URL of the artiflow web page (``artiflow ui`` or the Airflow plugin's ``/artiflow/``)
+UI_URL_ENV = "ARTIFLOW_UI_URL"
+
+
+def version_page_url(v: Any, base: str | None = None) -> str | None:
+    """The web page of version ``v`` under ``base`` (default ``$ARTIFLOW_UI_URL``), or None
+    when no URL is configured.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> v = SimpleNamespace(project="default", collection="bike model", version="v3")
+        >>> version_page_url(v, "http://127.0.0.1:8000/artiflow/")
+        'http://127.0.0.1:8000/artiflow/#/version/default/bike%20model/v3'
+    """
+    from urllib.parse import quote
+
+    base = base if base is not None else os.environ.get(UI_URL_ENV)
+    if not base:
+        return None
+    parts = (quote(str(p), safe="") for p in (v.project, v.collection, v.version))
+    return f"{base.rstrip('/')}/#/version/{'/'.join(parts)}"
+
+
+def _links(produced: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(url, text)`` of the web pages of the versions produced (none without a UI URL)."""
+    found = []
+    for v in produced.values():
+        url = version_page_url(v)
+        if url is not None:
+            found.append((url, v.ref))
+    return found
+
+
+def _post_artifacts(
+    task_name: str,
+    markdown: str,
+    links: list[tuple[str, str]],
+    task_run_id: Any,
+    flow_run_id: Any,
+) -> None:
+    """Create the artifacts with a client of its own and the run ids given, so it works in any
+    thread or process, in sync and async tasks, after the flow run closed its client."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
 
     try:
-        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]  # only in this copy
-        with SyncClientContext():
+        with get_client(sync_client=True) as client:
             # No key: a keyed artifact also maintains a per-key history on the server, which
             # made the call ~30 ms slower on the test server (74 vs 44 ms).
-            result = create_markdown_artifact(
-                markdown=markdown,
-                description=f"artiflow versions used and produced by {task_name}",
+            client.create_artifact(
+                ArtifactCreate(
+                    type="markdown",
+                    data=markdown,
+                    description=f"artiflow versions used and produced by {task_name}",
+                    task_run_id=task_run_id,
+                    flow_run_id=flow_run_id,
+                )
             )
-        if inspect.isawaitable(result):  # pragma: no cover - depends on the calling context
-            raise RuntimeError("create_markdown_artifact returned an awaitable")
+            for url, text in links:
+                client.create_artifact(
+                    ArtifactCreate(
+                        type="link",
+                        data=f"[{text}]({url})",
+                        description=f"artiflow page of {text}",
+                        task_run_id=task_run_id,
+                        flow_run_id=flow_run_id,
+                    )
+                )
     except Exception:
         logger.warning("could not create the artiflow Prefect artifact", exc_info=True)
 
 
-def _report_markdown(task_name: str, markdown: str) -> None:
-    """Post the task run's markdown artifact in the background (an API round trip of 35-80 ms
-    that the task need not wait for). The task run's context is copied, so the artifact still
-    lands on this task run; ``flush_events()`` and interpreter exit wait for pending posts."""
+def _report_markdown(
+    task_name: str,
+    markdown: str,
+    links: list[tuple[str, str]] | None = None,
+    task_run: Any = None,
+) -> None:
+    """Post the task run's markdown artifact (and links) in the background (an API round trip
+    of 35-80 ms that the task need not wait for). The settings come from a copy of the task
+    run's context; ``flush_events()`` and interpreter exit wait for pending posts. In a
+    process-pool worker (``ProcessPoolTaskRunner``) the post is awaited before the task ends:
+    the worker process may be stopped without running exit handlers."""
+    import multiprocessing
+
+    if task_run is None:
+        ctx = TaskRunContext.get()
+        task_run = ctx.task_run if ctx is not None else None
+    task_run_id = getattr(task_run, "id", None)
+    flow_run_id = getattr(task_run, "flow_run_id", None)
+    if flow_run_id is None:
+        flow_ctx = FlowRunContext.get()
+        flow_run_id = flow_ctx.flow_run.id if flow_ctx is not None and flow_ctx.flow_run else None
     context = contextvars.copy_context()
-    _PENDING.append(_reporter().submit(context.run, _post_markdown, task_name, markdown))
+    future = _reporter().submit(
+        context.run, _post_artifacts, task_name, markdown, links or [], task_run_id, flow_run_id
+    )
+    if multiprocessing.parent_process() is not None:
+        future.result(timeout=60)
+    else:
+        _PENDING.append(future)
 
 
 _PENDING: list[Any] = []
@@ -435,7 +508,9 @@ class _Execution:
         _report_assets(ex.inputs, ex.produced, ex.registry)
         run_id = ex.run.id if ex.run is not None else None
         _report_markdown(
-            self.task_name, _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced)
+            self.task_name,
+            _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced),
+            _links(ex.produced),
         )
 
     def fail(self, exc: BaseException) -> None:
@@ -555,7 +630,7 @@ def _record_cached_run(task: Task[Any, Any], task_run: Any, state: Any) -> None:
         run.id,
         ", ".join(outputs) or "nothing",
     )
-    _report_markdown(task.name, _markdown(task.name, run.id, "CACHED", used, {}))
+    _report_markdown(task.name, _markdown(task.name, run.id, "CACHED", used, {}), task_run=task_run)
 
 
 def _has_artifact_policy(policy: Any) -> bool:
