@@ -53,8 +53,9 @@ from typing import Any
 from prefect import Task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.context import FlowRunContext, TaskRunContext
+from prefect.tasks import MaterializingTask
 
-from artiflow import Output, Registry
+from artiflow import Output, Registry, parse_ref
 from artiflow._tasking import (
     TaskContext,
     TaskExecution,
@@ -77,6 +78,7 @@ __all__ = [
     "artifact_task",
     "asset_key",
     "commit_parts",
+    "declared_assets",
     "part_ids",
     "prefect_distributed_id",
     "with_refs",
@@ -343,8 +345,12 @@ def _post_artifacts(
     thread or process, in sync and async tasks, after the flow run closed its client."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.context import SyncClientContext
 
     try:
+        # the copied context may hold the task run's client, closed once the run ended:
+        # forget it in this copy so that get_client() builds a new one
+        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]
         with get_client(sync_client=True) as client:
             # No key: a keyed artifact also maintains a per-key history on the server, which
             # made the call ~30 ms slower on the test server (74 vs 44 ms).
@@ -425,40 +431,56 @@ def flush_reports(timeout: float | None = 30.0) -> None:
         wait(pending, timeout=timeout)
 
 
-def _report_assets(
-    used: Mapping[str, Any], produced: Mapping[str, Any], registry: Any = None
-) -> None:
-    """Report outputs as materialized Prefect assets (version in the metadata), inputs as deps."""
-    try:
-        from prefect.assets import Asset
-        from prefect.context import AssetContext
-    except ImportError:  # prefect < 3.4.5
-        return
-    ctx = AssetContext.get()
-    if ctx is None:
-        return
-    try:
-        ident = registry_identity(registry)
-        for v in used.values():
-            key = asset_key(v.project, v.collection, registry=ident)
-            ctx.direct_asset_dependencies.add(Asset(key=key))
-        for v in produced.values():
-            key = asset_key(v.project, v.collection, registry=ident)
-            ctx.downstream_assets.add(Asset(key=key))
-            ctx.add_asset_metadata(
-                key,
-                {
-                    "artiflow.ref": v.ref,
-                    "artiflow.version": v.version,
-                    "artiflow.digest": v.digest,
-                    "artiflow.aliases": list(v.aliases),
-                },
-            )
-        if produced and ctx.materialized_by is None:
-            ctx.materialized_by = "artiflow"
-        ctx.update_tracked_assets()
-    except Exception:
-        logger.warning("could not report artiflow outputs as Prefect assets", exc_info=True)
+def declared_assets(spec: Any) -> tuple[list[Any], list[Any]]:
+    """``(outputs, inputs)`` of an artifact task as Prefect ``Asset`` objects (keys:
+    :func:`asset_key` in the task's registry; a ref without a project takes the registry's
+    default project). No database is opened; a block name is loaded from the Prefect API.
+
+    Example:
+        >>> @artifact_task(inputs={"raw": "team/raw:latest"}, outputs={"out": "clean"},
+        ...                registry="prod")   # a block name: resolved at the first call
+        ... def clean(raw, out):
+        ...     pass
+        >>> clean.assets        # not bound before the first call (no API call at import)
+        []
+    """
+    from prefect.assets import Asset
+
+    reg = spec.get_registry()
+    ident = registry_identity(reg)
+    project = reg.settings.default_project
+
+    def asset(ref: str) -> Any:
+        r = parse_ref(ref, project)
+        return Asset(key=asset_key(r.project, r.name, registry=ident))
+
+    outputs = [asset(o["name"]) for o in spec.outputs.values()]
+    inputs = [asset(ref) for ref in spec.inputs.values()]
+    return outputs, inputs
+
+
+def _report_assets(produced: Mapping[str, Any], registry: Any = None) -> None:
+    """Add each produced version to its asset's materialization metadata (the public
+    ``prefect.assets.add_asset_metadata``; the assets themselves are declared on the task,
+    :meth:`ArtifactTask.bind_assets`)."""
+    from prefect.assets import add_asset_metadata
+    from prefect.context import AssetContext
+
+    if AssetContext.get() is None:
+        return  # not a task run (e.g. the function called directly)
+    ident = registry_identity(registry)
+    for v in produced.values():
+        key = asset_key(v.project, v.collection, registry=ident)
+        metadata = {
+            "artiflow.ref": v.ref,
+            "artiflow.version": v.version,
+            "artiflow.digest": v.digest,
+            "artiflow.aliases": list(v.aliases),
+        }
+        try:
+            add_asset_metadata(key, metadata)
+        except ValueError:  # the asset was not declared (e.g. resolved to another registry)
+            logger.warning("artiflow: %s is not an asset declared by this task", key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,7 +527,7 @@ class _Execution:
         except BaseException as exc:
             self.fail(exc)
             raise
-        _report_assets(ex.inputs, ex.produced, ex.registry)
+        _report_assets(ex.produced, ex.registry)
         run_id = ex.run.id if ex.run is not None else None
         _report_markdown(
             self.task_name,
@@ -664,10 +686,12 @@ def _task_options(spec: _Spec, options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-class ArtifactTask(Task):  # type: ignore[type-arg]
-    """The ``prefect.Task`` that :func:`artifact_task` returns.
+class ArtifactTask(MaterializingTask):  # type: ignore[type-arg]
+    """The ``prefect.Task`` that :func:`artifact_task` returns: a ``MaterializingTask`` (what
+    ``prefect.assets.materialize`` makes) whose assets are its output collections and whose
+    ``asset_deps`` are its input collections, bound on the first call (:meth:`bind_assets`).
 
-    Only ``with_options`` differs: a copy that turns caching on gets the same protection as a
+    ``with_options`` differs too: a copy that turns caching on gets the same protection as a
     task declared with a cache policy (input versions in the key, cache hits recorded).
 
     Example:
@@ -678,9 +702,44 @@ class ArtifactTask(Task):  # type: ignore[type-arg]
         True
     """
 
+    def bind_assets(self) -> None:
+        """Declare the task's Prefect assets: outputs as ``assets``, inputs added to
+        ``asset_deps`` (keys in the task's registry, so resolved at each call, submit or map,
+        never at import: ``registry=`` may stand for another registry by then). Errors are
+        logged, never raised."""
+        spec = getattr(self.fn, _SPEC_ATTR, None)
+        if spec is None:
+            return
+        try:
+            outputs, inputs = declared_assets(spec)  # cheap: the registry object is cached
+        except Exception:
+            logger.warning("could not declare the Prefect assets of %r", self.name, exc_info=True)
+            return
+        user = getattr(self, "_artiflow_user_deps", None)
+        if user is None:  # the asset_deps given to artifact_task(...) / with_options(...)
+            user = self._artiflow_user_deps = list(self.asset_deps)
+        have = {a.key for a in user}
+        self.asset_deps = [*user, *(a for a in inputs if a.key not in have)]
+        self.assets = outputs
+        self.materialized_by = self.materialized_by or "artiflow"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().__call__(*args, **kwargs)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().submit(*args, **kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().map(*args, **kwargs)
+
     def with_options(self, *args: Any, **kwargs: Any) -> Any:
         new: Any = super().with_options(*args, **kwargs)
         new.__class__ = type(self)
+        if "asset_deps" not in kwargs and hasattr(self, "_artiflow_user_deps"):
+            new._artiflow_user_deps = list(self._artiflow_user_deps)
         spec = getattr(new.fn, _SPEC_ATTR, None)
         policy: Any = new.cache_policy
         if spec is not None and _caches(policy):
@@ -754,7 +813,7 @@ def artifact_task(
             **task_options,
         )
     spec = _build_spec(fn, inputs, outputs, registry, collaborative)
-    return ArtifactTask(fn=_make_wrapper(spec), **_task_options(spec, task_options))
+    return ArtifactTask(fn=_make_wrapper(spec), assets=[], **_task_options(spec, task_options))
 
 
 def with_refs(task: Task[Any, Any], **refs: str) -> Task[Any, Any]:
