@@ -104,18 +104,19 @@ def test_block_registered_saved_loaded_and_used_by_a_flow(
             block_type = client.read_block_type_by_slug("artiflow-registry")
             assert block_type.name == "Artiflow Registry"
 
-        ArtiflowRegistry(
-            database_url=config["db_url"],
-            store_url=config["store_url"],
-            storage_options={"auto_mkdir": True},
-        ).save(name)
+        fields: dict[str, Any] = {  # plain values: pydantic makes them secrets
+            "database_url": config["db_url"],
+            "store_url": config["store_url"],
+            "storage_options": {"auto_mkdir": True},
+        }
+        ArtiflowRegistry(**fields).save(name)
         with get_client(sync_client=True) as client:
             doc = client.read_block_document_by_name(
                 name, block_type_slug="artiflow-registry", include_secrets=False
             )
         stored = str(doc.data)
         assert config["db_url"] not in stored  # the secret is stored masked
-        loaded = ArtiflowRegistry.load(name)
+        loaded: Any = ArtiflowRegistry.load(name)
         assert loaded.database_url is not None
         assert loaded.database_url.get_secret_value() == config["db_url"]
         assert loaded.fsspec_options() == {"auto_mkdir": True}
@@ -137,7 +138,8 @@ def test_block_registered_saved_loaded_and_used_by_a_flow(
         assert pipeline() == "7"
         reg = Registry(db_url=config["db_url"], store_url=config["store_url"])
         version = reg.get("numbers:latest")
-        assert version.version == "v0" and version.logged_by().orchestrator == "prefect"
+        run = version.logged_by()
+        assert version.version == "v0" and run is not None and run.orchestrator == "prefect"
         assert resolve_registry(name).settings.db_url == reg.settings.db_url
         reg.close()
 
@@ -205,7 +207,8 @@ def test_cli_promotion_and_log_emit_prefect_events(
             page = client.read_events(
                 filter=EventFilter(
                     occurred=EventOccurredFilter(
-                        since=since, until=datetime.now(timezone.utc) + timedelta(minutes=1)
+                        since=since,  # type: ignore[arg-type]
+                        until=datetime.now(timezone.utc) + timedelta(minutes=1),  # type: ignore[arg-type]
                     ),
                     event=EventNameFilter(prefix=["artiflow."]),
                 ),
