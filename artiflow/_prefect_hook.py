@@ -10,11 +10,8 @@ This module is deliberately outside the ``artiflow.prefect`` package: importing 
 imports Prefect (seconds), which a factory must not do.
 
 Example:
-    >>> import os, tempfile
-    >>> from artiflow import Registry
-    >>> os.environ.pop("PREFECT_API_URL", None) and None
-    >>> publisher(Registry(home=tempfile.mkdtemp())) is None
-    True
+    >>> PrefectPublisher(registry=None)     # what publisher(registry) returns when configured
+    PrefectPublisher()
 """
 
 from __future__ import annotations
