@@ -41,7 +41,14 @@ from pydantic import Field, SecretStr
 
 from artiflow import ArtiflowError, Registry
 
-__all__ = ["BLOCK_TYPE_SLUG", "ArtiflowRegistry", "BlockNotFoundError", "resolve_registry"]
+__all__ = [
+    "BLOCK_TYPE_SLUG",
+    "ArtiflowRegistry",
+    "BlockNotFoundError",
+    "block_document_name",
+    "resolve_registry",
+    "ui_url_of",
+]
 
 BLOCK_TYPE_SLUG = "artiflow-registry"
 
@@ -111,6 +118,14 @@ def train(model): ...
         description="ARTIFLOW_HOME: the default place of the database and store when unset.",
     )
     default_project: str | None = Field(default=None, description="The default project.")
+    ui_url: str | None = Field(
+        default=None,
+        title="Web UI URL",
+        description=(
+            "Base URL of the artiflow web page (artiflow ui, or Airflow's /artiflow/): task runs "
+            "get a link artifact to each version they produce (ARTIFLOW_UI_URL)."
+        ),
+    )
     aws_credentials: _AwsField | None = Field(
         default=None,
         title="AWS credentials",
@@ -212,6 +227,7 @@ def _gcp_options(creds: Any) -> dict[str, Any]:  # pragma: no cover - needs pref
 # registry= values
 
 _loaded: dict[str, Registry] = {}
+_blocks: dict[str, ArtiflowRegistry] = {}
 _loaded_lock = threading.Lock()
 
 
@@ -243,6 +259,23 @@ def _load_block(name: str) -> Any:
     # synchronously from a thread of its own
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(load).result()
+
+
+def ui_url_of(value: Any) -> str | None:
+    """The ``ui_url`` of the block a ``registry=`` value names (a block or a block name already
+    loaded by :func:`resolve_registry`), else None.
+
+    Example:
+        >>> ui_url_of(ArtiflowRegistry(ui_url="http://127.0.0.1:8000/")), ui_url_of(None)
+        ('http://127.0.0.1:8000/', None)
+    """
+    if isinstance(value, ArtiflowRegistry):
+        return value.ui_url
+    if isinstance(value, str):
+        with _loaded_lock:
+            block = _blocks.get(block_document_name(value))
+        return block.ui_url if block is not None else None
+    return None
 
 
 def resolve_registry(value: Any) -> Registry:
@@ -284,6 +317,7 @@ def resolve_registry(value: Any) -> Registry:
             )
         reg = block.get_registry()
         with _loaded_lock:
+            _blocks.setdefault(name, block)
             return _loaded.setdefault(name, reg)
     if callable(value):
         return resolve_registry(value())

@@ -68,7 +68,7 @@ from artiflow._tasking import (
 )
 from artiflow.identity import collection_uri, registry_identity
 
-from .blocks import resolve_registry
+from .blocks import resolve_registry, ui_url_of
 from .events import forward_events
 from .runs import ORCHESTRATOR, flow_run_scope, replay_of_from, run_host, trigger_pins_from
 
@@ -324,11 +324,12 @@ def version_page_url(v: Any, base: str | None = None) -> str | None:
     return f"{base.rstrip('/')}/#/version/{'/'.join(parts)}"
 
 
-def _links(produced: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(url, text)`` of the web pages of the versions produced (none without a UI URL)."""
+def _links(produced: Mapping[str, Any], base: str | None = None) -> list[tuple[str, str]]:
+    """``(url, text)`` of the web pages of the versions produced under ``base`` (default
+    ``$ARTIFLOW_UI_URL``; none without a URL)."""
     found = []
     for v in produced.values():
-        url = version_page_url(v)
+        url = version_page_url(v, base)
         if url is not None:
             found.append((url, v.ref))
     return found
@@ -532,7 +533,7 @@ class _Execution:
         _report_markdown(
             self.task_name,
             _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced),
-            _links(ex.produced),
+            _links(ex.produced, ui_url_of(self.spec.registry)),
         )
 
     def fail(self, exc: BaseException) -> None:

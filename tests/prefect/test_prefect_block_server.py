@@ -87,7 +87,7 @@ def test_block_registered_saved_loaded_and_used_by_a_flow(
     from prefect import flow
     from prefect.client.orchestration import get_client
 
-    from artiflow.prefect import ArtiflowRegistry, artifact_task, resolve_registry
+    from artiflow.prefect import ArtiflowRegistry, artifact_task, flush_events, resolve_registry
 
     env = _base_env(tmp_path / "cli-home", server)
     proc = subprocess.run(
@@ -108,6 +108,7 @@ def test_block_registered_saved_loaded_and_used_by_a_flow(
             "database_url": config["db_url"],
             "store_url": config["store_url"],
             "storage_options": {"auto_mkdir": True},
+            "ui_url": "http://artiflow.example/ui/",
         }
         ArtiflowRegistry(**fields).save(name)
         with get_client(sync_client=True) as client:
@@ -141,6 +142,15 @@ def test_block_registered_saved_loaded_and_used_by_a_flow(
         run = version.logged_by()
         assert version.version == "v0" and run is not None and run.orchestrator == "prefect"
         assert resolve_registry(name).settings.db_url == reg.settings.db_url
+        flush_events()  # the artifacts are posted in the background
+        with get_client(sync_client=True) as client:  # the block's ui_url: a link artifact
+            links = [
+                a
+                for a in client.read_artifacts()
+                if a.type == "link" and "http://artiflow.example/ui/" in str(a.data)
+            ]
+        assert [str(a.task_run_id) for a in links] == [run.info["task_run_id"]]
+        assert "#/version/default/numbers/v0" in str(links[0].data)
         reg.close()
 
         with pytest.raises(LookupError, match="no ArtiflowRegistry block named"):
