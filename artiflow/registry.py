@@ -30,6 +30,7 @@ from ._ops import log as _log
 from ._ops import query as _query
 from ._ops import runs as _runs
 from ._ops.gc import GCResult
+from ._publishers import attach_publishers
 from .config import Settings
 from .events import RegistryEvent
 from .refs import Ref
@@ -81,6 +82,9 @@ class Registry:
         )
         #: what the verbs, versions and runs of this registry share
         self.context = RegistryContext(settings, max_metadata_bytes)
+        attach_publishers(
+            self
+        )  # plugins' event publishers (artiflow.event_publishers entry points)
 
     def __repr__(self) -> str:
         from sqlalchemy.engine import make_url

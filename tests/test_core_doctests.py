@@ -60,6 +60,7 @@ CORE = [
     "artiflow._tasking.execution",
     "artiflow._tasking.resolver",
     "artiflow._tasking.spec",
+    "artiflow._publishers",
 ]
 
 

@@ -16,6 +16,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("artiflow.prefect needs Prefect: pip install 'artiflow[prefect]'") from exc
 
+from .blocks import ArtiflowRegistry, BlockNotFoundError, resolve_registry
 from .events import (
     ALIAS_MOVED,
     ALIAS_REMOVED,
@@ -50,6 +51,8 @@ __all__ = [
     "VERSION_CREATED",
     "ArtifactInputsPolicy",
     "ArtifactTask",
+    "ArtiflowRegistry",
+    "BlockNotFoundError",
     "ForeignTriggerError",
     "ReplayError",
     "alias_moved_trigger",
@@ -62,6 +65,7 @@ __all__ = [
     "prefect_distributed_id",
     "promote",
     "replay",
+    "resolve_registry",
     "resource_id",
     "to_prefect_event",
     "trigger_parameter",

@@ -62,6 +62,7 @@ __all__ = [
     "flush_events",
     "forward_events",
     "promote",
+    "publish_event",
     "resource_id",
     "to_prefect_event",
     "trigger_parameter",
@@ -215,6 +216,35 @@ def forward_events(registry: Registry) -> Iterator[Registry]:
                 _subscriptions[key] = (reg, unsubscribe, count - 1)
 
 
+def publish_event(event: RegistryEvent, registry: Registry) -> None:
+    """Emit ``event`` of ``registry`` unless a :func:`forward_events` block already does.
+
+    The Prefect publisher of every :class:`~artiflow.Registry` when ``PREFECT_API_URL`` is set
+    (the ``artiflow.event_publishers`` entry point, :mod:`artiflow._prefect_hook`): CLI
+    promotions and logs, notebooks and scripts emit their events without ``forward_events``.
+    The events are flushed at interpreter exit.
+
+    Example:
+        >>> from artiflow import Registry
+        >>> import tempfile
+        >>> reg = Registry(home=tempfile.mkdtemp())
+        >>> with forward_events(reg):   # inside the block, forward_events emits: skipped here
+        ...     publish_event(None, reg)
+    """
+    with _lock:
+        if id(registry) in _subscriptions:
+            return
+    _flush_at_exit()
+    emit_registry_event(event, registry=registry_identity(registry))
+
+
+@functools.cache
+def _flush_at_exit() -> None:
+    import atexit
+
+    atexit.register(flush_events)
+
+
 def flush_events(timeout: float | None = 30.0) -> None:
     """Send the buffered Prefect events now. Call it before a short-lived process exits.
 
@@ -236,8 +266,11 @@ def flush_events(timeout: float | None = 30.0) -> None:
         result.close()
 
 
-def promote(ref: str, alias: str, *, registry: Registry | None = None, flush: bool = True) -> Any:
+def promote(ref: str, alias: str, *, registry: Any = None, flush: bool = True) -> Any:
     """Move ``alias`` to the version ``ref`` names, emitting ``artiflow.alias.moved``.
+
+    ``registry``: a Registry, an ArtiflowRegistry block or its name (see
+    :func:`~artiflow.prefect.blocks.resolve_registry`), or None (``Registry()``).
 
     The usual last step of an evaluation gate. Returns the :class:`~artiflow.ArtifactVersion`.
 
@@ -248,9 +281,9 @@ def promote(ref: str, alias: str, *, registry: Registry | None = None, flush: bo
         >>> promote("bike-dataset:v0", "production", registry=reg)  # doctest: +SKIP
         <ArtifactVersion default/bike-dataset:v0>
     """
-    from artiflow import Registry
+    from .blocks import resolve_registry
 
-    reg = registry if registry is not None else Registry()
+    reg = resolve_registry(registry)
     with forward_events(reg):
         version = reg.alias(ref, alias)
     if flush:

@@ -53,8 +53,9 @@ from typing import Any
 from prefect import Task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.context import FlowRunContext, TaskRunContext
+from prefect.tasks import MaterializingTask
 
-from artiflow import Output, Registry
+from artiflow import Output, Registry, parse_ref
 from artiflow._tasking import (
     TaskContext,
     TaskExecution,
@@ -67,6 +68,7 @@ from artiflow._tasking import (
 )
 from artiflow.identity import collection_uri, registry_identity
 
+from .blocks import resolve_registry, ui_url_of
 from .events import forward_events
 from .runs import ORCHESTRATOR, flow_run_scope, replay_of_from, run_host, trigger_pins_from
 
@@ -76,6 +78,7 @@ __all__ = [
     "artifact_task",
     "asset_key",
     "commit_parts",
+    "declared_assets",
     "part_ids",
     "prefect_distributed_id",
     "with_refs",
@@ -84,7 +87,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SPEC_ATTR = "__artiflow_spec__"
-RegistryLike = Registry | Callable[[], Registry] | None
+#: a Registry, an ArtiflowRegistry block, a block name, a callable returning one, or None
+RegistryLike = Any
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,11 +110,9 @@ class _Spec:
     collaborative: bool = False
 
     def get_registry(self) -> Registry:
-        if isinstance(self.registry, Registry):
-            return self.registry
-        if callable(self.registry):
-            return self.registry()
-        return default_registry()
+        if self.registry is None:
+            return default_registry()
+        return resolve_registry(self.registry)
 
 
 #: ``Registry()`` built lazily in the task process, once per configuration
@@ -299,34 +301,112 @@ def _markdown(task_name: str, run_id: str | None, state: str, used: Any, produce
     return "\n".join(lines)
 
 
-def _post_markdown(task_name: str, markdown: str) -> None:
-    """Runs in a copy of the task run's context, possibly after the flow run ended and closed
-    the context's client: the post uses a client of its own (the task and flow run ids still
-    come from the copied run context)."""
-    from prefect.artifacts import create_markdown_artifact
+#: the base URL of the artiflow web page (``artiflow ui`` or the Airflow plugin's ``/artiflow/``)
+UI_URL_ENV = "ARTIFLOW_UI_URL"
+
+
+def version_page_url(v: Any, base: str | None = None) -> str | None:
+    """The web page of version ``v`` under ``base`` (default ``$ARTIFLOW_UI_URL``), or None
+    when no URL is configured.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> v = SimpleNamespace(project="default", collection="bike model", version="v3")
+        >>> version_page_url(v, "http://127.0.0.1:8000/artiflow/")
+        'http://127.0.0.1:8000/artiflow/#/version/default/bike%20model/v3'
+    """
+    from urllib.parse import quote
+
+    base = base if base is not None else os.environ.get(UI_URL_ENV)
+    if not base:
+        return None
+    parts = (quote(str(p), safe="") for p in (v.project, v.collection, v.version))
+    return f"{base.rstrip('/')}/#/version/{'/'.join(parts)}"
+
+
+def _links(produced: Mapping[str, Any], base: str | None = None) -> list[tuple[str, str]]:
+    """``(url, text)`` of the web pages of the versions produced under ``base`` (default
+    ``$ARTIFLOW_UI_URL``; none without a URL)."""
+    found = []
+    for v in produced.values():
+        url = version_page_url(v, base)
+        if url is not None:
+            found.append((url, v.ref))
+    return found
+
+
+def _post_artifacts(
+    task_name: str,
+    markdown: str,
+    links: list[tuple[str, str]],
+    task_run_id: Any,
+    flow_run_id: Any,
+) -> None:
+    """Create the artifacts with a client of its own and the run ids given, so it works in any
+    thread or process, in sync and async tasks, after the flow run closed its client."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
     from prefect.context import SyncClientContext
 
     try:
-        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]  # only in this copy
-        with SyncClientContext():
+        # the copied context may hold the task run's client, closed once the run ended:
+        # forget it in this copy so that get_client() builds a new one
+        SyncClientContext.__var__.set(None)  # type: ignore[arg-type]
+        with get_client(sync_client=True) as client:
             # No key: a keyed artifact also maintains a per-key history on the server, which
             # made the call ~30 ms slower on the test server (74 vs 44 ms).
-            result = create_markdown_artifact(
-                markdown=markdown,
-                description=f"artiflow versions used and produced by {task_name}",
+            client.create_artifact(
+                ArtifactCreate(
+                    type="markdown",
+                    data=markdown,
+                    description=f"artiflow versions used and produced by {task_name}",
+                    task_run_id=task_run_id,
+                    flow_run_id=flow_run_id,
+                )
             )
-        if inspect.isawaitable(result):  # pragma: no cover - depends on the calling context
-            raise RuntimeError("create_markdown_artifact returned an awaitable")
+            for url, text in links:
+                client.create_artifact(
+                    ArtifactCreate(
+                        type="link",
+                        data=f"[{text}]({url})",
+                        description=f"artiflow page of {text}",
+                        task_run_id=task_run_id,
+                        flow_run_id=flow_run_id,
+                    )
+                )
     except Exception:
         logger.warning("could not create the artiflow Prefect artifact", exc_info=True)
 
 
-def _report_markdown(task_name: str, markdown: str) -> None:
-    """Post the task run's markdown artifact in the background (an API round trip of 35-80 ms
-    that the task need not wait for). The task run's context is copied, so the artifact still
-    lands on this task run; ``flush_events()`` and interpreter exit wait for pending posts."""
+def _report_markdown(
+    task_name: str,
+    markdown: str,
+    links: list[tuple[str, str]] | None = None,
+    task_run: Any = None,
+) -> None:
+    """Post the task run's markdown artifact (and links) in the background (an API round trip
+    of 35-80 ms that the task need not wait for). The settings come from a copy of the task
+    run's context; ``flush_events()`` and interpreter exit wait for pending posts. In a
+    process-pool worker (``ProcessPoolTaskRunner``) the post is awaited before the task ends:
+    the worker process may be stopped without running exit handlers."""
+    import multiprocessing
+
+    if task_run is None:
+        ctx = TaskRunContext.get()
+        task_run = ctx.task_run if ctx is not None else None
+    task_run_id = getattr(task_run, "id", None)
+    flow_run_id = getattr(task_run, "flow_run_id", None)
+    if flow_run_id is None:
+        flow_ctx = FlowRunContext.get()
+        flow_run_id = flow_ctx.flow_run.id if flow_ctx is not None and flow_ctx.flow_run else None
     context = contextvars.copy_context()
-    _PENDING.append(_reporter().submit(context.run, _post_markdown, task_name, markdown))
+    future = _reporter().submit(
+        context.run, _post_artifacts, task_name, markdown, links or [], task_run_id, flow_run_id
+    )
+    if multiprocessing.parent_process() is not None:
+        future.result(timeout=60)
+    else:
+        _PENDING.append(future)
 
 
 _PENDING: list[Any] = []
@@ -352,40 +432,56 @@ def flush_reports(timeout: float | None = 30.0) -> None:
         wait(pending, timeout=timeout)
 
 
-def _report_assets(
-    used: Mapping[str, Any], produced: Mapping[str, Any], registry: Any = None
-) -> None:
-    """Report outputs as materialized Prefect assets (version in the metadata), inputs as deps."""
-    try:
-        from prefect.assets import Asset
-        from prefect.context import AssetContext
-    except ImportError:  # prefect < 3.4.5
-        return
-    ctx = AssetContext.get()
-    if ctx is None:
-        return
-    try:
-        ident = registry_identity(registry)
-        for v in used.values():
-            key = asset_key(v.project, v.collection, registry=ident)
-            ctx.direct_asset_dependencies.add(Asset(key=key))
-        for v in produced.values():
-            key = asset_key(v.project, v.collection, registry=ident)
-            ctx.downstream_assets.add(Asset(key=key))
-            ctx.add_asset_metadata(
-                key,
-                {
-                    "artiflow.ref": v.ref,
-                    "artiflow.version": v.version,
-                    "artiflow.digest": v.digest,
-                    "artiflow.aliases": list(v.aliases),
-                },
-            )
-        if produced and ctx.materialized_by is None:
-            ctx.materialized_by = "artiflow"
-        ctx.update_tracked_assets()
-    except Exception:
-        logger.warning("could not report artiflow outputs as Prefect assets", exc_info=True)
+def declared_assets(spec: Any) -> tuple[list[Any], list[Any]]:
+    """``(outputs, inputs)`` of an artifact task as Prefect ``Asset`` objects (keys:
+    :func:`asset_key` in the task's registry; a ref without a project takes the registry's
+    default project). No database is opened; a block name is loaded from the Prefect API.
+
+    Example:
+        >>> @artifact_task(inputs={"raw": "team/raw:latest"}, outputs={"out": "clean"},
+        ...                registry="prod")   # a block name: resolved at the first call
+        ... def clean(raw, out):
+        ...     pass
+        >>> clean.assets        # not bound before the first call (no API call at import)
+        []
+    """
+    from prefect.assets import Asset
+
+    reg = spec.get_registry()
+    ident = registry_identity(reg)
+    project = reg.settings.default_project
+
+    def asset(ref: str) -> Any:
+        r = parse_ref(ref, project)
+        return Asset(key=asset_key(r.project, r.name, registry=ident))
+
+    outputs = [asset(o["name"]) for o in spec.outputs.values()]
+    inputs = [asset(ref) for ref in spec.inputs.values()]
+    return outputs, inputs
+
+
+def _report_assets(produced: Mapping[str, Any], registry: Any = None) -> None:
+    """Add each produced version to its asset's materialization metadata (the public
+    ``prefect.assets.add_asset_metadata``; the assets themselves are declared on the task,
+    :meth:`ArtifactTask.bind_assets`)."""
+    from prefect.assets import add_asset_metadata
+    from prefect.context import AssetContext
+
+    if AssetContext.get() is None:
+        return  # not a task run (e.g. the function called directly)
+    ident = registry_identity(registry)
+    for v in produced.values():
+        key = asset_key(v.project, v.collection, registry=ident)
+        metadata = {
+            "artiflow.ref": v.ref,
+            "artiflow.version": v.version,
+            "artiflow.digest": v.digest,
+            "artiflow.aliases": list(v.aliases),
+        }
+        try:
+            add_asset_metadata(key, metadata)
+        except ValueError:  # the asset was not declared (e.g. resolved to another registry)
+            logger.warning("artiflow: %s is not an asset declared by this task", key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,10 +528,12 @@ class _Execution:
         except BaseException as exc:
             self.fail(exc)
             raise
-        _report_assets(ex.inputs, ex.produced, ex.registry)
+        _report_assets(ex.produced, ex.registry)
         run_id = ex.run.id if ex.run is not None else None
         _report_markdown(
-            self.task_name, _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced)
+            self.task_name,
+            _markdown(self.task_name, run_id, "SUCCESS", ex.inputs, ex.produced),
+            _links(ex.produced, ui_url_of(self.spec.registry)),
         )
 
     def fail(self, exc: BaseException) -> None:
@@ -555,7 +653,7 @@ def _record_cached_run(task: Task[Any, Any], task_run: Any, state: Any) -> None:
         run.id,
         ", ".join(outputs) or "nothing",
     )
-    _report_markdown(task.name, _markdown(task.name, run.id, "CACHED", used, {}))
+    _report_markdown(task.name, _markdown(task.name, run.id, "CACHED", used, {}), task_run=task_run)
 
 
 def _has_artifact_policy(policy: Any) -> bool:
@@ -589,10 +687,12 @@ def _task_options(spec: _Spec, options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-class ArtifactTask(Task):  # type: ignore[type-arg]
-    """The ``prefect.Task`` that :func:`artifact_task` returns.
+class ArtifactTask(MaterializingTask):  # type: ignore[type-arg]
+    """The ``prefect.Task`` that :func:`artifact_task` returns: a ``MaterializingTask`` (what
+    ``prefect.assets.materialize`` makes) whose assets are its output collections and whose
+    ``asset_deps`` are its input collections, bound on the first call (:meth:`bind_assets`).
 
-    Only ``with_options`` differs: a copy that turns caching on gets the same protection as a
+    ``with_options`` differs too: a copy that turns caching on gets the same protection as a
     task declared with a cache policy (input versions in the key, cache hits recorded).
 
     Example:
@@ -603,9 +703,44 @@ class ArtifactTask(Task):  # type: ignore[type-arg]
         True
     """
 
+    def bind_assets(self) -> None:
+        """Declare the task's Prefect assets: outputs as ``assets``, inputs added to
+        ``asset_deps`` (keys in the task's registry, so resolved at each call, submit or map,
+        never at import: ``registry=`` may stand for another registry by then). Errors are
+        logged, never raised."""
+        spec = getattr(self.fn, _SPEC_ATTR, None)
+        if spec is None:
+            return
+        try:
+            outputs, inputs = declared_assets(spec)  # cheap: the registry object is cached
+        except Exception:
+            logger.warning("could not declare the Prefect assets of %r", self.name, exc_info=True)
+            return
+        user = getattr(self, "_artiflow_user_deps", None)
+        if user is None:  # the asset_deps given to artifact_task(...) / with_options(...)
+            user = self._artiflow_user_deps = list(self.asset_deps)
+        have = {a.key for a in user}
+        self.asset_deps = [*user, *(a for a in inputs if a.key not in have)]
+        self.assets = outputs
+        self.materialized_by = self.materialized_by or "artiflow"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().__call__(*args, **kwargs)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().submit(*args, **kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        self.bind_assets()
+        return super().map(*args, **kwargs)
+
     def with_options(self, *args: Any, **kwargs: Any) -> Any:
         new: Any = super().with_options(*args, **kwargs)
         new.__class__ = type(self)
+        if "asset_deps" not in kwargs and hasattr(self, "_artiflow_user_deps"):
+            new._artiflow_user_deps = list(self._artiflow_user_deps)
         spec = getattr(new.fn, _SPEC_ATTR, None)
         policy: Any = new.cache_policy
         if spec is not None and _caches(policy):
@@ -636,8 +771,10 @@ def artifact_task(
     files (a temporary folder, removed when the task ends). ``outputs`` maps parameter names to
     collection names or :class:`~artiflow.Output`; the function receives an empty
     :class:`~artiflow.Artifact` draft to fill, logged only if the function returns. Callers pass
-    only the other parameters. ``registry`` is a :class:`~artiflow.Registry`, a callable
-    returning one, or None for ``Registry()`` (from ``ARTIFLOW_*``), built in the task process.
+    only the other parameters. ``registry`` is a :class:`~artiflow.Registry`, an
+    :class:`~artiflow.prefect.ArtiflowRegistry` block, a block document name
+    (``"artiflow-registry/prod"``, loaded from the Prefect API in the task process), a callable
+    returning one of these, or None for ``Registry()`` (from ``ARTIFLOW_*``).
 
     Every other keyword goes to :func:`prefect.task` (``retries``, ``timeout_seconds``,
     ``tags``, ``on_failure``, ...). Caching: the default is ``cache_policy=NO_CACHE``, because a
@@ -677,7 +814,7 @@ def artifact_task(
             **task_options,
         )
     spec = _build_spec(fn, inputs, outputs, registry, collaborative)
-    return ArtifactTask(fn=_make_wrapper(spec), **_task_options(spec, task_options))
+    return ArtifactTask(fn=_make_wrapper(spec), assets=[], **_task_options(spec, task_options))
 
 
 def with_refs(task: Task[Any, Any], **refs: str) -> Task[Any, Any]:

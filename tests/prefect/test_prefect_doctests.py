@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "artiflow.prefect",
+    "artiflow.prefect.blocks",
     "artiflow.prefect.events",
     "artiflow.prefect.replay",
     "artiflow.prefect.runs",
