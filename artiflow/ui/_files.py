@@ -50,6 +50,10 @@ class ManifestCache:
         self._items: OrderedDict[tuple[str, str | None], SortedManifest] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
     def get(self, version: Any) -> SortedManifest:
         """The sorted manifest of ``version`` (loaded from the core on a miss)."""
         key = (pinned_ref(version), getattr(version, "digest", None))

@@ -26,6 +26,7 @@ from ._deps import (
     entry_url,
     errors,
     get_version,
+    page_dict,
     paginate,
     version_detail,
 )
@@ -56,6 +57,17 @@ def get_version_detail(
     return version_detail(state, v)
 
 
+def entry_out(v: Any, entry: Any) -> dict[str, Any]:
+    """One file of ``v`` as ``EntryOut`` (a manifest row or a catalog entry)."""
+    return {
+        "path": entry.path,
+        "size": entry.size,
+        "digest": entry.digest,
+        "ref": entry.ref,
+        "download": entry_url(v, entry.path),
+    }
+
+
 @router.get(
     "/api/versions/{project}/{name}/{selector}/files",
     response_model=FilesPage,
@@ -75,22 +87,20 @@ def list_files(
 ) -> dict[str, Any]:
     """The manifest entries of a version, sorted by path, with a download URL each."""
     v = get_version(reg, project, name, selector)
+    if not q and not getattr(v, "is_link", False):
+        # paged in the database: a version of a million files never loads its whole manifest
+        found = reg.catalog.page_entries(v.id, limit=limit, offset=offset)
+        out = page_dict(found, limit, lambda e: entry_out(v, e))
+        out["total_size"] = v.size
+        out["file_count"] = found.total
+        return out
     manifest = state.manifests.get(v)
     rows: Sequence[Any] = manifest.rows
     if q:
         needle = q.lower()
         rows = [r for r in rows if needle in r.lower]
     page = paginate(rows, offset, limit)
-    page["items"] = [
-        {
-            "path": r.path,
-            "size": r.size,
-            "digest": r.digest,
-            "ref": r.ref,
-            "download": entry_url(v, r.path),
-        }
-        for r in page["items"]
-    ]
+    page["items"] = [entry_out(v, r) for r in page["items"]]
     page["total_size"] = manifest.total_size
     page["file_count"] = len(manifest)
     return page
