@@ -138,7 +138,7 @@ def _spooled(store: BlobStore, digest: str, size: int | None, path: str) -> Bina
                 total += len(chunk)
         found = hasher.hexdigest()
         if found != digest:
-            raise store._corrupt(digest, found)
+            raise store.corrupt_error(digest, found)
         spool.seek(0)
     except BaseException:
         spool.close()
@@ -151,14 +151,14 @@ def _prechecked(ctx: RegistryContext, digest: str, path: str) -> BinaryIO:
     object store) hashed whole once before it is handed out, then streamed from the same open
     file and hashed again (:class:`_VerifiedReader`)."""
     from ._ops.materialize import local_blob
-    from .store import _missing_message, corrupt_local
+    from .store import corrupt_local, missing_message
 
     store = ctx.store
     blob = store.path(digest) if store.is_local else local_blob(ctx, digest)
     try:
         fh = open(blob, "rb")  # noqa: SIM115 - returned
     except FileNotFoundError:
-        raise StoreError(_missing_message(digest, store.url)) from None
+        raise StoreError(missing_message(digest, store.url)) from None
     try:
         found, _ = hash_stream(fh)
         if found != digest:
