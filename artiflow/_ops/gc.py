@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..catalog._gc import BlobsGone, GCGuard
+from ..catalog._retry import backoff
 from ..exceptions import StoreError
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ __all__ = ["GCResult", "collect", "guarded"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH = 500  # blobs per delete transaction: bounds how long writers wait for the gc row
-ATTEMPTS = 5  # commits retried after a concurrent gc removed a blob they re-use
+ATTEMPTS = 20  # commits retried, with jittered backoff, after a gc removed a blob they re-use
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,13 @@ def guarded(reg: Registry | RegistryContext, attempt: Callable[[GCGuard], T]) ->
         >>> # rows = guarded(registry, lambda g: registry.catalog.commit_many(items, gc_guard=g))
     """
     gone: BlobsGone | None = None
-    for _ in range(ATTEMPTS):
+    for tries in range(ATTEMPTS):
         guard = GCGuard(reg.catalog.gc_epoch(), reg.store.missing)  # BEFORE the store is read
         try:
             return attempt(guard)
         except BlobsGone as exc:
             gone = exc
+            time.sleep(backoff(tries))  # let the gc pass finish rather than race it again
             log.warning(
                 "gc removed %d blob(s) this commit re-uses (e.g. %s); uploading again",
                 len(exc.digests),

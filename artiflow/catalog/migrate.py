@@ -82,6 +82,27 @@ def downgrade(engine: Engine, revision: str) -> str | None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create or upgrade the schema when it is not at :data:`HEAD` (cheap when it is)."""
-    if current_revision(engine) != HEAD:
+    """Create or upgrade the schema when it is not at :data:`HEAD` (cheap when it is).
+
+    Opening a registry while its database restarts waits it out, as every transaction does
+    (``ARTIFLOW_DB_RETRY_SECONDS``); an upgrade itself is never repeated.
+    """
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
+    from ._retry import backoff, is_transient, retry_seconds
+
+    deadline = time.monotonic() + retry_seconds()
+    attempt = 0
+    while True:
+        try:
+            revision = current_revision(engine)
+            break
+        except DBAPIError as exc:
+            if not is_transient(exc) or time.monotonic() + backoff(attempt) > deadline:
+                raise
+            time.sleep(backoff(attempt))
+            attempt += 1
+    if revision != HEAD:
         upgrade(engine)
