@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -67,7 +70,42 @@ def test_quarantine_and_release_emit_one_prefect_event_per_collection(
     assert sorted(e.resource.id for e in released) == sorted(ours)
 
 
-def test_artifact_task_on_a_quarantined_input_fails_before_its_code(registry: Any) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_registry(request: pytest.FixtureRequest, registry: Any, monkeypatch: Any) -> Iterator[Any]:
+    """The test's registry on SQLite, then on a fresh PostgreSQL database (``h_adctl_q_*`` on
+    ``ARTIFLOW_TEST_POSTGRES_URL``; skipped without it, a failure under CI)."""
+    if request.param == "sqlite":
+        yield registry
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from artiflow.prefect.tasks import _default_registry
+
+    url = os.environ.get("ARTIFLOW_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("ARTIFLOW_TEST_POSTGRES_URL is not set, and CI is")
+        pytest.skip("set ARTIFLOW_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    base = make_url(url).set(drivername="postgresql+psycopg")
+    name = f"h_adctl_q_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    monkeypatch.setenv("ARTIFLOW_DB_URL", base.set(database=name).render_as_string(False))
+    reg = _default_registry()
+    assert reg.db_url.startswith("postgresql")
+    try:
+        yield reg
+    finally:
+        reg.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_artifact_task_on_a_quarantined_input_fails_before_its_code(any_registry: Any) -> None:
+    registry = any_registry
     _build()
     registry.quarantine("q-raw:v0", "duplicated rows", by="ana")
     ran: list[int] = []
