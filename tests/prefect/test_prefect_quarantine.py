@@ -134,6 +134,8 @@ def test_promote_records_its_gate_as_a_check(registry: Any) -> None:
             f.write(str(auc))
         registry.log(model)
 
+    # the gate's check is recorded before the move: a protected alias requiring it accepts it
+    registry.protect("q-model", "production", require_checks=["auc"])
     moved = promote("q-model:v0", "production", registry=registry, metric="auc", threshold=0.8)
     assert moved.version == "v0" and "production" in registry.get("q-model:v0").aliases
     (check,) = registry.get("q-model:v0").checks
