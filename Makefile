@@ -18,14 +18,18 @@ install: $(STAMP)
 
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-# one embedded registry (SQLite + local folder) for all three parts of the demo
+# one embedded registry (SQLite + local folder) for all three parts of the demo; the bad-data
+# step gets a fresh registry of its own (under the demo home), so a quarantine never blocks a rerun
 demo: $(STAMP)
-	@echo "== 1/3 the registry as a library =="
+	@echo "== 1/4 the registry as a library =="
 	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/demo.py
-	@echo "== 2/3 Airflow: nightly dataset DAG -> asset-scheduled retraining -> promotion gate =="
+	@echo "== 2/4 Airflow: nightly dataset DAG -> asset-scheduled retraining -> promotion gate =="
 	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/airflow_demo.py
-	@echo "== 3/3 Prefect flows, and an Airflow DAG consuming a Prefect-made dataset =="
+	@echo "== 3/4 Prefect flows, and an Airflow DAG consuming a Prefect-made dataset =="
 	ARTIFLOW_HOME=$(DEMO_HOME) $(BIN)/python examples/prefect_demo.py
+	@echo "== 4/4 when a dataset goes bad: quarantine, what it affected, the rebuild plan, the refused resolution =="
+	rm -rf $(DEMO_HOME)/bad-data
+	$(BIN)/python examples/bad_data_demo.py --home $(DEMO_HOME)/bad-data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -392,7 +392,8 @@ class TaskArtifacts(TaskExecution):
         self.emit_asset_events()
 
     def emit_asset_events(self) -> set[str]:
-        """Turn registry events of this try into extras on the declared artiflow outlets, and
+        """Turn registry events of this try (new versions, alias moves, quarantines and releases)
+        into extras on the declared artiflow outlets, and
         into ``outlet_events[alias].add(Asset(uri), extra=...)`` on the task's artiflow
         AssetAliases for the assets no declared outlet names (run-time assets)."""
         op = self.operator
@@ -419,6 +420,18 @@ class TaskArtifacts(TaskExecution):
                 extras[alias_uri(collection, ev.alias, registry=ident)] = event_extra(
                     ev, alias=ev.alias, previous=ev.previous, run_id=run_id, registry=ident
                 )
+            elif ev.kind in ("version.quarantined", "version.released"):
+                # a quarantine (or release) made by this try's code: an event on the asset of
+                # every affected collection, saying which root, why, by whom, and what it taints
+                details = dict(getattr(ev, "details", None) or {})
+                extras[artifact_uri(collection, registry=ident)] = {
+                    **event_extra(ev, run_id=run_id, registry=ident),
+                    "kind": ev.kind,
+                    "root": details.get("root"),
+                    "reason": details.get("reason"),
+                    "by": details.get("by"),
+                    "affected": list(details.get("affected") or []),
+                }
         emitted: set[str] = set()
         outlet_events = self.context.get("outlet_events")
         for uri, extra in extras.items():

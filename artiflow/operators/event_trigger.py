@@ -13,6 +13,20 @@ it: a version such as ``"v3"`` for a collection, an ISO time for an alias), so t
 that existed before are not announced again. A triggerer restart starts a new cursor: moves
 made while no triggerer ran are not announced.
 
+``kinds`` chooses what fires: ``"version.created"`` (a collection) / ``"alias.moved"`` (an
+alias), the default, and ``"version.quarantined"`` / ``"version.released"``: a quarantine put
+on (or released from) the watched collection's versions, or on a version upstream of them
+(they are tainted), or, for an alias, on the version the alias points at. The payload then
+carries ``root`` (the quarantined version), ``reason``, ``by`` and ``affected`` (the watched
+versions it taints), so a DAG scheduled on the Asset can rebuild or page someone. One event per
+quarantine root and collection (not per version), like the registry's own events.
+
+Example (a DAG that reacts to bad data upstream of ``bike-model``):
+    >>> from artiflow.operators import ArtifactEventTrigger, artifact_asset
+    >>> trigger = ArtifactEventTrigger(ref="bike-model", kinds=["version.quarantined"])
+    >>> trigger.kinds
+    ('version.quarantined',)
+
 Example:
     >>> from airflow.sdk import DAG, AssetWatcher
     >>> from artiflow.operators import ArtifactEventTrigger, alias_asset
@@ -25,7 +39,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +50,20 @@ from artiflow.refs import parse_ref
 from ._registry import airflow_option, get_registry, registry_identity
 from .assets import event_extra
 
-__all__ = ["ArtifactEventTrigger", "changes_since", "initial_cursor"]
+__all__ = [
+    "CHANGE_KINDS",
+    "QUARANTINE_KINDS",
+    "ArtifactEventTrigger",
+    "changes_since",
+    "initial_cursor",
+    "quarantine_changes",
+    "quarantine_state",
+]
+
+#: what the trigger announces by default (a new version / an alias move)
+CHANGE_KINDS = ("version.created", "alias.moved")
+#: a quarantine put on, or released from, the watched versions or a version upstream of them
+QUARANTINE_KINDS = ("version.quarantined", "version.released")
 
 
 def _default_interval() -> float:
@@ -122,6 +149,88 @@ def changes_since(
     return out, cursor
 
 
+def _watched(registry: Any, ref: str) -> list[Any]:
+    collection, alias = _target(ref, registry)
+    from artiflow.exceptions import ArtifactNotFoundError
+
+    try:
+        if alias is None:
+            return list(registry.versions(collection))
+        return [registry.get(f"{collection}:{alias}", allow_quarantined=True)]
+    except ArtifactNotFoundError:
+        return []
+
+
+def quarantine_state(registry: Any, ref: str) -> dict[str, dict[str, Any]]:
+    """The active quarantines that reach the versions ``ref`` watches, by quarantined root:
+    ``{root ref: {"reason", "by", "at", "affected": [watched refs]}}`` (a version's own
+    quarantine or the nearest one upstream of it).
+
+    Example:
+        >>> quarantine_state(registry, "bike-model")  # doctest: +SKIP
+        {'default/bike-dataset:v3': {'reason': 'zeros', 'by': 'ana', 'at': '...', 'affected': [...]}}
+    """
+    state: dict[str, dict[str, Any]] = {}
+    for v in _watched(registry, ref):
+        record = v.quarantined or v.tainted_by
+        if record is None:
+            continue
+        entry = state.setdefault(
+            record.ref,
+            {"reason": record.reason, "by": record.by, "at": record.at.isoformat(), "affected": []},
+        )
+        entry["affected"].append(v.ref)
+    return state
+
+
+def quarantine_changes(
+    registry: Any,
+    ref: str,
+    state: dict[str, dict[str, Any]],
+    *,
+    identity: str | None = None,
+    kinds: tuple[str, ...] = QUARANTINE_KINDS,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``(payloads, new state)``: one ``version.quarantined`` payload per quarantine root that
+    reaches ``ref``'s versions now but did not in ``state``, one ``version.released`` per root
+    that no longer does (it was released). Only ``kinds`` are returned.
+
+    Example:
+        >>> payloads, state = quarantine_changes(registry, "bike-model", {})  # doctest: +SKIP
+        >>> payloads[0]["kind"], payloads[0]["root"]  # doctest: +SKIP
+        ('version.quarantined', 'default/bike-dataset:v3')
+    """
+    collection, _alias = _target(ref, registry)
+    ident = identity or registry_identity()
+    project, name = collection.split("/", 1)
+    new = quarantine_state(registry, ref)
+    out: list[dict[str, Any]] = []
+
+    def payload(kind: str, root: str, entry: dict[str, Any]) -> dict[str, Any]:
+        first = entry["affected"][0] if entry["affected"] else None
+        return {
+            "kind": kind,
+            "ref": first,
+            "project": project,
+            "name": name,
+            "root": root,
+            "reason": entry["reason"],
+            "by": entry["by"],
+            "quarantined_at": entry["at"],
+            "affected": list(entry["affected"]),
+            "registry": ident,
+        }
+
+    for root, entry in new.items():
+        old = state.get(root)
+        if (old is None or old["at"] != entry["at"]) and "version.quarantined" in kinds:
+            out.append(payload("version.quarantined", root, entry))
+    for root, entry in state.items():
+        if (root not in new or new[root]["at"] != entry["at"]) and "version.released" in kinds:
+            out.append(payload("version.released", root, entry))
+    return out, new
+
+
 class ArtifactEventTrigger(BaseEventTrigger):
     """Fires a :class:`TriggerEvent` each time ``ref`` changes in the registry (see the
     module docstring). ``artiflow_conn_id`` names the registry's Airflow connection.
@@ -137,8 +246,17 @@ class ArtifactEventTrigger(BaseEventTrigger):
         poll_interval: float | None = None,
         artiflow_conn_id: str | None = None,
         since: str | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        chosen = tuple(kinds) if kinds is not None else CHANGE_KINDS
+        unknown = sorted(set(chosen) - {*CHANGE_KINDS, *QUARANTINE_KINDS})
+        if unknown or not chosen:
+            raise ValueError(
+                f"ArtifactEventTrigger: unknown kinds {unknown or list(chosen)}; choose from "
+                f"{[*CHANGE_KINDS, *QUARANTINE_KINDS]}"
+            )
+        self.kinds = chosen
         r = parse_ref(ref)  # fail at parse time on a malformed ref
         if r.version_index is not None:
             raise ValueError(
@@ -162,21 +280,35 @@ class ArtifactEventTrigger(BaseEventTrigger):
                 "poll_interval": self.poll_interval,
                 "artiflow_conn_id": self.artiflow_conn_id,
                 "since": self.since,
+                "kinds": list(self.kinds),
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         registry = await asyncio.to_thread(get_registry, self.artiflow_conn_id)
         ident = registry_identity(self.artiflow_conn_id)
+        changes = any(k in CHANGE_KINDS for k in self.kinds)
+        quarantines = tuple(k for k in self.kinds if k in QUARANTINE_KINDS)
         cursor = self.since
-        if cursor is None:
+        if cursor is None and changes:
             cursor = await asyncio.to_thread(initial_cursor, registry, self.ref)
+        state: dict[str, dict[str, Any]] = {}
+        if quarantines:  # quarantines active when the trigger starts are not announced again
+            state = await asyncio.to_thread(quarantine_state, registry, self.ref)
         self.log.info("artiflow: watching %s from %s", self.ref, cursor or "the beginning")
         while True:
-            payloads, cursor = await asyncio.to_thread(
-                changes_since, registry, self.ref, cursor, identity=ident
-            )
-            for payload in payloads:
-                self.log.info("artiflow: %s is now %s", self.ref, payload["ref"])
-                yield TriggerEvent({"status": "success", "watched": self.ref, **payload})
+            if changes:
+                payloads, cursor = await asyncio.to_thread(
+                    changes_since, registry, self.ref, cursor, identity=ident
+                )
+                for payload in payloads:
+                    self.log.info("artiflow: %s is now %s", self.ref, payload["ref"])
+                    yield TriggerEvent({"status": "success", "watched": self.ref, **payload})
+            if quarantines:
+                found, state = await asyncio.to_thread(
+                    quarantine_changes, registry, self.ref, state, identity=ident, kinds=quarantines
+                )
+                for payload in found:
+                    self.log.info("artiflow: %s: %s %s", self.ref, payload["kind"], payload["root"])
+                    yield TriggerEvent({"status": "success", "watched": self.ref, **payload})
             await asyncio.sleep(self.poll_interval)

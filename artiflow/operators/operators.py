@@ -99,7 +99,10 @@ class PromoteArtifactOperator(ArtifactOperator):
     ``metadata[metric]`` must be ``>= threshold`` (``higher_is_better=True``) or ``<=`` it;
     with ``compare_to_current=True`` it must also be at least as good as the version that
     holds ``alias`` now. When the gate fails the task is skipped (``on_fail="skip"``, default)
-    or fails (``on_fail="fail"``); nothing moves. The alias move emits an asset event on
+    or fails (``on_fail="fail"``); nothing moves. A metric gate is recorded on the version as
+    a check (``version.add_check(check_name or metric, passed, details)``, before the alias
+    moves), so a protected alias (``Registry.protect(..., require_checks=("auc",))``) accepts
+    what the gate passed. The alias move emits an asset event on
     ``x-artiflow://<registry>/<project>/<name>/alias/<alias>``.
 
     Returns ``{"ref", "alias", "promoted", "metric", "value"}``.
@@ -122,6 +125,7 @@ class PromoteArtifactOperator(ArtifactOperator):
         higher_is_better: bool = True,
         compare_to_current: bool = False,
         on_fail: str = "skip",
+        check_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         validate_alias(alias)
@@ -143,6 +147,7 @@ class PromoteArtifactOperator(ArtifactOperator):
         self.higher_is_better = higher_is_better
         self.compare_to_current = compare_to_current
         self.on_fail = on_fail
+        self.check_name = check_name
 
     def _passes(self, value: Any, bound: Any) -> bool:
         return (
@@ -187,6 +192,20 @@ class PromoteArtifactOperator(ArtifactOperator):
             "value": value,
             "reason": why,
         }
+        if self.metric is not None:  # the gate, recorded as a check before anything moves
+            details = {
+                "metric": self.metric,
+                "value": value,
+                "threshold": self.threshold,
+                "higher_is_better": self.higher_is_better,
+                "compare_to_current": self.compare_to_current,
+                "alias": self.alias,
+                "reason": why,
+                "task": self.task_id,
+                "artiflow_run": self.artiflow.run.id if self.artiflow.run is not None else None,
+            }
+            version.add_check(self.check_name or self.metric, ok, details)
+            result["check"] = self.check_name or self.metric
         if not ok:
             msg = f"not promoting {version.ref} to {self.alias!r}: {why}"
             if self.on_fail == "skip":

@@ -45,6 +45,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from artiflow.exceptions import ArtiflowError
 from artiflow.identity import REGISTRY_LABEL, collection_uri, registry_identity
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ __all__ = [
     "ALIAS_MOVED",
     "ALIAS_REMOVED",
     "VERSION_CREATED",
+    "VERSION_QUARANTINED",
+    "VERSION_RELEASED",
+    "PromotionGateError",
     "alias_moved_trigger",
     "emit_registry_event",
     "flush_events",
@@ -72,6 +76,8 @@ __all__ = [
 VERSION_CREATED = "artiflow.version.created"
 ALIAS_MOVED = "artiflow.alias.moved"
 ALIAS_REMOVED = "artiflow.alias.removed"
+VERSION_QUARANTINED = "artiflow.version.quarantined"
+VERSION_RELEASED = "artiflow.version.released"
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
 
@@ -266,11 +272,68 @@ def flush_events(timeout: float | None = 30.0) -> None:
         result.close()
 
 
-def promote(ref: str, alias: str, *, registry: Any = None, flush: bool = True) -> Any:
+class PromotionGateError(ArtiflowError):
+    """:func:`promote` refused to move the alias: the version failed its gate (``reason``)."""
+
+    def __init__(self, message: str, *, ref: str, alias: str, reason: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.alias = alias
+        self.reason = reason
+
+
+def _gate(
+    reg: Any,
+    version: Any,
+    alias: str,
+    metric: str,
+    threshold: float | None,
+    higher_is_better: bool,
+    compare_to_current: bool,
+) -> tuple[bool, Any, str]:
+    def passes(value: Any, bound: Any) -> bool:
+        return float(value) >= float(bound) if higher_is_better else float(value) <= float(bound)
+
+    value = (version.metadata or {}).get(metric)
+    if value is None:
+        return False, None, f"{version.ref} has no metadata[{metric!r}]"
+    if threshold is not None and not passes(value, threshold):
+        return False, value, f"{metric}={value} does not pass threshold {threshold}"
+    if compare_to_current:
+        try:
+            current = reg.get(f"{version.full_name}:{alias}")
+        except LookupError:
+            current = None
+        if current is not None and current.ref != version.ref:
+            cur = (current.metadata or {}).get(metric)
+            if cur is not None and not passes(value, cur):
+                return False, value, f"{metric}={value} is worse than {current.ref} ({cur})"
+    return True, value, "passed"
+
+
+def promote(
+    ref: str,
+    alias: str,
+    *,
+    registry: Any = None,
+    flush: bool = True,
+    metric: str | None = None,
+    threshold: float | None = None,
+    higher_is_better: bool = True,
+    compare_to_current: bool = False,
+    check_name: str | None = None,
+) -> Any:
     """Move ``alias`` to the version ``ref`` names, emitting ``artiflow.alias.moved``.
 
     ``registry``: a Registry, an ArtiflowRegistry block or its name (see
     :func:`~artiflow.prefect.blocks.resolve_registry`), or None (``Registry()``).
+
+    With ``metric`` the move is gated like ``PromoteArtifactOperator``'s: the version's
+    ``metadata[metric]`` must be ``>= threshold`` (``<=`` with ``higher_is_better=False``) and,
+    with ``compare_to_current``, at least as good as the version holding ``alias`` now. The gate
+    is recorded on the version as a check (``check_name``, default ``metric``) before the alias
+    moves, so a protected alias requiring that check accepts it; a failed gate records a failed
+    check and raises :class:`PromotionGateError` (nothing moves).
 
     The usual last step of an evaluation gate. Returns the :class:`~artiflow.ArtifactVersion`.
 
@@ -278,12 +341,37 @@ def promote(ref: str, alias: str, *, registry: Any = None, flush: bool = True) -
         >>> from artiflow import Registry
         >>> import tempfile
         >>> reg = Registry(home=tempfile.mkdtemp())
-        >>> promote("bike-dataset:v0", "production", registry=reg)  # doctest: +SKIP
-        <ArtifactVersion default/bike-dataset:v0>
+        >>> promote("model:v0", "production", registry=reg, metric="auc", threshold=0.8)  # doctest: +SKIP
+        <ArtifactVersion default/model:v0>
     """
     from .blocks import resolve_registry
 
     reg = resolve_registry(registry)
+    if metric is not None:
+        version = reg.get(ref)
+        ok, value, why = _gate(
+            reg, version, alias, metric, threshold, higher_is_better, compare_to_current
+        )
+        details = {
+            "metric": metric,
+            "value": value,
+            "threshold": threshold,
+            "higher_is_better": higher_is_better,
+            "compare_to_current": compare_to_current,
+            "alias": alias,
+            "reason": why,
+            "by": "artiflow.prefect.promote",
+        }
+        version.add_check(check_name or metric, ok, details)
+        if not ok:
+            raise PromotionGateError(
+                f"not promoting {version.ref} to {alias!r}: {why} (the failed check "
+                f"{check_name or metric!r} is recorded on the version)",
+                ref=version.ref,
+                alias=alias,
+                reason=why,
+            )
+        ref = version.ref  # move exactly the version the gate judged
     with forward_events(reg):
         version = reg.alias(ref, alias)
     if flush:

@@ -1,0 +1,139 @@
+"""Quarantine in Airflow: gated promotion recorded as checks, asset events on every affected
+collection (from a task, and from anywhere through ``ArtifactEventTrigger``), and an artifact
+task on a quarantined input failing before its code runs, committing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from airflow_helpers import asset_events, task_states
+
+from artiflow import Artifact
+from artiflow.exceptions import ArtifactNotFoundError
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+RAW_URI = "x-artiflow://airflow-tests/default/af-q-raw"
+MODEL_URI = "x-artiflow://airflow-tests/default/af-q-model"
+
+
+def _queued(dag_id: str) -> int:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(AssetDagRunQueue)
+            .where(AssetDagRunQueue.target_dag_id == dag_id)
+        )
+
+
+def marker() -> Path:
+    """What the consumer's code writes when it runs (dag_files/af_quarantine.py)."""
+    return Path(os.environ["ARTIFLOW_HOME"]) / "af-q-consumer-ran"
+
+
+def _clear_queue(dag_id: str) -> None:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id))
+
+
+def test_quarantine_in_airflow_gates_events_and_fail_fast(run_dag, registry):
+    dr = run_dag("af_q_build")
+    states = task_states(dr)
+    assert states[("promote_ok", -1)] == "success"
+    assert states[("promote_blocked", -1)] == "skipped"
+    model = registry.get("af-q-model:production")
+    checks = {c.name: c for c in model.checks}  # the gates, recorded as checks
+    assert checks["auc"].passed is True and checks["auc"].details["threshold"] == 0.8
+    assert checks["auc"].details["task"] == "promote_ok"
+    assert checks["auc-gold"].passed is False
+    assert "does not pass threshold" in checks["auc-gold"].details["reason"]
+
+    _clear_queue("af_q_on_bad_model")  # the build's new model version queued it already
+    before = (len(asset_events(RAW_URI)), len(asset_events(MODEL_URI)))
+    dr = run_dag("af_q_guard")
+    assert task_states(dr)[("validate", -1)] == "success"
+    try:
+        raw_events = asset_events(RAW_URI)[before[0] :]
+        model_events = asset_events(MODEL_URI)[before[1] :]
+        assert [e["kind"] for e in raw_events] == ["version.quarantined"]
+        assert [e["kind"] for e in model_events] == ["version.quarantined"]
+        assert raw_events[0]["root"] == model_events[0]["root"] == "default/af-q-raw:v0"
+        assert model_events[0]["reason"] == "row count dropped 90%"
+        assert model_events[0]["affected"] == [model.ref]
+        assert _queued("af_q_on_bad_model") == 1  # a DAG on the asset reacts
+
+        marker().unlink(missing_ok=True)
+        dr = run_dag("af_q_consume")
+        assert task_states(dr)[("report", -1)] == "failed"
+        assert not marker().exists()  # the user's code never ran
+        with pytest.raises(ArtifactNotFoundError):
+            registry.versions("af-q-report")  # nothing committed
+        (run,) = registry.runs(pipeline="af_q_consume", pipeline_run=dr.run_id)
+        assert run.state == "FAILED"
+        assert "QuarantinedError" in run.error or "quarantined" in run.error
+        assert "default/af-q-raw:v0" in run.error
+    finally:
+        registry.release("af-q-raw:v0", by="test")
+
+
+def _log(registry, name, text, tmp_path, **kwargs):
+    f = tmp_path / f"{name}-{text}.txt"
+    f.write_text(text)
+    a = Artifact(name)
+    a.add_file(f, name="x.txt")
+    return registry.log(a, **kwargs)
+
+
+def test_event_trigger_fires_on_quarantine_and_release_from_anywhere(registry, tmp_path):
+    from artiflow.operators import ArtifactEventTrigger
+
+    raw = _log(registry, "evq-raw", "a", tmp_path)
+    with registry.run("evq-train") as run:
+        run.use(raw.ref)
+        model = Artifact("evq-model")
+        with model.new_file("m.txt") as f:
+            f.write("m")
+        model_v = run.log(model, aliases=["production"])
+
+    async def scenario():
+        trigger = ArtifactEventTrigger(
+            ref="evq-model", poll_interval=0.05, kinds=["version.quarantined", "version.released"]
+        )
+        gen = trigger.run()
+        pending = asyncio.ensure_future(asyncio.wait_for(gen.__anext__(), 20))
+        await asyncio.sleep(0.4)
+        assert not pending.done()  # nothing quarantined yet, and no version events asked for
+        t = threading.Thread(target=registry.quarantine, args=(raw.ref, "bad sensor"))
+        t.start()
+        quarantined = await pending
+        t.join()
+        await asyncio.to_thread(registry.release, raw.ref)
+        released = await asyncio.wait_for(gen.__anext__(), 20)
+        await gen.aclose()
+        return quarantined, released
+
+    quarantined, released = asyncio.run(scenario())
+    q = quarantined.payload
+    assert q["kind"] == "version.quarantined" and q["root"] == raw.ref
+    assert q["reason"] == "bad sensor" and q["affected"] == [model_v.ref]
+    assert q["registry"] == "airflow-tests" and q["watched"] == "evq-model"
+    assert released.payload["kind"] == "version.released" and released.payload["root"] == raw.ref
+
+    # serialisable with its kinds; an unknown kind is refused
+    path, kwargs = ArtifactEventTrigger(ref="evq-model", kinds=["version.quarantined"]).serialize()
+    assert kwargs["kinds"] == ["version.quarantined"]
+    assert ArtifactEventTrigger(**kwargs).serialize() == (path, kwargs)
+    with pytest.raises(ValueError, match="unknown kinds"):
+        ArtifactEventTrigger(ref="evq-model", kinds=["version.deleted"])
