@@ -6,7 +6,6 @@ resolved (same-run pinning) and downloaded, outputs logged only when ``execute``
 
 Example:
     >>> from airflow.sdk import BaseOperator
-from airflow.sdk.bases.operator import BaseOperatorMeta
     >>> class Export(ArtifactOperatorMixin, BaseOperator):
     ...     def execute_artifacts(self, context, inputs, outputs):
     ...         outputs["report"].add_file(inputs["data"].local_path / "data.csv")
