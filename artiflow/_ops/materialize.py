@@ -599,7 +599,7 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
     # (a future per 1 KiB file cost more than hashing it)
     refs = [e for e in todo if e.is_reference]
     files = [e for e in todo if not e.is_reference] if refs else todo
-    found = parallel(check, files, sum(e.size or 0 for e in files), reg.counters)
+    found = parallel(check, files, sum(e.size or 0 for e in files))  # counters: log/get only
     if refs:
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
             found.extend(pool.map(check, refs))
