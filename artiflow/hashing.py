@@ -221,13 +221,24 @@ def hash_file(
         >>> hash_file(p)[1]
         0
     """
+    if sink is None:  # small files with os.read: no file object (~2 us of ~7 a 1 KiB file)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(fd).st_size
+            if size <= 256 * 1024:
+                data = os.read(fd, size + 1)
+                if len(data) != size:  # grew or shrank while read: read to the end
+                    parts = [data]
+                    while chunk := os.read(fd, CHUNK):
+                        parts.append(chunk)
+                    data = b"".join(parts)
+                if progress is not None:
+                    progress(len(data))
+                return blake3.blake3(data).hexdigest(), len(data)
+        finally:
+            os.close(fd)
     with open(path, "rb", buffering=0) as fh:
         size = os.fstat(fh.fileno()).st_size
-        if sink is None and size <= 256 * 1024:
-            data = fh.read()
-            if progress is not None:
-                progress(len(data))
-            return blake3.blake3(data).hexdigest(), len(data)
         return hash_stream(fh, sink=sink, progress=progress, size_hint=size)  # type: ignore[arg-type]
 
 
