@@ -168,7 +168,7 @@ def claim_path(seen: dict[str, str], path: str, what: str) -> None:
         seen[key] = original
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: ~50 bytes less a file
 class Entry:
     """One file of a version: its path, content digest, size, and for references the URI.
 

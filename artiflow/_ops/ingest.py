@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..artifact import LocalSource, ReferenceSource
 from ..exceptions import ConflictError, StoreError
-from ..hashing import hash_file
+from ..hashing import file_stat, hash_file
 from ..limits import validate_json, validate_version_fields
 from ..manifest import Entry, Manifest, check_collisions
 from ..refs import validate_alias, validate_name
@@ -130,10 +130,10 @@ def cached_hash(ctx: RegistryContext, path: str) -> tuple[str, int]:
 
 
 def _stat_all(local: dict[str, str]) -> dict[str, os.stat_result]:
-    stats: dict[str, os.stat_result] = {}
+    stats: dict[str, os.stat_result] = {}  # slim stats: ~220 bytes a file, not ~640
     for p, full in local.items():
         try:
-            stats[full] = os.stat(full)
+            stats[full] = file_stat(full)
         except FileNotFoundError:
             raise StoreError(
                 f"file {full!r} (entry {p!r}) disappeared before it was logged"

@@ -594,8 +594,16 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
             return ("reference changed", entry.path)
         return None
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        problems.extend(p for p in pool.map(check, todo) if p is not None)
+    # references may ask a remote store (latency-bound): one thread each; files go through
+    # ``parallel``, which runs small files in one loop and big ones in chunks per pool job
+    # (a future per 1 KiB file cost more than hashing it)
+    refs = [e for e in todo if e.is_reference]
+    files = [e for e in todo if not e.is_reference] if refs else todo
+    found = parallel(check, files, sum(e.size or 0 for e in files))  # counters: log/get only
+    if refs:
+        with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+            found.extend(pool.map(check, refs))
+    problems.extend(p for p in found if p is not None)
     if os.path.isdir(base_s):
         keep = set(state) - linked
         for dirpath, dirnames, filenames in os.walk(base_s):
