@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import _control as sql
+from ..catalog._closure import upstream_closure
 from ..exceptions import ArtiflowError, InvalidRefError
 from ..limits import validate_json
 from ..refs import LATEST, validate_alias, validate_name
@@ -184,18 +185,8 @@ def _latest_results(rows: list[dict[str, Any]]) -> dict[str, bool]:
 
 
 def _upstream_ids(registry: Registry | RegistryContext, version_id: int) -> list[int]:
-    seen = {version_id}
-    level = [version_id]
     with registry.catalog.read() as conn:
-        while level:
-            nxt = []
-            for _v, _r, src in sql.upstream_steps(conn, level):
-                if src not in seen:
-                    seen.add(src)
-                    nxt.append(src)
-            level = nxt
-    seen.discard(version_id)
-    return sorted(seen)
+        return upstream_closure(conn, version_id)  # one recursive query (catalog/_closure.py)
 
 
 def _evidence(

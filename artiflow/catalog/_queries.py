@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from ..exceptions import ArtifactNotFoundError
 from ..manifest import Entry
@@ -29,6 +29,7 @@ from ._rows import (
     chunks,
     entries_of,
     latest_index,
+    page_rows,
     version_record,
     version_rows,
 )
@@ -188,17 +189,15 @@ class QueriesMixin(Transactions):
         offset: int = 0,
         newest_first: bool = False,
     ) -> list[VersionRecord]:
-        """Versions of a collection, oldest first unless ``newest_first``."""
+        """Versions of a collection, oldest first unless ``newest_first`` (two statements for
+        a page; a third only when the page is empty, to tell it from a missing collection)."""
+        order = versions.c.idx.desc() if newest_first else versions.c.idx
         with self.read() as conn:
-            cid = collection_id(conn, project, name)
-            order = versions.c.idx.desc() if newest_first else versions.c.idx
-            return version_rows(
-                conn,
-                and_(versions.c.collection_id == cid, versions.c.state.in_(list(states))),
-                order=order,
-                limit=limit,
-                offset=offset,
-            )
+            rows = page_rows(conn, project, name, states, order, limit, offset)
+            if rows is None:
+                collection_id(conn, project, name)  # raises when the collection is missing
+                return []
+            return rows
 
     def entries(
         self,

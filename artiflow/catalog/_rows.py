@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, literal, select, union_all
+from sqlalchemy import Connection, and_, func, literal, select, union_all
 
 from ..manifest import Entry
 from ..refs import LATEST
@@ -34,8 +34,10 @@ __all__ = [
     "entries_of",
     "entry_row",
     "gc_paused",
+    "labels_in_range",
     "latest_index",
     "now",
+    "page_rows",
     "run_record",
     "version_record",
     "version_rows",
@@ -142,6 +144,74 @@ def version_record(r: Any, alias_names: Sequence[str], tag_names: Sequence[str])
     )
 
 
+def labels_in_range(
+    conn: Connection, collection_id: int, lo: int, hi: int
+) -> tuple[dict[int, list[str]], ...]:
+    """``(aliases by version id, tags by version id)`` of the versions of one collection with
+    ``lo <= idx <= hi``, in one query whose parameters do not grow with the page (no
+    ``IN (…)`` of ids to build: a page of versions is one contiguous run of indices)."""
+    in_range = (
+        versions.c.collection_id == collection_id,
+        versions.c.idx >= lo,
+        versions.c.idx <= hi,
+    )
+    labels = union_all(
+        select(aliases.c.version_id, literal("a").label("k"), aliases.c.alias.label("v"))
+        .join(versions, versions.c.id == aliases.c.version_id)
+        .where(aliases.c.collection_id == collection_id, *in_range),
+        select(tags.c.version_id, literal("t").label("k"), tags.c.tag.label("v"))
+        .join(versions, versions.c.id == tags.c.version_id)
+        .where(*in_range),
+    )
+    alias_map: dict[int, list[str]] = {}
+    tag_map: dict[int, list[str]] = {}
+    for vid, kind, value in conn.execute(labels):
+        (alias_map if kind == "a" else tag_map).setdefault(vid, []).append(value)
+    return alias_map, tag_map
+
+
+def page_rows(
+    conn: Connection,
+    project: str,
+    name: str,
+    states: Sequence[str],
+    order: Any,
+    limit: int | None,
+    offset: int,
+) -> list[VersionRecord] | None:
+    """A page of the versions of ``project/name`` in ``states``, in two statements (the rows
+    with the collection joined by name, then their labels by index range); None when the page
+    is empty (the caller tells an empty page from a missing collection)."""
+    where = and_(
+        collections.c.project == project,
+        collections.c.name == name,
+        versions.c.state.in_(list(states)),
+    )
+    q = (
+        select(
+            *VERSION_COLUMNS,
+            latest_index(versions.c.collection_id).label("latest_idx"),
+            alias_seq_column(),
+        )
+        .join(collections, collections.c.id == versions.c.collection_id)
+        .where(where)
+        .order_by(order)
+    )
+    if offset:
+        q = q.offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    raw = conn.execute(q).all()
+    if not raw:
+        return None
+    idxs = [r.idx for r in raw]
+    if any(i is None for i in idxs):  # uncommitted rows have no index yet: look up by id
+        alias_map, tag_map = _labels_of(conn, [r.id for r in raw])
+    else:
+        alias_map, tag_map = labels_in_range(conn, raw[0].collection_id, min(idxs), max(idxs))
+    return [version_record(r, alias_map.get(r.id, []), tag_map.get(r.id, [])) for r in raw]
+
+
 def _labels_of(conn: Connection, ids: Sequence[int]) -> tuple[dict[int, list[str]], ...]:
     """``(aliases by version id, tags by version id)`` in one query per chunk."""
     alias_map: dict[int, list[str]] = {}
@@ -166,8 +236,10 @@ def version_rows(
     order: Any = None,
     limit: int | None = None,
     offset: int = 0,
+    unlabelled: bool = False,
 ) -> list[VersionRecord]:
-    """The versions matching ``where`` (with their aliases and tags), in ``order``."""
+    """The versions matching ``where`` (with their aliases and tags, unless the caller knows
+    they have none: ``unlabelled``), in ``order``."""
     q = (
         select(
             *VERSION_COLUMNS,
@@ -186,6 +258,8 @@ def version_rows(
     raw = conn.execute(q).all()
     if not raw:
         return []
+    if unlabelled:
+        return [version_record(r, (), ()) for r in raw]
     alias_map, tag_map = _labels_of(conn, [r.id for r in raw])
     return [version_record(r, alias_map.get(r.id, []), tag_map.get(r.id, [])) for r in raw]
 

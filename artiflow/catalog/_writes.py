@@ -39,9 +39,10 @@ __all__ = [
 Commit = tuple[VersionRecord, bool, list[AliasMove]]
 
 
-def read_version(conn: Connection, version_id: int) -> VersionRecord:
-    """The version ``version_id`` as seen inside ``conn``'s transaction."""
-    return version_rows(conn, versions.c.id == version_id)[0]
+def read_version(conn: Connection, version_id: int, unlabelled: bool = False) -> VersionRecord:
+    """The version ``version_id`` as seen inside ``conn``'s transaction (``unlabelled``: it is
+    known to have no aliases or tags, so they are not looked up)."""
+    return version_rows(conn, versions.c.id == version_id, unlabelled=unlabelled)[0]
 
 
 def commits_landed(conn: Connection, results: Sequence[Commit]) -> bool:
@@ -71,16 +72,22 @@ def insert_entries(conn: Connection, version_id: int, items: Sequence[Entry]) ->
 
 
 def latest_of(conn: Connection, coll: Any) -> tuple[int | None, Any]:
-    """``(index of latest, its row (id, digest, semver))`` of a locked collection."""
-    latest_idx = current_latest(conn, coll.id)
-    if latest_idx is None:
-        return None, None
+    """``(index of latest, its row (id, digest, semver))`` of a locked collection, in ONE
+    statement (an index scan of ``ix_versions_collection_state_idx``: this runs under the
+    collection's row lock, where every round trip delays the writers queued behind it)."""
     row = conn.execute(
-        select(versions.c.id, versions.c.digest, versions.c.semver).where(
-            versions.c.collection_id == coll.id, versions.c.idx == latest_idx
+        select(versions.c.id, versions.c.digest, versions.c.semver, versions.c.idx)
+        .where(
+            versions.c.collection_id == coll.id,
+            versions.c.state == COMMITTED,
+            versions.c.idx.is_not(None),
         )
+        .order_by(versions.c.idx.desc())
+        .limit(1)
     ).first()
-    return latest_idx, row
+    if row is None:
+        return None, None
+    return int(row.idx), row
 
 
 def allocate_index(conn: Connection, coll: Any) -> int:
@@ -175,7 +182,9 @@ def _commit(
         insert_entries(conn, vid, entries)
     moves = [AliasMove(project, name, LATEST, idx, latest_idx)]
     moves += label(conn, coll, vid, idx, aliases, tags, run_id, new=True)
-    return read_version(conn, vid), True, moves
+    # a new version holds exactly the labels just put on it: none to look up when none were
+    unlabelled = not aliases and not tags
+    return read_version(conn, vid, unlabelled), True, moves
 
 
 class WritesMixin(AliasesMixin, GCCatalog):

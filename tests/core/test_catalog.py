@@ -21,6 +21,8 @@ from artiflow.catalog import (
     VersionRecord,
     VersionRow,
 )
+from artiflow.catalog._closure import upstream_closure
+from artiflow.catalog._control import upstream_steps
 from artiflow.catalog._labels import MISSING, LabelEdit
 from artiflow.catalog._rows import chunks
 from artiflow.exceptions import (
@@ -315,6 +317,52 @@ def test_lineage_edges_and_links(cat: Catalog) -> None:
     )
     assert cat.has_links()
     assert cat.links_of([clean.id]) == [(link.id, clean.id)]
+
+
+def _walk_levels(cat: Catalog, version_id: int) -> list[int]:
+    """The upstream closure walked one level per statement (the reference answer)."""
+    seen, level = {version_id}, [version_id]
+    with cat.read() as conn:
+        while level:
+            nxt = [s for _v, _r, s in upstream_steps(conn, level) if s not in seen]
+            seen.update(nxt)
+            level = list(dict.fromkeys(nxt))
+    seen.discard(version_id)
+    return sorted(seen)
+
+
+def test_upstream_closure_is_one_query_with_links_and_cycles(cat: Catalog) -> None:
+    for r in ("r1", "r2", "r3", "r4"):
+        _run(cat, r)
+    raw = _commit(cat, "raw", digest="a" * 64, run_id="r1")
+    cat.record_io("r1", raw.id, "used")  # a run re-logging what it consumed: no step
+    cat.record_io("r2", raw.id, "used")
+    clean = _commit(cat, "clean", digest="b" * 64, run_id="r2")
+    link, _, _ = cat.commit_version(
+        "p",
+        "reg",
+        "dataset",
+        entries=[],
+        digest="b" * 64,
+        size=0,
+        kind="registry",
+        target_id=clean.id,
+    )
+    cat.record_io("r3", link.id, "used")
+    cat.record_io("r3", raw.id, "used")
+    model = _commit(cat, "model", digest="c" * 64, run_id="r3")
+    cat.record_io("r4", model.id, "used")
+    cat.record_io("r4", clean.id, "used")
+    cat.record_io("r4", raw.id, "logged")  # a cycle: raw is also logged by a run using model
+    with cat.read() as conn:
+        got = {v.id: upstream_closure(conn, v.id) for v in (raw, clean, link, model)}
+    assert got[model.id] == sorted([raw.id, clean.id, link.id])
+    assert got[link.id] == sorted([clean.id, raw.id, model.id])
+    assert got[raw.id] == sorted([model.id, clean.id, link.id])
+    for vid, ids in got.items():
+        assert ids == _walk_levels(cat, vid)
+    with cat.read() as conn:
+        assert upstream_closure(conn, 10_000) == []
 
 
 # ---- gc side ----------------------------------------------------------------------------------

@@ -227,3 +227,44 @@ def test_a_page_reads_a_page_not_the_table(cat: Catalog) -> None:
         assert all_work["rows"] >= 3000
     else:
         assert page_work["steps"] * 10 < all_work["steps"], (page_work, all_work)
+
+
+def test_versions_page_is_two_statements_with_the_same_rows(cat: Catalog) -> None:
+    """``Catalog.versions`` pages by the collection's name in one query and reads the labels
+    of the page by index range: the same records as reading each version by id."""
+    for i in range(12):
+        cat.commit_version(
+            "p",
+            "ds",
+            "dataset",
+            entries=[],
+            digest=f"{i:064d}",
+            size=0,
+            aliases=[f"a{i % 4}"],
+            tags=[f"t{i % 3}", "all"],
+            metadata={"i": i},
+        )
+        cat.commit_version("p", "other", "dataset", entries=[], digest=f"{i:064d}", size=0)
+    v5 = cat.resolve("p", "ds", "v5")
+    cat.delete_version(v5.id, delete_aliases=True)
+    cat.upsert("p", "ds", "dataset", "dist-1", [Entry("f", "e" * 64, 1)])
+    states_all = ("COMMITTED", "DELETED", "PENDING")
+    for states in (("COMMITTED",), states_all):
+        for newest_first in (False, True):
+            full = cat.versions("p", "ds", states=states, newest_first=newest_first)
+            by_id = cat.versions_by_ids([v.id for v in full])
+            assert full == [by_id[v.id] for v in full]
+            assert len(full) == (11 if states == ("COMMITTED",) else 13)
+            for offset in (0, 3, 10, 20):
+                with _work(cat) as work:
+                    cat.versions("p", "ds", limit=1)  # the new connection's setup, not counted
+                    work["statements"] = 0
+                    page = cat.versions(
+                        "p", "ds", states=states, limit=4, offset=offset, newest_first=newest_first
+                    )
+                assert page == full[offset : offset + 4]
+                if page:  # + the explicit BEGIN on SQLite
+                    assert work["statements"] == (3 if cat.dialect == "sqlite" else 2), work
+    assert cat.versions("p", "ds", limit=4, offset=50) == []
+    with pytest.raises(ArtifactNotFoundError):
+        cat.versions("p", "missing", limit=4)
