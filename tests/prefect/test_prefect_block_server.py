@@ -175,7 +175,11 @@ def test_cli_promotion_and_log_emit_prefect_events(
     server: str,  # noqa: F811
     config: dict[str, str],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the CLI's environment has no ARTIFLOW_ variable, so its identity derives from the
+    # database; so must this process's, even when the session sets one (tests/airflow does)
+    monkeypatch.delenv("ARTIFLOW_REGISTRY_NAME", raising=False)
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 
