@@ -190,7 +190,9 @@ class Registry:
             >>> # registry.get("bike-dataset:production").download()
         """
         r = self.parse(ref)
-        version = _query.get(self.context, r)
+        version, any_quarantine = _query.get_hinted(self.context, r)
+        if not any_quarantine:  # nothing is quarantined: nothing to walk (no second statement)
+            return version
         return _control.ensure_clean(self, version, r.selector, allow=allow_quarantined)
 
     def versions(self, name: str, *, include_deleted: bool = False) -> list[ArtifactVersion]:

@@ -26,13 +26,27 @@ if TYPE_CHECKING:
     from ..refs import Ref
     from ..version import ArtifactVersion
 
-__all__ = ["alias_history", "collections", "get", "lineage", "lineage_args", "versions"]
+__all__ = [
+    "alias_history",
+    "collections",
+    "get",
+    "get_hinted",
+    "lineage",
+    "lineage_args",
+    "versions",
+]
 
 
 def get(ctx: RegistryContext, ref: str | Ref) -> ArtifactVersion:
     """The committed version named by ``[project/]name[:alias|vN|semver]``."""
+    return get_hinted(ctx, ref)[0]
+
+
+def get_hinted(ctx: RegistryContext, ref: str | Ref) -> tuple[ArtifactVersion, bool]:
+    """:func:`get`, and whether any version was quarantined when it resolved (same statement)."""
     r = ctx.parse(ref)
-    return ctx.version(ctx.catalog.resolve(r.project, r.name, r.selector))
+    record, any_quarantine = ctx.catalog.resolve_hinted(r.project, r.name, r.selector)
+    return ctx.version(record), any_quarantine
 
 
 def versions(

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, exists, func, select
 
 from ..exceptions import ArtifactNotFoundError
 from ..manifest import Entry
 from ..refs import LATEST, is_semver, is_version_index
+from ._control import quarantines
 from ._records import COMMITTED, DELETED, VersionRecord
 from ._rows import (
     ENTRY_COLUMNS,
@@ -43,7 +44,9 @@ _RESOLVE: dict[str, Any] | None = None
 
 def resolve_statements() -> dict[str, Any]:
     """One prebuilt statement per selector kind: the version row, the collection, whether it
-    is latest, and its aliases and tags, in ONE round trip (built once per process)."""
+    is latest, its aliases and tags, and whether any version is quarantined now (so a resolve
+    through an alias needs no second statement when none is), in ONE round trip (built once
+    per process)."""
     global _RESOLVE
     if _RESOLVE is None:
         a2 = aliases.alias("a2")
@@ -60,7 +63,10 @@ def resolve_statements() -> dict[str, Any]:
             .label("tag_list")
         )
         latest = latest_index(versions.c.collection_id).label("latest_idx")
-        cols = [*VERSION_COLUMNS, latest, alias_list, tag_list, alias_seq_column()]
+        any_quarantine = exists(
+            select(quarantines.c.id).where(quarantines.c.released_at.is_(None))
+        ).label("any_quarantine")
+        cols = [*VERSION_COLUMNS, latest, alias_list, tag_list, alias_seq_column(), any_quarantine]
         in_coll = (collections.c.project == bindparam("p"), collections.c.name == bindparam("n"))
         base = select(*cols).select_from(
             versions.join(collections, collections.c.id == versions.c.collection_id)
@@ -149,6 +155,11 @@ class QueriesMixin(Transactions):
 
     def resolve(self, project: str, name: str, selector: str) -> VersionRecord:
         """The committed version named by ``project/name:selector`` (one round trip)."""
+        return self.resolve_hinted(project, name, selector)[0]
+
+    def resolve_hinted(self, project: str, name: str, selector: str) -> tuple[VersionRecord, bool]:
+        """:meth:`resolve`, and whether any version was quarantined at that moment (read in the
+        same statement): when none was, a resolve through an alias needs no quarantine walk."""
         stmts = resolve_statements()
         params: dict[str, Any] = {"p": project, "n": name}
         if selector == LATEST:
@@ -162,9 +173,9 @@ class QueriesMixin(Transactions):
         with self.engine.connect() as conn:
             conn.execution_options(**self.single_read)
             r = conn.execute(stmt, params).first()
-            exists = r is not None or conn.execute(stmts["exists"], params).first() is not None
+            found = r is not None or conn.execute(stmts["exists"], params).first() is not None
         if r is None:
-            raise _not_found(project, name, selector, exists)
+            raise _not_found(project, name, selector, found)
         row = version_record(
             r,
             r.alias_list.split(",") if r.alias_list else [],
@@ -177,7 +188,7 @@ class QueriesMixin(Transactions):
             )
         if row.state != COMMITTED:
             raise ArtifactNotFoundError(f"{ref} is not committed yet")
-        return row
+        return row, bool(r.any_quarantine)
 
     def versions(
         self,
