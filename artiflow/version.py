@@ -45,8 +45,8 @@ from .semver import SemVer
 
 if TYPE_CHECKING:
     from .artifact import Artifact
-    from .catalog import VersionRow
-    from .catalog._labels import LabelEdit
+    from .catalog import LabelEdit, VersionRow
+    from .config import Settings
     from .registry import Registry
     from .runs import Run
     from .store import BlobStore
@@ -202,6 +202,12 @@ class ArtifactVersion:
         self.local_path: Path | None = None
 
     # ---- identity ----------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings of the registry this version belongs to (its store URL and storage
+        options reach the references of its entries)."""
+        return self._ctx.settings
+
     @property
     def record(self) -> VersionRow:
         """The catalog record this object was loaded from (frozen; edits are not in it)."""
@@ -376,7 +382,7 @@ class ArtifactVersion:
 
     def _changes(self, expected_revision: int | None) -> LabelEdit:
         """What the caller changed since load, validated (nothing is written here)."""
-        from .catalog._labels import MISSING, LabelEdit
+        from .catalog import MISSING, LabelEdit
 
         before = self._loaded
         description = None
@@ -534,11 +540,17 @@ class ArtifactVersion:
         Example:
             >>> # path = registry.get("bike-dataset:latest").download("/tmp/ds")
         """
-        return self._download_entries(list(self.manifest.entries.values()), root, progress=progress)
+        return self.download_entries(list(self.manifest.entries.values()), root, progress=progress)
 
-    def _download_entries(
+    def download_entries(
         self, items: list[Entry], root: str | os.PathLike[str] | None, progress: Any = None
     ) -> Path:
+        """Download just ``items`` (entries of this version) under ``root``, as :meth:`download`
+        does (``entry.download()`` calls this).
+
+        Example:
+            >>> # v.download_entries([v.get_path("rows.csv")], "/tmp/ds")
+        """
         from ._ops.materialize import download_entries
 
         return download_entries(self._ctx, self, items, root, progress)

@@ -81,24 +81,7 @@ _S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
 def local_blob(reg: RegistryContext, digest: str) -> str:
     """A local path holding the blob ``digest``: the store's own file, or the download cache's
     copy of a remote blob (fetched on first use)."""
-    store = reg.store
-    if store.is_local:
-        path = store.path(digest)
-        if not os.path.exists(path):
-            raise StoreError(
-                f"blob {digest} is missing from store {store.url!r}: the store lost content the "
-                "registry references; restore it or re-log the artifact"
-            )
-        return path
-    cache = reg.download_cache
-    if not cache.exists(digest):
-        tmp = cache._tmp_path()
-        try:
-            store.get_file(digest, tmp)
-            cache._install(tmp, digest)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return cache.path(digest)
+    return reg.download_cache.local_copy(reg.store, digest)
 
 
 # ---- the way to every entry -----------------------------------------------------------------

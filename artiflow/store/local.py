@@ -271,9 +271,6 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:
             raise self._write_error(exc, f"blob {digest[:12]}") from exc
 
-    _tmp_path = new_tmp_path  # the names _ops/materialize.py uses
-    _install = install
-
     def _write_bytes(self, data: bytes | memoryview, digest: str) -> None:
         """Write a small blob atomically (temporary name, then rename). On any failure (a full
         disk included) the temporary file is removed again: nothing is left behind."""
