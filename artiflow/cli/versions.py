@@ -10,6 +10,7 @@ from typing import Any
 
 from ..artifact import Artifact
 from ..exceptions import InvalidRefError, VerificationError
+from ..serialize import collection_dict
 from ._common import ExitCode, emit, examples, human, open_registry, parse_meta, progress, tree_size
 
 
@@ -51,19 +52,6 @@ def cmd_get(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _collection_dict(c: Any) -> dict[str, Any]:
-    return {
-        "project": c.project,
-        "name": c.name,
-        "type": c.type,
-        "kind": c.kind,
-        "description": c.description,
-        "version_count": c.version_count,
-        "latest": f"v{c.latest_index}" if c.latest_index is not None else None,
-        "created_at": c.created_at.isoformat(),
-    }
-
-
 def cmd_ls(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     if args.name:
@@ -97,7 +85,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             for c in cols
         )
 
-    emit(args, {"collections": [_collection_dict(c) for c in cols]}, collection_lines)
+    emit(args, {"collections": [collection_dict(c) for c in cols]}, collection_lines)
     return ExitCode.OK
 
 

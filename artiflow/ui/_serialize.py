@@ -106,16 +106,9 @@ def run_dict(run: Run) -> dict[str, Any]:
 
 
 def collection_dict(collection: CollectionRecord) -> dict[str, Any]:
-    """A collection (``Registry.collections()`` item)."""
-    return {
-        "project": collection.project,
-        "name": collection.name,
-        "type": collection.type,
-        "kind": collection.kind,
-        "description": collection.description,
-        "created_at": serialize.iso(collection.created_at),
-        "version_count": collection.version_count,
-    }
+    """A collection (``Registry.collections()`` item): :func:`artiflow.serialize.collection_dict`
+    (the answer's model picks its fields)."""
+    return serialize.collection_dict(collection)
 
 
 def alias_event_dict(event: AliasEvent) -> dict[str, Any]:
