@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .hashing import StatCache
     from .runs import Run
-    from .store import BlobStore
+    from .store import BlobStore, DownloadCache
     from .version import ArtifactVersion
 
 __all__ = ["IOCounters", "RegistryContext", "context_of"]
@@ -79,7 +79,7 @@ class RegistryContext:
         self.counters = IOCounters()
         self._catalog: Catalog | None = None
         self._store: BlobStore | None = None
-        self._download_cache: BlobStore | None = None
+        self._download_cache: DownloadCache | None = None
         self._stat_cache: StatCache | None = None
         self._lock = threading.Lock()
 
@@ -108,12 +108,12 @@ class RegistryContext:
         return self._store
 
     @property
-    def download_cache(self) -> BlobStore:
+    def download_cache(self) -> DownloadCache:
         """The local cache of blobs downloaded from a remote store."""
         if self._download_cache is None:
-            from .store import BlobStore
+            from .store import DownloadCache
 
-            self._download_cache = BlobStore(str(self.settings.cache_dir))
+            self._download_cache = DownloadCache(str(self.settings.cache_dir))
         return self._download_cache
 
     @property

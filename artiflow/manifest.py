@@ -311,7 +311,7 @@ class Entry:
             raise InvalidPathError(
                 f"entry {self.path!r} is not bound to a version; use version.get_path(name)"
             )
-        base: Path = self._version._download_entries([self], root)
+        base: Path = self._version.download_entries([self], root)
         return base / self.path
 
 

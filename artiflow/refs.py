@@ -21,6 +21,7 @@ from .limits import NAME_MAX
 
 __all__ = [
     "LATEST",
+    "SEMVER_PATTERN",
     "Ref",
     "is_semver",
     "is_version_index",
@@ -40,6 +41,7 @@ _SEMVER = re.compile(
     rf"{_NUM}\.{_NUM}\.{_NUM}"
     rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
+SEMVER_PATTERN = _SEMVER  # public for artiflow.semver, which parses with the same expression
 _NAME_RULE = "1-128 characters: letters, digits, '.', '_', '-', starting with a letter or digit"
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .exceptions import InvalidRefError
 from .limits import LIMITS
-from .refs import _SEMVER
+from .refs import SEMVER_PATTERN as _SEMVER
 
 __all__ = ["SemVer"]
 

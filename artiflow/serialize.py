@@ -21,14 +21,37 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .catalog import RunRow, VersionRow
+    from .catalog import CollectionRecord, RunRow, VersionRow
 
-__all__ = ["iso", "run_dict", "run_label", "run_node", "version_fields", "version_node"]
+__all__ = [
+    "collection_dict",
+    "iso",
+    "run_dict",
+    "run_label",
+    "run_node",
+    "version_fields",
+    "version_node",
+]
 
 
 def iso(value: dt.datetime | None) -> str | None:
     """A timestamp as ISO 8601 text (None stays None)."""
     return value.isoformat() if value is not None else None
+
+
+def collection_dict(record: CollectionRecord) -> dict[str, Any]:
+    """A collection (``artiflow ls --json``, the web API): its version count and the ``vN`` of
+    its newest version (None while it has none)."""
+    return {
+        "project": record.project,
+        "name": record.name,
+        "type": record.type,
+        "kind": record.kind,
+        "description": record.description,
+        "version_count": record.version_count,
+        "latest": f"v{record.latest_index}" if record.latest_index is not None else None,
+        "created_at": iso(record.created_at),
+    }
 
 
 def version_fields(row: VersionRow) -> dict[str, Any]:

@@ -70,9 +70,11 @@ def test_the_core_calls_no_private_method_of_another_class():
     import inspect
     import re
 
-    from artiflow import registry, runs, version
+    from artiflow import _versions, registry, runs, version
+    from artiflow._versions import compat, core, labels, lineage, reading, spool
 
-    for module in (version, runs):
+    assert _versions.__doc__
+    for module in (version, runs, core, labels, lineage, reading, compat, spool):
         source = inspect.getsource(module)
         assert not re.search(r"_registry\._\w", source), module.__name__
     facade = inspect.getsource(registry.Registry)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import _control as sql
+from ..catalog import control_sql as sql
 from ..exceptions import InvalidRefError
 
 if TYPE_CHECKING:

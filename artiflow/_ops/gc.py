@@ -59,8 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..catalog._gc import BlobsGone, GCGuard
-from ..catalog._retry import backoff
+from ..catalog import BlobsGone, GCGuard, backoff
 from ..exceptions import StoreError
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import _control as sql
+from ..catalog import control_sql as sql
 from ..exceptions import InvalidRefError
 from ..refs import LATEST
 

@@ -23,8 +23,7 @@ from ..refs import is_version_index, validate_alias
 
 if TYPE_CHECKING:
     from .._context import RegistryContext
-    from ..catalog import VersionRow
-    from ..catalog._labels import LabelEdit
+    from ..catalog import LabelEdit, VersionRow
     from ..version import ArtifactVersion
 
 __all__ = ["alias", "check_edit", "delete", "expected_index", "save"]

@@ -42,7 +42,7 @@ from ..limits import validate_text
 
 if TYPE_CHECKING:
     from .._context import RegistryContext
-    from ..catalog._locks import LockRow, ReplayRow
+    from ..catalog import LockRow, ReplayRow
     from ..registry import Registry
     from ..version import ArtifactVersion
 

@@ -49,7 +49,7 @@ import shutil
 import stat as stat_mod
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,24 +81,7 @@ _S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
 def local_blob(reg: RegistryContext, digest: str) -> str:
     """A local path holding the blob ``digest``: the store's own file, or the download cache's
     copy of a remote blob (fetched on first use)."""
-    store = reg.store
-    if store.is_local:
-        path = store.path(digest)
-        if not os.path.exists(path):
-            raise StoreError(
-                f"blob {digest} is missing from store {store.url!r}: the store lost content the "
-                "registry references; restore it or re-log the artifact"
-            )
-        return path
-    cache = reg.download_cache
-    if not cache.exists(digest):
-        tmp = cache._tmp_path()
-        try:
-            store.get_file(digest, tmp)
-            cache._install(tmp, digest)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return cache.path(digest)
+    return reg.download_cache.local_copy(reg.store, digest)
 
 
 # ---- the way to every entry -----------------------------------------------------------------
@@ -546,6 +529,52 @@ def checkout(reg: RegistryContext, version: ArtifactVersion, root: str | os.Path
 
 
 # ---- verify -----------------------------------------------------------------------------------
+def _entry_problem(
+    base: str, entry: Entry, own: Sequence[str], changed: Callable[[Entry], bool]
+) -> tuple[str, str] | None:
+    """What is wrong with ``entry``'s file under ``base`` (None: nothing). A link is fine only
+    into the registry's own places ``own`` (the store, the download cache)."""
+    full = os.path.join(base, entry.path)
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return ("missing", entry.path)
+    if _S_ISLNK(st.st_mode):
+        if not any(_inside(os.path.realpath(full), place) for place in own):
+            return ("symlink", entry.path)
+        try:
+            st = os.stat(full)
+        except OSError:
+            return ("missing", entry.path)
+    if not stat_mod.S_ISREG(st.st_mode):
+        return ("missing", entry.path)
+    if entry.size is not None and st.st_size != entry.size:
+        return ("changed", entry.path)
+    if entry.digest is not None and hash_file(full)[0] != entry.digest:
+        return ("changed", entry.path)
+    if entry.is_reference and changed(entry):
+        return ("reference changed", entry.path)
+    return None
+
+
+def _extra_problems(
+    base: str, entries: Mapping[str, Entry], keep: set[str], linked: set[str]
+) -> list[tuple[str, str]]:
+    """The files under ``base`` no entry names, and the linked folders no entry needs."""
+    out: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for f in filenames:
+            if prefix + f not in entries:
+                out.append(("extra", prefix + f))
+        for d in dirnames:
+            rel = prefix + d
+            if rel not in keep and rel not in linked and os.path.islink(os.path.join(dirpath, d)):
+                out.append(("extra", rel))  # a linked folder no entry needs
+    return out
+
+
 def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
     """Raise :class:`VerificationError` listing every missing, changed or extra file under
     ``root``, every symbolic link on the way to an entry (``symlink``; links into the
@@ -572,27 +601,7 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
     problems.extend(("symlink", link) for link in sorted(linked))
 
     def check(entry: Entry) -> tuple[str, str] | None:
-        full = os.path.join(base_s, entry.path)
-        try:
-            st = os.lstat(full)
-        except OSError:
-            return ("missing", entry.path)
-        if _S_ISLNK(st.st_mode):
-            if not any(_inside(os.path.realpath(full), place) for place in own):
-                return ("symlink", entry.path)
-            try:
-                st = os.stat(full)
-            except OSError:
-                return ("missing", entry.path)
-        if not stat_mod.S_ISREG(st.st_mode):
-            return ("missing", entry.path)
-        if entry.size is not None and st.st_size != entry.size:
-            return ("changed", entry.path)
-        if entry.digest is not None and hash_file(full)[0] != entry.digest:
-            return ("changed", entry.path)
-        if entry.is_reference and changed(entry):
-            return ("reference changed", entry.path)
-        return None
+        return _entry_problem(base_s, entry, own, changed)
 
     # references may ask a remote store (latency-bound): one thread each; files go through
     # ``parallel``, which runs small files in one loop and big ones in chunks per pool job
@@ -605,21 +614,7 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
             found.extend(pool.map(check, refs))
     problems.extend(p for p in found if p is not None)
     if os.path.isdir(base_s):
-        keep = set(state) - linked
-        for dirpath, dirnames, filenames in os.walk(base_s):
-            rel_dir = os.path.relpath(dirpath, base_s).replace(os.sep, "/")
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            for f in filenames:
-                if prefix + f not in entries:
-                    problems.append(("extra", prefix + f))
-            for d in dirnames:
-                rel = prefix + d
-                if (
-                    rel not in keep
-                    and rel not in linked
-                    and os.path.islink(os.path.join(dirpath, d))
-                ):
-                    problems.append(("extra", rel))  # a linked folder no entry needs
+        problems.extend(_extra_problems(base_s, entries, set(state) - linked, linked))
     if problems:
         problems.sort(key=lambda p: (p[1], p[0]))
         listing = "; ".join(f"{kind}: {path}" for kind, path in problems[:20])

@@ -38,8 +38,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import _control as sql
-from ..catalog._closure import upstream_closure
+from ..catalog import control_sql as sql
+from ..catalog import upstream_closure
 from ..exceptions import ArtiflowError, InvalidRefError
 from ..limits import validate_json
 from ..refs import LATEST, validate_alias, validate_name

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import _control as sql
+from ..catalog import control_sql as sql
 from ..events import RegistryEvent
 from ..exceptions import ArtifactNotFoundError, ArtiflowError, ConflictError, InvalidRefError
 from ..refs import is_semver, is_version_index

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import _control as sql
+from ..catalog import control_sql as sql
 from ..refs import LATEST, is_semver, is_version_index, parse_ref
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..artifact import Artifact
 from ..exceptions import InvalidRefError, VerificationError
+from ..serialize import collection_dict
 from ._common import ExitCode, emit, examples, human, open_registry, parse_meta, progress, tree_size
 
 
@@ -51,19 +52,6 @@ def cmd_get(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _collection_dict(c: Any) -> dict[str, Any]:
-    return {
-        "project": c.project,
-        "name": c.name,
-        "type": c.type,
-        "kind": c.kind,
-        "description": c.description,
-        "version_count": c.version_count,
-        "latest": f"v{c.latest_index}" if c.latest_index is not None else None,
-        "created_at": c.created_at.isoformat(),
-    }
-
-
 def cmd_ls(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     if args.name:
@@ -97,7 +85,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             for c in cols
         )
 
-    emit(args, {"collections": [_collection_dict(c) for c in cols]}, collection_lines)
+    emit(args, {"collections": [collection_dict(c) for c in cols]}, collection_lines)
     return ExitCode.OK
 
 
@@ -206,8 +194,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def register(sub: Any) -> None:
-    """Add the commands of this module to the ``artiflow`` sub-parsers."""
+def _add_log(sub: Any) -> None:
+    """``artiflow log``."""
     s = sub.add_parser(
         "log",
         help="log a file or folder as a new version",
@@ -230,6 +218,9 @@ def register(sub: Any) -> None:
     s.add_argument("--semver", help="semantic version label, e.g. 1.4.0")
     s.set_defaults(fn=cmd_log)
 
+
+def _add_get(sub: Any) -> None:
+    """``artiflow get``."""
     s = sub.add_parser(
         "get",
         help="download a version",
@@ -243,6 +234,9 @@ def register(sub: Any) -> None:
     s.add_argument("--link-type", choices=["copy", "reflink", "hardlink", "symlink"])
     s.set_defaults(fn=cmd_get)
 
+
+def _add_ls(sub: Any) -> None:
+    """``artiflow ls``."""
     s = sub.add_parser(
         "ls",
         help="list collections, or the versions of one",
@@ -255,6 +249,9 @@ def register(sub: Any) -> None:
     s.add_argument("--all", action="store_true", help="include deleted versions")
     s.set_defaults(fn=cmd_ls)
 
+
+def _add_show(sub: Any) -> None:
+    """``artiflow show``."""
     s = sub.add_parser(
         "show",
         help="show one version",
@@ -267,6 +264,9 @@ def register(sub: Any) -> None:
     s.add_argument("--files", action="store_true", help="list the files")
     s.set_defaults(fn=cmd_show)
 
+
+def _add_alias(sub: Any) -> None:
+    """``artiflow alias``."""
     s = sub.add_parser(
         "alias",
         help="put (or move) an alias on a version, or remove it",
@@ -289,6 +289,9 @@ def register(sub: Any) -> None:
     )
     s.set_defaults(fn=cmd_alias)
 
+
+def _add_edit(sub: Any) -> None:
+    """``artiflow edit``."""
     s = sub.add_parser(
         "edit",
         help="edit the description, metadata or tags of a version (content never changes)",
@@ -312,6 +315,9 @@ def register(sub: Any) -> None:
     )
     s.set_defaults(fn=cmd_edit)
 
+
+def _add_delete(sub: Any) -> None:
+    """``artiflow delete``."""
     s = sub.add_parser(
         "delete",
         help="delete a version (lineage is kept)",
@@ -324,6 +330,9 @@ def register(sub: Any) -> None:
     s.add_argument("--delete-aliases", action="store_true")
     s.set_defaults(fn=cmd_delete)
 
+
+def _add_verify(sub: Any) -> None:
+    """``artiflow verify``."""
     s = sub.add_parser(
         "verify",
         help="check that a folder matches a version (exit 1 when it does not)",
@@ -335,3 +344,18 @@ def register(sub: Any) -> None:
     s.add_argument("ref")
     s.add_argument("dir")
     s.set_defaults(fn=cmd_verify)
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the ``artiflow`` sub-parsers (in this order)."""
+    for add in (
+        _add_log,
+        _add_get,
+        _add_ls,
+        _add_show,
+        _add_alias,
+        _add_edit,
+        _add_delete,
+        _add_verify,
+    ):
+        add(sub)

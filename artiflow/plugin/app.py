@@ -102,7 +102,7 @@ def create_plugin_app(
 
     def get_reg() -> Any:
         if state["registry"] is None:
-            from artiflow.operators._registry import get_registry
+            from artiflow.operators import get_registry
 
             state["registry"] = get_registry()
         return state["registry"]

@@ -38,7 +38,7 @@ def record_failed_try(task_instance: Any, error: BaseException | str | None) -> 
     if ta is not None and ta.run is not None:
         return None  # the operator recorded this try itself
     from artiflow._tasking import record_failed_try as record
-    from artiflow.operators._registry import get_registry
+    from artiflow.operators import get_registry
     from artiflow.operators._runtime import airflow_task_context
 
     context = airflow_task_context(

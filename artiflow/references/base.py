@@ -86,10 +86,8 @@ def reference_options(
 def entry_options(entry: Entry) -> dict[str, Any]:
     """The options to reach a bound entry's reference, from its version's registry settings
     (none for an entry bound to no version)."""
-    version = entry.bound_version
-    # the version's registry: a public ``registry`` once version.py has one (seam), else today's
-    registry = getattr(version, "registry", None) or getattr(version, "_registry", None)
-    settings = getattr(registry, "settings", None)
+    # an ArtifactVersion's public ``settings`` (entries are bound to nothing else)
+    settings = getattr(entry.bound_version, "settings", None)
     if settings is None or entry.ref is None:
         return {}
     return reference_options(entry.ref, settings.store_url, settings.storage_options)

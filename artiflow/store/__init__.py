@@ -64,7 +64,3 @@ __all__ = [
     "open_store",
     "set_aside_file",
 ]
-
-# Names other modules import under their old private spelling (artiflow/version.py); kept so
-# those imports work until the callers use the public names above.
-_missing_message = missing_message

@@ -193,9 +193,6 @@ class BlobStore:
     if TYPE_CHECKING:  # local folders only (registry and _ops look at the flag first)
         root: Path
 
-        def _tmp_path(self) -> Path: ...
-        def _install(self, tmp: Path | str, digest: str) -> None: ...
-
     def __new__(cls, *args: Any, **kwargs: Any) -> BlobStore:
         if cls is not BlobStore:
             return super().__new__(cls)

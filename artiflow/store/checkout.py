@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from ..exceptions import StoreError
 from ..hashing import hash_bytes, hash_file
 from .base import SMALL_BLOB, Progress, next_number
-from .local import corrupt_local
+from .local import corrupt_local, write_all
 
 __all__ = ["LINK_TYPES", "copy_new_small", "link_or_copy", "reflink"]
 
@@ -69,9 +69,7 @@ def _write_new(path: str, data: bytes) -> None:
     """Write ``data`` to the new file ``path`` (it must not exist)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
 

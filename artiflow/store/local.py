@@ -36,7 +36,14 @@ from .base import (
     transient_message,
 )
 
-__all__ = ["TMP_MAX_AGE", "LocalBlobStore", "corrupt_local", "owner_alive", "set_aside_file"]
+__all__ = [
+    "TMP_MAX_AGE",
+    "LocalBlobStore",
+    "corrupt_local",
+    "owner_alive",
+    "set_aside_file",
+    "write_all",
+]
 
 TMP_MAX_AGE = 3600.0  # a temp file of a live process older than this is abandoned anyway
 
@@ -110,6 +117,21 @@ def owner_alive(name: str) -> bool:
     except OSError:
         return True
     return True
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to the open file descriptor ``fd`` (``os.write`` may write
+    fewer bytes than it is given).
+
+    Example:
+        >>> import tempfile
+        >>> fd, name = tempfile.mkstemp(); write_all(fd, b"abc"); os.close(fd)
+        >>> open(name, "rb").read()
+        b'abc'
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class LocalBlobStore(BlobStore):
@@ -271,9 +293,6 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:
             raise self._write_error(exc, f"blob {digest[:12]}") from exc
 
-    _tmp_path = new_tmp_path  # the names _ops/materialize.py uses
-    _install = install
-
     def _write_bytes(self, data: bytes | memoryview, digest: str) -> None:
         """Write a small blob atomically (temporary name, then rename). On any failure (a full
         disk included) the temporary file is removed again: nothing is left behind."""
@@ -284,9 +303,7 @@ class LocalBlobStore(BlobStore):
             raise self._write_error(exc, f"blob {digest[:12]}") from exc
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
             finally:
                 os.close(fd)
             self._shard(digest)

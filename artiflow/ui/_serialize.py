@@ -1,36 +1,71 @@
-"""Turn core value objects (versions, runs, lineage graphs) into plain JSON-able dicts.
+"""The web API's JSON shapes, built on :mod:`artiflow.serialize` (what ``to_dict`` and lineage
+nodes use) over the core's own types: :class:`~artiflow.ArtifactVersion`, :class:`~artiflow.Run`,
+the catalog's :class:`~artiflow.catalog.CollectionRecord`, :class:`~artiflow.records.AliasEvent`
+and :class:`~artiflow.LineageGraph`. No FastAPI here; the response models in ``_models`` pick
+the fields each answer carries.
 
-Pure functions over the public attributes listed in the core contract; no FastAPI here.
+Example:
+    >>> import tempfile
+    >>> from artiflow import Artifact, Registry
+    >>> registry = Registry(home=tempfile.mkdtemp())
+    >>> draft = Artifact("ds")
+    >>> with draft.new_file("a.csv") as f:
+    ...     _ = f.write("a")
+    >>> v = registry.log(draft)
+    >>> version_summary(v)["ref"], etag(v)
+    ('default/ds:v0', '"v0.r0"')
+    >>> node = lineage_dict(registry.lineage(v), root_ref=v.ref, direction="upstream", depth=None)
+    >>> node["nodes"][0]["label"], node["nodes"][0]["sublabel"]
+    ('ds:v0', 'dataset · latest')
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import enum
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from .. import serialize
 
-def iso(value: Any) -> str | None:
-    """ISO 8601 text for a datetime (UTC assumed when naive), ``None`` stays ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
-        return value.isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    return str(value)
+if TYPE_CHECKING:
+    from ..catalog import CollectionRecord
+    from ..lineage import LineageGraph
+    from ..records import AliasEvent
+    from ..runs import Run
+    from ..version import ArtifactVersion
 
+__all__ = [
+    "alias_event_dict",
+    "collection_dict",
+    "etag",
+    "jsonable",
+    "lineage_dict",
+    "lineage_edge",
+    "lineage_node",
+    "pinned_ref",
+    "run_dict",
+    "version_summary",
+]
 
-def text(value: Any) -> str | None:
-    """``str`` of an enum value or any scalar; ``None`` stays ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, enum.Enum):
-        value = value.value
-    return str(value)
+#: the fields of a version in a list (``VersionOut``): its ``to_dict`` without metadata/count
+SUMMARY_KEYS = (
+    "ref",
+    "project",
+    "name",
+    "version",
+    "index",
+    "type",
+    "state",
+    "digest",
+    "size",
+    "created_at",
+    "aliases",
+    "tags",
+    "semver",
+    "description",
+    "linked",
+    "revision",
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -41,202 +76,100 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in value]
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return iso(value)
+    if isinstance(value, _dt.datetime):
+        return serialize.iso(value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc))
+    if isinstance(value, _dt.date):
+        return value.isoformat()
     return str(value)
 
 
-def pinned_ref(version: Any) -> str:
+def pinned_ref(version: ArtifactVersion) -> str:
     """``project/name:vN`` of a version (what links and downloads use)."""
-    return f"{version.project}/{version.collection}:{version.version}"
+    return version.ref
 
 
-def version_summary(version: Any) -> dict[str, Any]:
-    """The list view of a version; never touches the manifest."""
-    semver = getattr(version, "semver", None)
-    return {
-        "ref": pinned_ref(version),
-        "project": version.project,
-        "name": version.collection,
-        "version": version.version,
-        "index": version.index,
-        "type": getattr(version, "type", None),
-        "state": text(getattr(version, "state", None)),
-        "digest": getattr(version, "digest", None),
-        "size": getattr(version, "size", None),
-        "created_at": iso(getattr(version, "created_at", None)),
-        "aliases": list(getattr(version, "aliases", None) or ()),
-        "tags": list(getattr(version, "tags", None) or ()),
-        "semver": None if semver is None else str(semver),
-        "description": getattr(version, "description", None),
-        "linked": _linked_ref(version),
-        "revision": getattr(version, "revision", None),
-    }
+def version_summary(version: ArtifactVersion) -> dict[str, Any]:
+    """The list view of a version (:meth:`ArtifactVersion.to_dict`'s fields in
+    :data:`SUMMARY_KEYS`); never touches the manifest."""
+    full = version.to_dict()
+    return {key: full[key] for key in SUMMARY_KEYS}
 
 
-def etag(version: Any) -> str:
+def etag(version: ArtifactVersion) -> str:
     """The ETag of a version's editable state: ``"v3.r7"`` (version and revision)."""
-    return f'"{version.version}.r{getattr(version, "revision", 0)}"'
+    return f'"{version.version}.r{version.revision}"'
 
 
-def _linked_ref(version: Any) -> str | None:
-    if not getattr(version, "is_link", False):
-        return None
-    target = getattr(version, "linked_version", None)
-    return None if target is None else pinned_ref(target)
+def run_dict(run: Run) -> dict[str, Any]:
+    """A run's recorded facts (:meth:`Run.to_dict`)."""
+    return run.to_dict()
 
 
-def run_dict(run: Any) -> dict[str, Any]:
-    """A run's recorded facts."""
-    return {
-        "id": str(run.id),
-        "name": getattr(run, "name", None),
-        "orchestrator": getattr(run, "orchestrator", None),
-        "pipeline": getattr(run, "pipeline", None),
-        "pipeline_run": getattr(run, "pipeline_run", None),
-        "task": getattr(run, "task", None),
-        "try_number": getattr(run, "try_number", None),
-        "map_index": getattr(run, "map_index", None),
-        "host": getattr(run, "host", None),
-        "state": text(getattr(run, "state", None)),
-        "started_at": iso(getattr(run, "started_at", None)),
-        "ended_at": iso(getattr(run, "ended_at", None)),
-        "info": jsonable(getattr(run, "info", None) or {}),
-        "error": text(getattr(run, "error", None)),
-    }
+def collection_dict(collection: CollectionRecord) -> dict[str, Any]:
+    """A collection (``Registry.collections()`` item): :func:`artiflow.serialize.collection_dict`
+    (the answer's model picks its fields)."""
+    return serialize.collection_dict(collection)
 
 
-def collection_dict(collection: Any) -> dict[str, Any]:
-    """A collection row (``Registry.collections()`` item)."""
-    return {
-        "project": collection.project,
-        "name": collection.name,
-        "type": getattr(collection, "type", None),
-        "kind": text(getattr(collection, "kind", None)),
-        "description": getattr(collection, "description", None),
-        "created_at": iso(getattr(collection, "created_at", None)),
-        "version_count": getattr(collection, "version_count", None),
-    }
-
-
-def alias_event_dict(event: Any) -> dict[str, Any]:
-    """One alias move (``Registry.alias_history()`` item: an object or a dict)."""
-    return {
-        "alias": str(_field(event, "alias")),
-        "version": text(_field(event, "version")),
-        "previous": text(_field(event, "previous")),
-        "at": iso(_field(event, "at")),
-        "run_id": text(_field(event, "run_id")),
-    }
+def alias_event_dict(event: AliasEvent) -> dict[str, Any]:
+    """One alias move (``Registry.alias_history()`` item)."""
+    return {**event.to_dict(), "at": serialize.iso(event.at)}
 
 
 # --- lineage -------------------------------------------------------------------------------
-
-
-def _field(node: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(node, Mapping):
-            if node.get(name) is not None:
-                return node[name]
-        elif getattr(node, name, None) is not None:
-            return getattr(node, name)
-    return None
-
-
-def _split_ref(ref: str) -> tuple[str | None, str | None, str | None]:
-    project = None
-    rest = ref
-    if "/" in rest:
-        project, rest = rest.split("/", 1)
-    name, _, version = rest.partition(":")
-    return project, name or None, version or None
-
-
-def lineage_node(node: Any) -> dict[str, Any]:
-    """A lineage node with the fields the browser needs to label it and link to it."""
-    kind = text(_field(node, "kind")) or "version"
-    node_id = str(_field(node, "id"))
-    if kind == "run":
-        run_id = text(_field(node, "run_id", "uuid")) or node_id.removeprefix("run:")
-        name = _field(node, "name", "task") or run_id
-        pipeline = _field(node, "pipeline")
-        task = _field(node, "task")
+def lineage_node(node: Mapping[str, Any]) -> dict[str, Any]:
+    """A lineage node (:func:`artiflow.serialize.version_node` / :func:`~artiflow.serialize.
+    run_node`) with the fields the browser needs to label it and link to it."""
+    if node["kind"] == "run":
+        run_id = node["run_id"]
+        pipeline, task, orchestrator = node["pipeline"], node["task"], node["orchestrator"]
         where = ".".join(str(p) for p in (pipeline, task) if p) or None
-        orchestrator = _field(node, "orchestrator")
+        name = node["name"] if node["name"] is not None else task
         return {
-            "id": node_id,
+            "id": node["id"],
             "kind": "run",
-            "label": str(name),
+            "label": str(name or run_id),
             "sublabel": " · ".join(str(p) for p in (orchestrator, where) if p) or None,
-            "state": text(_field(node, "state")),
+            "state": node["state"],
             "run_id": run_id,
             "orchestrator": orchestrator,
             "pipeline": pipeline,
             "task": task,
-            "started_at": iso(_field(node, "started_at")),
+            "started_at": node["started_at"],
         }
-    ref = _field(node, "ref")
-    project = _field(node, "project")
-    name = _field(node, "name", "collection")
-    version = _field(node, "version")
-    if ref is not None:
-        r_project, r_name, r_version = _split_ref(str(ref))
-        project, name, version = project or r_project, name or r_name, version or r_version
-    if version is None and _field(node, "index") is not None:
-        version = f"v{_field(node, 'index')}"
-    if ref is None or project is None:
-        ref = f"{project or 'default'}/{name}:{version}"
-        project = project or "default"
-    else:
-        ref = f"{project}/{name}:{version}"
-    node_type = _field(node, "type")
-    aliases = [a for a in (_field(node, "aliases") or ()) if a]
-    sub = [str(node_type)] if node_type else []
-    sub += [a for a in aliases]
+    aliases = [str(a) for a in node["aliases"] if a]
+    sub = ([str(node["type"])] if node["type"] else []) + aliases
     return {
-        "id": node_id,
+        "id": node["id"],
         "kind": "version",
-        "label": f"{name}:{version}",
+        "label": f"{node['name']}:{node['version']}",
         "sublabel": " · ".join(sub) or None,
-        "ref": str(ref),
-        "project": project,
-        "name": name,
-        "version": version,
-        "type": node_type,
-        "aliases": [str(a) for a in aliases],
-        "state": text(_field(node, "state")),
+        "ref": node["ref"],
+        "project": node["project"],
+        "name": node["name"],
+        "version": node["version"],
+        "type": node["type"],
+        "aliases": aliases,
+        "state": node["state"],
     }
 
 
-def lineage_edge(edge: Any) -> dict[str, Any]:
-    """``(src, dst, kind)`` tuples or ``{"source"/"src", "target"/"dst", "kind"}`` dicts."""
-    if isinstance(edge, Mapping):
-        source = _field(edge, "source", "src", "from")
-        target = _field(edge, "target", "dst", "to")
-        kind = _field(edge, "kind", "type")
-    else:
-        items = list(edge)
-        source, target = items[0], items[1]
-        kind = items[2] if len(items) > 2 else None
-    return {"source": str(source), "target": str(target), "kind": text(kind)}
+def lineage_edge(edge: tuple[str, str, str]) -> dict[str, Any]:
+    """A ``(source, target, kind)`` edge of a :class:`~artiflow.LineageGraph`."""
+    source, target, kind = edge
+    return {"source": source, "target": target, "kind": kind}
 
 
-def lineage_dict(graph: Any, *, root_ref: str, direction: str, depth: int | None) -> dict[str, Any]:
-    """The lineage graph in the UI's stable shape (see ``LineageOut``)."""
-    raw_nodes: Iterable[Any] = getattr(graph, "nodes", None) or []
-    if isinstance(raw_nodes, Mapping):  # id -> node
-        raw_nodes = raw_nodes.values()
-    raw_edges: Iterable[Any] = getattr(graph, "edges", None) or []
-    nodes = [lineage_node(n) for n in raw_nodes]
+def lineage_dict(
+    graph: LineageGraph, *, root_ref: str, direction: str, depth: int | None
+) -> dict[str, Any]:
+    """The lineage graph in the UI's stable shape (see ``LineageOut``); ``root_ref`` names the
+    root version (the graph's root is its node id)."""
+    nodes = [lineage_node(n) for n in graph.nodes.values()]
     ids = {n["id"] for n in nodes}
-    edges = [
-        e for e in (lineage_edge(e) for e in raw_edges) if e["source"] in ids and e["target"] in ids
-    ]
-    root = getattr(graph, "root", None)
-    if root is None:
-        root = next((n["id"] for n in nodes if n.get("ref") == root_ref), None)
+    edges = [lineage_edge(e) for e in graph.edges if e[0] in ids and e[1] in ids]
     return {
-        "root": None if root is None else str(root),
+        "root": graph.root,
         "direction": direction,
         "depth": depth,
         "nodes": nodes,

@@ -64,6 +64,28 @@ def test_options_follow_the_store_kind() -> None:
     assert reference_options("s3://b/k", "/local/store", {"anon": True}) == {}
 
 
+def test_a_logged_entry_reaches_its_reference_with_the_registry_options(tmp_path: Path) -> None:
+    """Downloads and checks of a version's reference use its registry's storage options when
+    the reference lives on the same kind of store (they were silently dropped when versions
+    stopped holding the facade)."""
+    from artiflow import Artifact, Registry
+    from artiflow.references.base import entry_options
+
+    bucket = f"refs-{uuid.uuid4().hex[:8]}"
+    fsspec.filesystem("memory").pipe_file(f"/{bucket}/a.csv", b"a,b")
+    options = {"skip_instance_cache": False}
+    with Registry(
+        home=tmp_path / "home", store_url=f"memory://store-{bucket}", storage_options=options
+    ) as registry:
+        draft = Artifact("ds")
+        draft.add_reference(f"memory://{bucket}/a.csv")
+        version = registry.log(draft)
+        assert version.settings.storage_options == options
+        assert entry_options(version.get_path("a.csv")) == options
+        assert (version.download(tmp_path / "out") / "a.csv").read_bytes() == b"a,b"
+    assert entry_options(Entry("a.csv", size=3, ref=f"memory://{bucket}/a.csv")) == {}
+
+
 # ---- file:// ------------------------------------------------------------------------------------
 def test_file_reference_file_and_folder(tmp_path: Path) -> None:
     one = tmp_path / "one.csv"
