@@ -741,6 +741,9 @@ def _map_helpers() -> Any:
     return TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested
 
 
+_NO_CACHE_ATTR = object()
+
+
 class _IndexingRunner:
     """The flow run's task runner, seen by ``TaskRunner.map``: its n-th ``submit`` (the n-th
     mapped call) runs under the tag ``artiflow-map-index:<n>`` (replacing an outer map's)."""
@@ -758,8 +761,19 @@ class _IndexingRunner:
         index, self._next = self._next, self._next + 1
         current = TagsContext.get().current_tags or set()
         tags = {t for t in current if not t.startswith(MAP_INDEX_TAG)}
+        runner = self._runner
+        # ProcessPoolTaskRunner serializes the context (tags included) once per runner and
+        # reuses it for every later submit: let it serialize this submit's tags, then put the
+        # cached one back (or none), so neither this index nor a stale one leaks elsewhere
+        cached = getattr(runner, "_cached_context", _NO_CACHE_ATTR)
         with TagsContext(current_tags=tags | {f"{MAP_INDEX_TAG}{index}"}):
-            return self._runner.submit(*args, **kwargs)
+            if cached is _NO_CACHE_ATTR:
+                return runner.submit(*args, **kwargs)
+            runner._cached_context = None
+            try:
+                return runner.submit(*args, **kwargs)
+            finally:
+                runner._cached_context = cached
 
 
 class ArtifactTask(MaterializingTask):  # type: ignore[type-arg]

@@ -323,3 +323,26 @@ def test_mapped_task_runs_record_their_map_index(registry: Any, tmp_path: Any) -
     graph = registry.lineage(b.ref, direction="upstream").to_dict()
     (producer,) = [n for n in graph["nodes"] if n["kind"] == "run"]
     assert producer["map_index"] == 1 and ", map 1]" in producer["label"]
+
+
+@artifact_task(outputs={"out": "pooled"})
+def pooled(i: int, out: Artifact) -> int:
+    with out.new_file("i.txt") as f:
+        f.write(str(i))
+    return i
+
+
+def test_map_index_in_a_process_pool(registry: Any) -> None:
+    """``ProcessPoolTaskRunner`` serializes the flow's context once and reuses it: each mapped
+    task run still gets its own index, and a later plain submit none (not a stale index)."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    @flow(name="pooled-flow", task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def pooled_flow() -> list[int]:
+        out = [f.result() for f in pooled.map([5, 6, 7])]
+        return [*out, pooled.submit(8).result()]
+
+    assert pooled_flow() == [5, 6, 7, 8]
+    runs = registry.runs(orchestrator="prefect", pipeline="pooled-flow", limit=None)
+    by_value = {r.logged_artifacts()[0].download().joinpath("i.txt").read_text(): r for r in runs}
+    assert {v: r.map_index for v, r in by_value.items()} == {"5": 0, "6": 1, "7": 2, "8": None}
