@@ -4,7 +4,8 @@ What happens in one task run (one try):
 
 1. a registry run is started with ``orchestrator="prefect"``, ``pipeline`` = flow name,
    ``pipeline_run`` = flow run id, ``task`` = task name, ``try_number`` = the task run's
-   ``run_count`` and ``info={"task_run_id": ...}``;
+   ``run_count``, ``map_index`` = its position in ``task.map(...)`` (:func:`map_index_of`;
+   None for a call or ``submit``) and ``info={"task_run_id": ...}``;
 2. each input ref is resolved (same-run pinning, below), recorded as *used*, downloaded into a
    temporary folder and handed to the function as an ``ArtifactVersion`` with ``local_path``;
 3. each output parameter receives an empty :class:`~artiflow.Artifact` draft;
@@ -73,12 +74,14 @@ from .events import forward_events
 from .runs import ORCHESTRATOR, flow_run_scope, replay_of_from, run_host, trigger_pins_from
 
 __all__ = [
+    "MAP_INDEX_TAG",
     "ArtifactInputsPolicy",
     "ArtifactTask",
     "artifact_task",
     "asset_key",
     "commit_parts",
     "declared_assets",
+    "map_index_of",
     "part_ids",
     "prefect_distributed_id",
     "with_refs",
@@ -211,6 +214,7 @@ def _task_context(
     root_name = scope.root.pipeline if scope.root is not None else flow_name
     upstream = upstream_task_runs(task_run)
     try_number = task_run.run_count if task_run is not None else 1
+    map_index = map_index_of(task_run)
     run_info: dict[str, Any] = {}
     if task_run is not None:
         run_info = {"task_run_id": str(task_run.id), "task_run_name": task_run.name}
@@ -238,8 +242,9 @@ def _task_context(
         pipeline=flow_name,
         pipeline_run=flow_run_id,
         task=task_name,
-        run_name=_run_name(flow_run, task_run, task_name, try_number),
+        run_name=_run_name(flow_run, task_run, task_name, try_number, map_index),
         try_number=try_number,
+        map_index=map_index,
         host=run_host(),
         info=run_info,
         upstream=UpstreamTaskRuns(upstream),
@@ -256,9 +261,14 @@ def _identity_source(spec: _Spec) -> Any:
     return spec.get_registry()
 
 
-def _run_name(flow_run: Any, task_run: Any, task_name: str, try_number: int) -> str:
-    """``<flow run name>/<task run name>`` (``#<try>`` from the second try on)."""
+def _run_name(
+    flow_run: Any, task_run: Any, task_name: str, try_number: int, map_index: int | None = None
+) -> str:
+    """``<flow run name>/<task run name>``, ``[<map index>]`` for a mapped task run, ``#<try>``
+    from the second try on."""
     name = task_run.name if task_run is not None else task_name
+    if map_index is not None:
+        name = f"{name}[{map_index}]"
     if flow_run is not None and flow_run.name:
         name = f"{flow_run.name}/{name}"
     return f"{name}#{try_number}" if try_number > 1 else name
@@ -687,6 +697,85 @@ def _task_options(spec: _Spec, options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
+#: the tag :meth:`ArtifactTask.map` puts on each mapped task run, followed by its index
+MAP_INDEX_TAG = "artiflow-map-index:"
+
+
+def map_index_of(task_run: Any) -> int | None:
+    """The map index of a task run made by :meth:`ArtifactTask.map` (its
+    :data:`MAP_INDEX_TAG` tag), else None.
+
+    Prefect itself records no map index: a mapped task run is one more call of the task (its
+    name ends in the n-th call's number, counted over the whole flow run), so ``map`` tags each
+    one with its position in the mapped iterables; tags travel with the task run to any task
+    runner (threads, processes, Dask).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> map_index_of(SimpleNamespace(tags=["nightly", "artiflow-map-index:3"]))
+        3
+        >>> map_index_of(SimpleNamespace(tags=["nightly"])) is None
+        True
+    """
+    for tag in getattr(task_run, "tags", None) or ():
+        if isinstance(tag, str) and tag.startswith(MAP_INDEX_TAG):
+            try:
+                return int(tag[len(MAP_INDEX_TAG) :])
+            except ValueError:
+                continue
+    return None
+
+
+def _map_helpers() -> Any:
+    """``(TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested)`` of the
+    installed Prefect, or None when one of them is not where Prefect 3.4-3.7 keep it."""
+    try:
+        from prefect._flow_run_suspension import raise_if_flow_run_suspension_requested
+        from prefect.task_runners import TaskRunner
+        from prefect.utilities.callables import get_call_parameters
+        from prefect.utilities.visualization import get_task_viz_tracker
+    except ImportError:  # pragma: no cover - another Prefect layout: map without an index
+        return None
+    if get_task_viz_tracker():
+        return None  # flow.visualize(): let Prefect refuse map as it does
+    return TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested
+
+
+_NO_CACHE_ATTR = object()
+
+
+class _IndexingRunner:
+    """The flow run's task runner, seen by ``TaskRunner.map``: its n-th ``submit`` (the n-th
+    mapped call) runs under the tag ``artiflow-map-index:<n>`` (replacing an outer map's)."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self._next = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        from prefect.context import TagsContext
+
+        index, self._next = self._next, self._next + 1
+        current = TagsContext.get().current_tags or set()
+        tags = {t for t in current if not t.startswith(MAP_INDEX_TAG)}
+        runner = self._runner
+        # ProcessPoolTaskRunner serializes the context (tags included) once per runner and
+        # reuses it for every later submit: let it serialize this submit's tags, then put the
+        # cached one back (or none), so neither this index nor a stale one leaks elsewhere
+        cached = getattr(runner, "_cached_context", _NO_CACHE_ATTR)
+        with TagsContext(current_tags=tags | {f"{MAP_INDEX_TAG}{index}"}):
+            if cached is _NO_CACHE_ATTR:
+                return runner.submit(*args, **kwargs)
+            runner._cached_context = None
+            try:
+                return runner.submit(*args, **kwargs)
+            finally:
+                runner._cached_context = cached
+
+
 class ArtifactTask(MaterializingTask):  # type: ignore[type-arg]
     """The ``prefect.Task`` that :func:`artifact_task` returns: a ``MaterializingTask`` (what
     ``prefect.assets.materialize`` makes) whose assets are its output collections and whose
@@ -732,9 +821,34 @@ class ArtifactTask(MaterializingTask):  # type: ignore[type-arg]
         self.bind_assets()
         return super().submit(*args, **kwargs)
 
-    def map(self, *args: Any, **kwargs: Any) -> Any:
+    def map(
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Any = None,
+        deferred: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """``Task.map``, with each mapped task run tagged with its index (:data:`MAP_INDEX_TAG`):
+        the registry run records it as ``map_index``, as Airflow's mapped instances do."""
         self.bind_assets()
-        return super().map(*args, **kwargs)
+        runner = getattr(FlowRunContext.get(), "task_runner", None)
+        helpers = _map_helpers() if runner is not None and not deferred else None
+        if helpers is None:  # deferred, outside a flow, or an unknown Prefect: no index
+            return super().map(
+                *args, return_state=return_state, wait_for=wait_for, deferred=deferred, **kwargs
+            )
+        base_map, call_parameters, check_suspension = helpers
+        check_suspension()
+        parameters = call_parameters(self.fn, args, kwargs, apply_defaults=False)
+        futures = base_map(_IndexingRunner(runner), self, parameters, wait_for)
+        if return_state:
+            states = []
+            for future in futures:
+                future.wait()
+                states.append(future.state)
+            return states
+        return futures
 
     def with_options(self, *args: Any, **kwargs: Any) -> Any:
         new: Any = super().with_options(*args, **kwargs)

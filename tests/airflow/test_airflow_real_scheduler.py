@@ -12,7 +12,9 @@ both into one run), then clears the mapped task of a finished dataset run and ch
 new tries built a new collaborative version which the downstream task consumed. A second test
 promotes a model with the artiflow CLI (a subprocess, no Airflow involved) and checks that the
 ``AssetWatcher`` (``ArtifactEventTrigger`` in the triggerer) started the watching DAG on exactly
-the promoted version, once per promotion.
+the promoted version, once per promotion. A third replays a retraining run with ``artiflow
+replay`` (the REST API) after ``latest`` moved, and checks that it read the original's versions,
+reproduced the model's digest and recorded ``reproduced: yes``.
 Database names start with ``$ARTIFLOW_TEST_DB_PREFIX`` (default ``artiflow_test_``).
 """
 
@@ -400,10 +402,10 @@ def test_real_scheduler_trigger_pinning_and_clear_of_a_mapped_task(airflow_clust
     assert rebuilt.try_number == 2 and "(try 2)" in rebuilt.name
 
 
-def _cli(cluster, *args: str) -> str:
+def _cli(cluster, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "artiflow.cli", *args],
-        env=cluster["env"],
+        env={**cluster["env"], **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -448,3 +450,82 @@ def test_real_asset_watcher_starts_a_dag_from_a_cli_promotion(airflow_cluster, r
         assert deploy.logged_artifacts()[0].metadata["deployed"] == ref
         deployed.append(ref)
     assert len(watcher_runs(2) or []) == 2  # one run per promotion, none for the logs
+
+
+def _nightly_twice(api: _Api, cluster) -> None:
+    """Two nightly runs at once (the asset events then start the retraining runs)."""
+    runs = [
+        api.post("/api/v2/dags/real_nightly/dagRuns", {"logical_date": None})["dag_run_id"]  # type: ignore[index]
+        for _ in range(2)
+    ]
+    _wait("both nightly runs", lambda: _finished(api, "real_nightly", runs), cluster)
+
+
+def test_real_replay_after_the_alias_moved_reproduces_the_digests(airflow_cluster, registry):
+    """``artiflow replay`` (the CLI, through the Airflow REST API) of an asset-triggered
+    retraining run, after newer training-set versions moved ``latest``: the new DAG run
+    (``conf={"artiflow_lock": <run>}``) reads exactly what the original read, its model has the
+    original's digest, and ``reproduced: yes`` is recorded in the replay's lock."""
+    api: _Api = airflow_cluster["api"]
+
+    def triggered_runs():
+        runs = [r for r in _runs(api, "real_retrain") if r["run_type"] == "asset_triggered"]
+        done = [r for r in runs if r["state"] == "success"]
+        return sorted(done, key=lambda r: r["run_after"]) or None
+
+    if not triggered_runs():  # this test alone: make the retraining runs the first test makes
+        _nightly_twice(api, airflow_cluster)
+    original = _wait("a finished retraining run", triggered_runs, airflow_cluster)[0]
+    run_id = original["dag_run_id"]
+    (train,) = _registry_runs(registry, "real_retrain", run_id, "train")
+    (read,) = [v.ref for v in train.used_artifacts()]
+    (model,) = train.logged_artifacts()
+    # the alias moved: a newer training-set version is `latest` now (log one if none is)
+    if registry.get("real-training-set:latest").ref == read:
+        from artiflow import Artifact
+
+        newer = Artifact("real-training-set")
+        with newer.new_file("train.txt") as f:
+            f.write(f"newer than {read}")
+        registry.log(newer)
+    assert registry.get("real-training-set:latest").ref != read
+
+    started = json.loads(
+        _cli(
+            airflow_cluster,
+            "replay",
+            run_id,
+            "--pipeline",
+            "real_retrain",
+            "--json",
+            env={
+                "ARTIFLOW_AIRFLOW_API_URL": api.base,
+                "ARTIFLOW_AIRFLOW_USERNAME": "admin",
+                "ARTIFLOW_AIRFLOW_PASSWORD": "admin",
+            },
+        )
+    )
+    assert started["started"] is True, started
+    replay_run = started["new_run"]
+    got = api.get(f"/api/v2/dags/real_retrain/dagRuns/{replay_run}")
+    assert got["conf"] == {"artiflow_lock": run_id}, got  # type: ignore[index]
+    _wait("the replay run", lambda: _finished(api, "real_retrain", [replay_run]), airflow_cluster)
+
+    for task in ("train", "evaluate"):
+        (again,) = _registry_runs(registry, "real_retrain", replay_run, task)
+        assert again.info["replay_of"] == run_id
+        assert "trigger_pins" not in again.info  # a manual run: the lock, not an event, pins it
+        data = [v.ref for v in again.used_artifacts() if v.collection == "real-training-set"]
+        assert data == [read], (task, data, read)
+    (retrained,) = _registry_runs(registry, "real_retrain", replay_run, "train")
+    (replayed_model,) = retrained.logged_artifacts()
+    assert replayed_model.digest == model.digest
+    assert replayed_model.metadata["trained_on"] == read
+
+    lock = registry.run_lock("airflow", replay_run, pipeline="real_retrain")
+    assert lock.replay_of == run_id
+    assert [(o.collection, o.original_run, o.reproduced) for o in lock.replays] == [
+        ("default/real-model", run_id, True)
+    ]
+    shown = json.loads(_cli(airflow_cluster, "lock", replay_run, "--json"))
+    assert [r["reproduced"] for r in shown["replays"]] == [True]

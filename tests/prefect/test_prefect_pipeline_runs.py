@@ -260,3 +260,89 @@ def test_every_registry_event_kind_maps_to_an_artiflow_event() -> None:
     assert payload["ref"] == "team/ds:v3" and payload["registry"] == "prod"
     with pytest.raises(ValueError, match="unknown registry event kind"):
         to_prefect_event(RegistryEvent("Bad Kind", "p", "n", None, None, None, None), "prod")
+
+
+@artifact_task(outputs={"part": "mapped-parts"}, collaborative=True)
+def mapped_part(i: int, part: Artifact) -> int:
+    with part.new_file(f"part-{i}.txt") as f:
+        f.write(f"part {i}")
+    return i
+
+
+@artifact_task(outputs={"out": "mapped-single"})
+def mapped_single(word: str, out: Artifact) -> str:
+    with out.new_file("word.txt") as f:
+        f.write(word)
+    return word
+
+
+@flow(name="mapped-flow", flow_run_name="mapped-{day}")
+def mapped_flow(day: str) -> dict[str, Any]:
+    mapped_single("before")  # a plain call first: the map's indices still start at 0
+    parts = mapped_part.map([10, 11, 12])
+    committed = commit_parts(mapped_part, wait_for=parts).result()
+    words = mapped_single.map(["a", "b"], return_state=True)
+    return {"committed": committed, "words": [s.result() for s in words]}
+
+
+def test_mapped_task_runs_record_their_map_index(registry: Any, tmp_path: Any) -> None:
+    """``task.map(...)`` tags each task run with its position; the registry run records it as
+    ``map_index`` (as Airflow's mapped instances do), and lineage, the run label and the run
+    name show it. A plain call or the commit task has none."""
+    from prefect.client.orchestration import get_client
+
+    out = mapped_flow(day="2026-12-03")
+    assert out["words"] == ["a", "b"]
+    runs = registry.runs(orchestrator="prefect", pipeline="mapped-flow", limit=None)
+    parts = [r for r in runs if r.task == "mapped_part"]
+    assert sorted(str(r.map_index) for r in parts) == ["0", "1", "2"]
+    with get_client(sync_client=True) as client:  # the index is the map position, not a count
+        for run in parts:
+            task_run = client.read_task_run(run.info["task_run_id"])
+            assert f"artiflow-map-index:{run.map_index}" in task_run.tags
+    for run in parts:
+        written = registry.get("mapped-parts:v0").manifest.entries
+        assert f"part-{10 + run.map_index}.txt" in written
+        assert run.name.startswith("mapped-2026-12-03/mapped_part-")
+        assert run.name.endswith(f"[{run.map_index}]")
+        assert f"map {run.map_index}" in run.label
+    singles = [r for r in runs if r.task == "mapped_single"]
+    assert sorted((r.map_index is None, r.map_index) for r in singles) == [
+        (False, 0),
+        (False, 1),
+        (True, None),
+    ]
+    (commit,) = [r for r in runs if r.task == "commit-mapped_part"]
+    assert commit.map_index is None and ", map " not in commit.label
+    words = {
+        v.download(tmp_path / v.version).joinpath("word.txt").read_text(): v.logged_by().map_index
+        for v in registry.versions("mapped-single")
+    }
+    assert words == {"before": None, "a": 0, "b": 1}
+    b = next(v for v in registry.versions("mapped-single") if v.logged_by().map_index == 1)
+    graph = registry.lineage(b.ref, direction="upstream").to_dict()
+    (producer,) = [n for n in graph["nodes"] if n["kind"] == "run"]
+    assert producer["map_index"] == 1 and ", map 1]" in producer["label"]
+
+
+@artifact_task(outputs={"out": "pooled"})
+def pooled(i: int, out: Artifact) -> int:
+    with out.new_file("i.txt") as f:
+        f.write(str(i))
+    return i
+
+
+def test_map_index_in_a_process_pool(registry: Any) -> None:
+    """``ProcessPoolTaskRunner`` serializes the flow's context once and reuses it: each mapped
+    task run still gets its own index, and a later plain submit none (not a stale index)."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    @flow(name="pooled-flow", task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def pooled_flow() -> list[int]:
+        out = [f.result() for f in pooled.map([5, 6, 7])]
+        return [*out, pooled.submit(8).result()]
+
+    assert pooled_flow() == [5, 6, 7, 8]
+    runs = registry.runs(orchestrator="prefect", pipeline="pooled-flow", limit=None)
+    by_value = {r.logged_artifacts()[0].download().joinpath("i.txt").read_text(): r for r in runs}
+    assert {v: r.map_index for v, r in by_value.items()} == {"5": 0, "6": 1, "7": 2, "8": None}

@@ -1,6 +1,9 @@
 """Prefect for real: ``prefect server start`` on a free port (its own SQLite database), a
 process work pool, a ``prefect worker`` and deployments of ``flows/retrain.py`` with pinning
-event triggers, for TWO registries on one server.
+event triggers, for TWO registries on one server. A second test deploys
+``tests/prefect/flow_files/real_consistency.py`` to its own pool and worker: two producers with
+consumers pinned to the one each waited for, a subflow reading its parent's lock, mapped parts
+with their map index, and ``artiflow.prefect.replay`` of the run through the deployment.
 
 A separate process promotes ``bike-dataset:v0`` and then ``v1`` to ``production`` in registry A
 (two retraining runs at once) and ``v0`` in registry B. The automation service starts the
@@ -311,3 +314,141 @@ def test_triggered_retraining_on_a_real_server_with_two_registries(
                 assert tasks[name].info["trigger_pins"] == {"default/bike-dataset": pinned}
     for reg in regs.values():
         reg.close()
+
+
+def _wait_final(url: str, flow_run_id: Any, log: Path, timeout: float = 120) -> Any:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    deadline = time.monotonic() + timeout
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as c:
+        while True:
+            run = c.read_flow_run(flow_run_id)
+            if run.state and run.state.is_final():
+                return run
+            if time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                pytest.fail(f"flow run {flow_run_id} did not finish: {run.state}\n{tail}")
+            time.sleep(1)
+
+
+@pytest.mark.timeout(600)  # a worker, two flow-run processes and a replay; minutes under load
+def test_one_flow_run_is_one_pipeline_run_on_a_worker_and_replays(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment run by a ``prefect worker`` (``tests/prefect/flow_files/
+    real_consistency.py``): the consumer of two producers gets the version of the one it waited
+    for, a subflow reads the version its parent locked although the alias moved in between,
+    mapped parts record their map index and the worker as host; ``artiflow.prefect.replay``
+    starts the deployment again, the worker runs it, and it reads the original's versions and
+    reproduces every output's digest (``reproduced: yes`` in the replay's lock)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments import run_deployment
+    from prefect.flows import Flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.workers.process import ProcessWorker
+
+    from artiflow.prefect import replay
+
+    monkeypatch.delenv("ARTIFLOW_REGISTRY_NAME", raising=False)
+    config = {"home": str(tmp_path / "registry")}
+    reg = Registry(**config)  # type: ignore[arg-type]
+    for text in ("zero", "one"):
+        art = Artifact("ds", type="dataset")
+        with art.new_file("data.txt") as f:
+            f.write(text)
+        reg.log(art, aliases=["production"] if text == "zero" else [])
+
+    pool, worker_name = "artiflow-consistency", "artiflow-worker-2"
+    with temporary_settings(updates={PREFECT_API_URL: server}):
+        with get_client(sync_client=True) as client:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=pool,
+                    type="process",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+        flow: Any = Flow.from_source(
+            source=str(REPO), entrypoint="tests/prefect/flow_files/real_consistency.py:consistency"
+        )
+        deployment_id = flow.deploy(
+            name="real-consistency",
+            work_pool_name=pool,
+            job_variables={"env": _job_env(config)},
+            print_next_steps=False,
+            build=False,
+            push=False,
+        )
+    worker_env = _base_env(tmp_path / "worker-home", server)
+    worker_env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
+    log_path = tmp_path / "worker.log"
+    worker_log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [str(PREFECT), "worker", "start", "--pool", pool, "--name", worker_name, "--limit", "2"],
+        env=worker_env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server}):
+            started: Any = run_deployment(deployment_id, timeout=0, as_subflow=False)
+            first = _wait_final(server, started.id, log_path)
+            assert first.state.is_completed(), first.state
+            assert reg.get("ds:production").version == "v1"  # moved in the middle of the run
+            again: Any = replay(first.id)
+            replayed = _wait_final(server, again.id, log_path)
+            assert replayed.state.is_completed(), replayed.state
+    finally:
+        _stop(worker)
+        worker_log.close()
+
+    def tasks_of(flow_run_id: Any) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for r in reg.runs(orchestrator="prefect", limit=None):
+            if r.pipeline_run == str(flow_run_id) or r.info.get("root_flow_run") == str(
+                flow_run_id
+            ):
+                out.setdefault(r.task, []).append(r)
+        return out
+
+    def used(run: Any, collection: str) -> list[str]:
+        return [v.version for v in run.used_artifacts() if v.collection == collection]
+
+    for flow_run in (first, replayed):
+        tasks = tasks_of(flow_run.id)
+        # two producers: each consumer read the version of the producer it waited for
+        (a,), (b,) = tasks["produce"], tasks["produce-b"]
+        (va,), (vb,) = a.logged_artifacts(), b.logged_artifacts()
+        assert va.id != vb.id
+        assert [v.ref for v in tasks["add-up-a"][0].used_artifacts()] == [va.ref]
+        assert [v.ref for v in tasks["add-up-b"][0].used_artifacts()] == [vb.ref]
+        # ds:production in the flow, its subflow, and the flow again: the version locked first
+        reads = sorted(tasks["read_ds"], key=lambda r: r.started_at)
+        assert [used(r, "ds") for r in reads] == [["v0"]] * 3
+        (sub,) = [r for r in reads if r.pipeline == "real-consistency-child"]
+        assert sub.info["root_flow_run"] == str(flow_run.id)
+        assert sub.pipeline_run != str(flow_run.id)
+        # the mapped parts: their map index, the worker as host
+        assert sorted(r.map_index for r in tasks["part"]) == [0, 1]
+        assert all(r.host == worker_name for runs in tasks.values() for r in runs)
+    assert reg.run_lock("prefect", str(first.id)).version_of("default/ds:production") == (
+        "default/ds:v0"
+    )
+    lock = reg.run_lock("prefect", str(replayed.id))
+    assert lock.replay_of == str(first.id)
+    assert replayed.parameters["artiflow"] == {
+        "replay_of": str(first.id),
+        "flow": "real-consistency",
+    }
+    # one comparison per collection (the catalog keeps the last commit's: produce-b, add-up-b)
+    outputs = sorted((o.collection, o.reproduced) for o in lock.replays)
+    assert outputs == [
+        ("default/numbers", True),
+        ("default/parts", True),
+        ("default/total", True),
+    ], outputs
+    reg.close()
