@@ -5,7 +5,16 @@ test (test_airflow_real_scheduler.py) starts a DAG from a CLI promotion."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +127,153 @@ def test_asset_watcher_accepts_it_and_payload_pins_the_run():
     }
     ev = NS(asset=asset, extra={"from_trigger": True, "payload": payload})
     assert trigger_pins({"m": [ev]}, registry="airflow-tests").pins == {"default/m": "default/m:v4"}
+
+
+# ---- the real triggerer: the cursor survives a restart -----------------------------------
+
+REPO = Path(__file__).resolve().parent.parent.parent
+WATCHER_DAG = Path(__file__).resolve().parent / "dag_files" / "triggerer" / "restart_watcher.py"
+AIRFLOW = [sys.executable, "-m", "airflow"]
+
+
+class _Airflow:
+    """An Airflow of its own (SQLite metadata in a temporary AIRFLOW_HOME) whose only running
+    component is ``airflow triggerer``: the triggerer itself stores the asset events of an
+    AssetWatcher (no scheduler needed), so they are counted in its database."""
+
+    def __init__(self, root: Path, registry_home: Path) -> None:
+        self.root = root
+        home, dags = root / "home", root / "dags"
+        home.mkdir(parents=True)
+        dags.mkdir()
+        shutil.copy(WATCHER_DAG, dags / WATCHER_DAG.name)
+        self.db = root / "airflow.db"
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "ARTIFLOW_", "_AIRFLOW")) and k != "PYTEST_CURRENT_TEST"
+        }
+        self.env.update(
+            {
+                # the subprocesses import this checkout's artiflow, like the tests do
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+                ),
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+                "ARTIFLOW_HOME": str(registry_home),
+                "ARTIFLOW_REGISTRY_NAME": "triggerer-tests",
+            }
+        )
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        for args in (["db", "migrate"], ["dags", "reserialize"]):
+            done = subprocess.run(
+                [*AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=600
+            )
+            assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+
+    def start(self) -> None:
+        self.starts += 1
+        self.log = open(self.root / f"triggerer-{self.starts}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [*AIRFLOW, "triggerer"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, sig: int) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.log.close()
+        self.proc = None
+
+    def tail(self) -> str:
+        logs = sorted(self.root.glob("triggerer-*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in logs)
+
+    def _query(self, sql: str) -> list[tuple]:
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def events(self) -> list[str]:
+        """The versions the triggerer's asset events announced, in the order it stored them."""
+        rows = self._query("SELECT extra FROM asset_event ORDER BY id")
+        extras = [json.loads(e) if isinstance(e, str) else e for (e,) in rows]
+        return [x["payload"]["version"] for x in extras if x.get("from_trigger")]
+
+    def cursor(self) -> dict | None:
+        rows = self._query("SELECT key, value FROM asset_state_store")
+        values = [
+            json.loads(v) for k, v in rows if k.startswith("artiflow.cursor:evt-restart-data")
+        ]
+        return values[0] if values else None
+
+    def wait(self, what: str, check, timeout: float = 180.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is None or self.proc.poll() is None, f"triggerer exited\n{self.tail()}"
+            try:
+                got = check()
+            except sqlite3.OperationalError:  # the database is being written, or not yet
+                got = None
+            if got:
+                return got
+            assert time.monotonic() < deadline, f"timed out waiting for {what}\n{self.tail()}"
+            time.sleep(0.5)
+
+
+@pytest.mark.timeout(900)
+def test_real_triggerer_resumes_from_its_cursor_no_missed_and_no_duplicate_events(tmp_path):
+    """Versions logged while the triggerer is down (stopped with SIGTERM, then killed with
+    SIGKILL) are announced once it is back, and the ones announced before are not announced
+    again: one asset event per version, in order, across two restarts."""
+    from artiflow import Registry
+
+    registry_home = tmp_path / "registry"
+    airflow = _Airflow(tmp_path / "airflow", registry_home)
+    registry = Registry(home=registry_home)
+    try:
+        _log(registry, "evt-restart-data", "0", tmp_path)  # before the first start: baseline
+        airflow.start()
+        first = airflow.wait("the trigger's first cursor", airflow.cursor)
+        assert first["cursor"] == "v0" and airflow.events() == []
+
+        _log(registry, "evt-restart-data", "1", tmp_path)
+        airflow.wait("the event for v1", lambda: airflow.events() == ["v1"])
+        # the cursor moves only once Airflow confirmed it stored the event
+        airflow.wait("the cursor after v1", lambda: (airflow.cursor() or {}).get("cursor") == "v1")
+
+        airflow.stop(signal.SIGTERM)  # a graceful restart (a deploy)
+        _log(registry, "evt-restart-data", "2", tmp_path)  # logged while no triggerer runs
+        _log(registry, "evt-restart-data", "3", tmp_path)
+        airflow.start()
+        airflow.wait("v2 and v3", lambda: len(airflow.events()) >= 3)
+        airflow.wait("the cursor after v3", lambda: (airflow.cursor() or {}).get("cursor") == "v3")
+        assert airflow.events() == ["v1", "v2", "v3"]
+
+        airflow.stop(signal.SIGKILL)  # a crash
+        _log(registry, "evt-restart-data", "4", tmp_path)
+        airflow.start()
+        airflow.wait("v4", lambda: len(airflow.events()) >= 4)
+        time.sleep(5)  # ten more polls: nothing is announced twice
+        assert airflow.events() == ["v1", "v2", "v3", "v4"], airflow.tail()
+    finally:
+        if airflow.proc is not None:
+            airflow.stop(signal.SIGKILL)
+        registry.close()
