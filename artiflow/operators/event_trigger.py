@@ -8,10 +8,18 @@ alias move (``ref="churn-model:production"``) since its cursor. The event payloa
 extra artiflow's own tasks put on their asset events (ref, version, digest, alias, registry),
 so a DAG scheduled on the Asset pins the version that started it (trigger pinning).
 
-The cursor starts at what the ref resolves to when the trigger starts (``since`` overrides
-it: a version such as ``"v3"`` for a collection, an ISO time for an alias), so the versions
-that existed before are not announced again. A triggerer restart starts a new cursor: moves
-made while no triggerer ran are not announced.
+The cursor starts at what the ref resolves to when the trigger first starts (``since``
+overrides it: a version such as ``"v3"`` for a collection, an ISO time for an alias), so the
+versions that existed before are not announced. It is durable: in the triggerer the trigger
+runs in Airflow's ack mode (a shared stream whose producer is told which events Airflow has
+stored), and the cursor of the last stored event is written to the state store (AIP-103) of
+every asset the trigger watches, under :func:`cursor_key`. A triggerer restart, a crash or a
+re-created trigger (an edited ``poll_interval``) resumes after it: versions logged and aliases
+moved while no triggerer ran are announced then, and nothing Airflow stored is announced again.
+An event Airflow did not confirm is announced again (at least once: a crash in the second
+between Airflow storing an event and the cursor write repeats that one event). Editing
+``since`` restarts from the new ``since``; deleting the key (REST API: ``DELETE
+/api/v2/assets/{asset_id}/state-store/{key}``) restarts from "now".
 
 ``kinds`` chooses what fires: ``"version.created"`` (a collection) / ``"alias.moved"`` (an
 alias), the default, and ``"version.quarantined"`` / ``"version.released"``: a quarantine put
@@ -342,8 +350,11 @@ class ArtifactEventProducer(SharedStreamProducer):
             if self.store is not None:  # a restart before the first event keeps this baseline
                 await self.store.save(record)
             t.log.info("artiflow: watching %s from %s", t.ref, record["cursor"] or "the start")
-        position = {k: record.get(k) for k in ("since", "cursor", "quarantines")}
-        position["quarantines"] = dict(position["quarantines"] or {})
+        position: dict[str, Any] = {
+            "since": record.get("since"),
+            "cursor": record.get("cursor"),
+            "quarantines": dict(record.get("quarantines") or {}),
+        }
         while True:
             if self._broken:
                 raise _NotPersisted(self._broken)
@@ -352,7 +363,8 @@ class ArtifactEventProducer(SharedStreamProducer):
                     changes_since, registry, t.ref, position["cursor"], identity=ident
                 )
                 for payload in payloads:
-                    position["cursor"] = payload.get("at") or payload["version"]
+                    alias_move = payload["kind"] == "alias.moved"
+                    position["cursor"] = payload["at"] if alias_move else payload["version"]
                     yield payload, _copy(position)
                 # trailing alias removals move the cursor without an event: kept in memory only
                 position["cursor"] = cursor
@@ -366,8 +378,8 @@ class ArtifactEventProducer(SharedStreamProducer):
                     kinds=QUARANTINE_KINDS,
                 )
                 # releases first, so a re-quarantined root (new time) is released, then put on
+                state: dict[str, dict[str, Any]] = position["quarantines"]
                 for payload in sorted(found, key=lambda p: p["kind"] != "version.released"):
-                    state = position["quarantines"]
                     if payload["kind"] == "version.released":
                         state.pop(payload["root"], None)
                     else:
