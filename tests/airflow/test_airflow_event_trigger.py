@@ -129,6 +129,39 @@ def test_asset_watcher_accepts_it_and_payload_pins_the_run():
     assert trigger_pins({"m": [ev]}, registry="airflow-tests").pins == {"default/m": "default/m:v4"}
 
 
+def test_the_triggerer_runs_it_in_ack_mode_with_a_cursor_that_outlives_the_trigger():
+    """In the triggerer the trigger is a shared stream with a producer (Airflow's ack mode: the
+    producer hears which events Airflow stored); its cursor key names what it watches, not how
+    often, so a trigger re-created with another poll_interval keeps its cursor."""
+    from airflow.triggers.base import BaseEventTrigger
+
+    from artiflow.operators import ArtifactEventTrigger
+    from artiflow.operators.event_trigger import ArtifactEventProducer
+
+    trigger = ArtifactEventTrigger(ref="m:production", poll_interval=3, artiflow_conn_id="x")
+    assert trigger.shared_stream_key() is not None
+    assert (
+        ArtifactEventTrigger.create_shared_stream_producer.__func__  # type: ignore[attr-defined]
+        is not BaseEventTrigger.create_shared_stream_producer.__func__  # type: ignore[attr-defined]
+    )
+    _path, kwargs = trigger.serialize()
+    producer = ArtifactEventTrigger.create_shared_stream_producer(kwargs)
+    assert isinstance(producer, ArtifactEventProducer)
+    recreated = ArtifactEventTrigger(**{**kwargs, "poll_interval": 60})
+    assert (
+        recreated.cursor_key
+        == trigger.cursor_key
+        == "artiflow.cursor:m:production@x|alias.moved,version.created"
+    )
+    assert (
+        ArtifactEventTrigger(ref="m:production", kinds=["alias.moved"]).cursor_key
+        != trigger.cursor_key
+    )
+    assert (
+        ArtifactEventTrigger(ref="m:staging", artiflow_conn_id="x").cursor_key != trigger.cursor_key
+    )
+
+
 # ---- the real triggerer: the cursor survives a restart -----------------------------------
 
 REPO = Path(__file__).resolve().parent.parent.parent
