@@ -244,18 +244,23 @@ class _Airflow:
         finally:
             con.close()
 
-    def events(self) -> list[str]:
-        """The versions the triggerer's asset events announced, in the order it stored them."""
+    def events(self) -> dict[str, list[str]]:
+        """What the triggerer's asset events announced, by kind, in the order it stored them:
+        versions (``version.created``, ``alias.moved``) or quarantined roots (``v0``)."""
         rows = self._query("SELECT extra FROM asset_event ORDER BY id")
         extras = [json.loads(e) if isinstance(e, str) else e for (e,) in rows]
-        return [x["payload"]["version"] for x in extras if x.get("from_trigger")]
+        out: dict[str, list[str]] = {}
+        for x in extras:
+            if x.get("from_trigger"):
+                p = x["payload"]
+                label = p["root"].rsplit(":", 1)[1] if "root" in p else p["version"]
+                out.setdefault(p["kind"], []).append(label)
+        return out
 
-    def cursor(self) -> dict | None:
+    def cursors(self) -> dict[str, dict]:
+        """The triggers' cursors in the asset state store, by key."""
         rows = self._query("SELECT key, value FROM asset_state_store")
-        values = [
-            json.loads(v) for k, v in rows if k.startswith("artiflow.cursor:evt-restart-data")
-        ]
-        return values[0] if values else None
+        return {k: json.loads(v) for k, v in rows if k.startswith("artiflow.cursor:")}
 
     def wait(self, what: str, check, timeout: float = 180.0):
         deadline = time.monotonic() + timeout
@@ -273,39 +278,70 @@ class _Airflow:
 
 @pytest.mark.timeout(900)
 def test_real_triggerer_resumes_from_its_cursor_no_missed_and_no_duplicate_events(tmp_path):
-    """Versions logged while the triggerer is down (stopped with SIGTERM, then killed with
-    SIGKILL) are announced once it is back, and the ones announced before are not announced
-    again: one asset event per version, in order, across two restarts."""
+    """Versions logged, alias moves and quarantines made while the triggerer is down (stopped
+    with SIGTERM, then killed with SIGKILL) are announced once it is back, and the ones
+    announced before are not announced again: one asset event per change, in order, across
+    two restarts, for three watchers (two of them on the same Asset)."""
     from artiflow import Registry
 
     registry_home = tmp_path / "registry"
     airflow = _Airflow(tmp_path / "airflow", registry_home)
     registry = Registry(home=registry_home)
+    name = "evt-restart-data"
+    data_key = f"artiflow.cursor:{name}|alias.moved,version.created"
+    alias_key = f"artiflow.cursor:{name}:production|alias.moved,version.created"
+    bad_key = f"artiflow.cursor:{name}|version.quarantined,version.released"
+
+    def cursor(key):
+        return airflow.cursors().get(key, {}).get("cursor")
+
+    def quarantined():
+        return sorted(airflow.cursors().get(bad_key, {}).get("quarantines", {}))
+
     try:
-        _log(registry, "evt-restart-data", "0", tmp_path)  # before the first start: baseline
+        # before the first start: the baseline, never announced
+        v0 = _log(registry, name, "0", tmp_path, aliases=["production"])
         airflow.start()
-        first = airflow.wait("the trigger's first cursor", airflow.cursor)
-        assert first["cursor"] == "v0" and airflow.events() == []
+        airflow.wait("the three cursors", lambda: len(airflow.cursors()) == 3)
+        assert cursor(data_key) == "v0" and cursor(alias_key) is not None
+        assert airflow.events() == {}
 
-        _log(registry, "evt-restart-data", "1", tmp_path)
-        airflow.wait("the event for v1", lambda: airflow.events() == ["v1"])
-        # the cursor moves only once Airflow confirmed it stored the event
-        airflow.wait("the cursor after v1", lambda: (airflow.cursor() or {}).get("cursor") == "v1")
+        v1 = _log(registry, name, "1", tmp_path)
+        registry.alias(v1.ref, "production")
+        registry.quarantine(v0.ref, "bad sensor")
+        expected = {"version.created": ["v1"], "alias.moved": ["v1"], "version.quarantined": ["v0"]}
+        airflow.wait("the first three events", lambda: airflow.events() == expected)
+        # each cursor moves once Airflow confirmed it stored the event
+        airflow.wait("the cursors after them", lambda: cursor(data_key) == "v1" and quarantined())
 
-        airflow.stop(signal.SIGTERM)  # a graceful restart (a deploy)
-        _log(registry, "evt-restart-data", "2", tmp_path)  # logged while no triggerer runs
-        _log(registry, "evt-restart-data", "3", tmp_path)
+        airflow.stop(signal.SIGTERM)  # a graceful restart (a deploy): changes while down
+        _log(registry, name, "2", tmp_path)
+        v3 = _log(registry, name, "3", tmp_path)
+        registry.alias(f"{name}:v2", "production")
+        registry.release(v0.ref)
         airflow.start()
-        airflow.wait("v2 and v3", lambda: len(airflow.events()) >= 3)
-        airflow.wait("the cursor after v3", lambda: (airflow.cursor() or {}).get("cursor") == "v3")
-        assert airflow.events() == ["v1", "v2", "v3"]
+        expected = {
+            "version.created": ["v1", "v2", "v3"],
+            "alias.moved": ["v1", "v2"],
+            "version.quarantined": ["v0"],
+            "version.released": ["v0"],
+        }
+        airflow.wait("the changes made while stopped", lambda: airflow.events() == expected)
+        airflow.wait(
+            "the cursors after them", lambda: cursor(data_key) == "v3" and not quarantined()
+        )
 
         airflow.stop(signal.SIGKILL)  # a crash
-        _log(registry, "evt-restart-data", "4", tmp_path)
+        _log(registry, name, "4", tmp_path)
+        registry.alias(v3.ref, "production")
+        registry.quarantine(v1.ref, "late labels")
         airflow.start()
-        airflow.wait("v4", lambda: len(airflow.events()) >= 4)
+        expected["version.created"].append("v4")
+        expected["alias.moved"].append("v3")
+        expected["version.quarantined"].append("v1")
+        airflow.wait("the changes made while killed", lambda: airflow.events() == expected)
         time.sleep(5)  # ten more polls: nothing is announced twice
-        assert airflow.events() == ["v1", "v2", "v3", "v4"], airflow.tail()
+        assert airflow.events() == expected, airflow.tail()
     finally:
         if airflow.proc is not None:
             airflow.stop(signal.SIGKILL)
