@@ -287,7 +287,7 @@ class _CursorStore:
         another ``since``: an edited ``since`` is a deliberate restart from it)."""
         records = []
         for accessor in self.accessors:
-            value = await accessor.aget(self.key)
+            value = await _aget(accessor, self.key)
             if isinstance(value, dict) and value.get("format") == _RECORD_FORMAT:
                 records.append(value)
         records = [r for r in records if r.get("since") == since]
@@ -296,7 +296,22 @@ class _CursorStore:
     async def save(self, record: dict[str, Any]) -> None:
         value = {**record, "format": _RECORD_FORMAT, "saved_at": _now_iso()}
         for accessor in self.accessors:
-            await accessor.aset(self.key, value)
+            await _aset(accessor, self.key, value)
+
+
+async def _aget(accessor: Any, key: str) -> Any:
+    if hasattr(accessor, "aget"):  # task SDK >= 1.3.1
+        return await accessor.aget(key)
+    # task SDK 1.3.0 (Airflow 3.3.0): the sync call, from a thread (the triggerer's comms
+    # hand it to the event loop; called on the loop itself it would need greenback)
+    return await asyncio.to_thread(accessor.get, key)
+
+
+async def _aset(accessor: Any, key: str, value: Any) -> None:
+    if hasattr(accessor, "aset"):
+        await accessor.aset(key, value)
+    else:
+        await asyncio.to_thread(accessor.set, key, value)
 
 
 #: shared-stream key -> the cursor store of the trigger the triggerer started with that key
