@@ -6,6 +6,9 @@
 - the wheel holds every Alembic migration, the migration environment, the web page's static
   files, ``py.typed`` and the LICENSE; it holds no tests, examples or benchmarks
 - the wheel's metadata says ``License-Expression: Apache-2.0`` and names the entry points
+- the wheel installs into a fresh venv (core dependencies only) and works there: the
+  ``artiflow`` command logs and shows a version on a new embedded registry (migrations run
+  from inside the wheel), outside the source tree
 
 Run from the repository root: ``python .ci/check_dist.py`` (exit 1 with the reasons on failure).
 Needs ``build`` and ``twine`` (both in the ``dev`` extra). Example::
@@ -16,6 +19,7 @@ Needs ``build`` and ``twine`` (both in the ``dev`` extra). Example::
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -76,6 +80,31 @@ def problems_in_wheel(wheel: Path) -> list[str]:
     return out
 
 
+def smoke_install(wheel: Path, tmp: Path) -> list[str]:
+    """Install ``wheel`` into a fresh venv and use it from outside the source tree."""
+    venv, home, work = tmp / "venv", tmp / "home", tmp / "work"
+    work.mkdir()
+    (work / "data.txt").write_text("smoke\n")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py, cli = venv / "bin" / "python", venv / "bin" / "artiflow"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTIFLOW_", "PYTHON"))}
+    steps = [
+        [str(cli), "--home", str(home), "log", "data.txt", "--name", "smoke", "--json"],
+        [str(cli), "--home", str(home), "show", "smoke:v0", "--json"],
+        [
+            str(py),
+            "-c",
+            "import artiflow, sys; sys.exit(0 if 'site-packages' in artiflow.__file__ else 1)",
+        ],
+    ]
+    for step in steps:
+        done = subprocess.run(step, cwd=work, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return [f"the installed wheel failed {step[1:]}: {done.stderr[-1500:]}"]
+    return []
+
+
 def clean_copy(dest: Path) -> Path:
     """The files git would commit (tracked, or new and not ignored), copied to ``dest``: a build
     from the working tree would pick up a stale ``*.egg-info/SOURCES.txt`` and hide what the
@@ -115,11 +144,13 @@ def main() -> int:
         problems = problems_in_wheel(wheels[0])
         with zipfile.ZipFile(wheels[0]) as zf:
             count = len(zf.namelist())
+        problems = problems or smoke_install(wheels[0], Path(tmp))
         if problems:
             print("dist check failed:\n  " + "\n  ".join(problems))
             return 1
         print(
-            f"dist ok: {sdists[0].name}, {wheels[0].name} ({count} files) in "
+            f"dist ok: {sdists[0].name}, {wheels[0].name} ({count} files, installed in a fresh "
+            f"venv) in "
             f"{time.monotonic() - started:.1f} s"
         )
     return 0

@@ -329,6 +329,19 @@ def test_ui_without_fastapi_names_the_extra(home: Path) -> None:
     assert json.loads(proc.stdout)["error"]["kind"] == "missing_extra"
 
 
+def test_operators_without_airflow_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['airflow'] = None\n"  # as if the 'airflow' extra were missing
+        "import artiflow.operators\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "pip install 'artiflow[airflow]'" in proc.stderr, proc.stderr[-2000:]
+    assert (
+        proc.stderr.strip().splitlines()[-1].startswith("ModuleNotFoundError: artiflow.operators")
+    )
+
+
 def test_gc_progress_bar(home: Path) -> None:
     with Registry(home=home) as reg:
         for i in range(3):

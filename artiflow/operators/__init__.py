@@ -12,6 +12,14 @@ point). Importing this package imports Airflow; :mod:`artiflow` itself never doe
 
 from __future__ import annotations
 
+try:
+    import airflow.sdk  # noqa: F401  (the extra: a clear message instead of a bare import error)
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ModuleNotFoundError(
+        "artiflow.operators needs Apache Airflow 3.3: pip install 'artiflow[airflow]'",
+        name=_exc.name,
+    ) from _exc
+
 from ._registry import get_registry
 from ._runtime import (
     XCOM_KEY,

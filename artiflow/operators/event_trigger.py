@@ -8,10 +8,18 @@ alias move (``ref="churn-model:production"``) since its cursor. The event payloa
 extra artiflow's own tasks put on their asset events (ref, version, digest, alias, registry),
 so a DAG scheduled on the Asset pins the version that started it (trigger pinning).
 
-The cursor starts at what the ref resolves to when the trigger starts (``since`` overrides
-it: a version such as ``"v3"`` for a collection, an ISO time for an alias), so the versions
-that existed before are not announced again. A triggerer restart starts a new cursor: moves
-made while no triggerer ran are not announced.
+The cursor starts at what the ref resolves to when the trigger first starts (``since``
+overrides it: a version such as ``"v3"`` for a collection, an ISO time for an alias), so the
+versions that existed before are not announced. It is durable: in the triggerer the trigger
+runs in Airflow's ack mode (a shared stream whose producer is told which events Airflow has
+stored), and the cursor of the last stored event is written to the state store (AIP-103) of
+every asset the trigger watches, under :func:`cursor_key`. A triggerer restart, a crash or a
+re-created trigger (an edited ``poll_interval``) resumes after it: versions logged and aliases
+moved while no triggerer ran are announced then, and nothing Airflow stored is announced again.
+An event Airflow did not confirm is announced again (at least once: a crash in the second
+between Airflow storing an event and the cursor write repeats that one event). Editing
+``since`` restarts from the new ``since``; deleting the key (REST API: ``DELETE
+/api/v2/assets/{asset_id}/state-store/{key}``) restarts from "now".
 
 ``kinds`` chooses what fires: ``"version.created"`` (a collection) / ``"alias.moved"`` (an
 alias), the default, and ``"version.quarantined"`` / ``"version.released"``: a quarantine put
@@ -39,11 +47,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
 from artiflow.refs import parse_ref
 
@@ -52,9 +61,12 @@ from .assets import event_extra
 
 __all__ = [
     "CHANGE_KINDS",
+    "CURSOR_KEY_PREFIX",
     "QUARANTINE_KINDS",
+    "ArtifactEventProducer",
     "ArtifactEventTrigger",
     "changes_since",
+    "cursor_key",
     "initial_cursor",
     "quarantine_changes",
     "quarantine_state",
@@ -231,9 +243,198 @@ def quarantine_changes(
     return out, new
 
 
+#: the asset-state-store key prefix of a trigger's durable cursor
+CURSOR_KEY_PREFIX = "artiflow.cursor:"
+_RECORD_FORMAT = 1
+
+
+def cursor_key(ref: str, artiflow_conn_id: str | None, kinds: Sequence[str]) -> str:
+    """The asset-state-store key of the cursor of a trigger: what it watches (ref, connection,
+    kinds), not how often it polls, so editing ``poll_interval`` keeps the cursor.
+
+    Example:
+        >>> cursor_key("churn-model:production", None, ["alias.moved"])
+        'artiflow.cursor:churn-model:production|alias.moved'
+    """
+    conn = f"@{artiflow_conn_id}" if artiflow_conn_id else ""
+    return f"{CURSOR_KEY_PREFIX}{ref}{conn}|{','.join(sorted(kinds))}"
+
+
+def _now_iso() -> str:
+    from datetime import timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+class _CursorStore:
+    """Where a trigger's cursor lives between triggerer runs: the Airflow asset state store
+    (AIP-103) of every asset the trigger watches, under :func:`cursor_key`. The triggerer
+    injects the accessors into the trigger (``trigger.asset_state_store``); the record written
+    to each watched asset is ``{"format", "since", "cursor", "quarantines", "saved_at"}``."""
+
+    def __init__(self, accessors: Any, key: str) -> None:
+        # one accessor per watched asset; the mapping has no public iteration, so read its two
+        # dicts and fall back to its single-asset form (which is public) when they are absent
+        found = [
+            *getattr(accessors, "_by_name", {}).values(),
+            *getattr(accessors, "_by_uri", {}).values(),
+        ]
+        self.accessors = found or [accessors]
+        self.key = key
+
+    async def load(self, since: str | None) -> dict[str, Any] | None:
+        """The newest record among the watched assets, or None (never saved, or saved for
+        another ``since``: an edited ``since`` is a deliberate restart from it)."""
+        records = []
+        for accessor in self.accessors:
+            value = await _aget(accessor, self.key)
+            if isinstance(value, dict) and value.get("format") == _RECORD_FORMAT:
+                records.append(value)
+        records = [r for r in records if r.get("since") == since]
+        return max(records, key=lambda r: str(r.get("saved_at"))) if records else None
+
+    async def save(self, record: dict[str, Any]) -> None:
+        value = {**record, "format": _RECORD_FORMAT, "saved_at": _now_iso()}
+        for accessor in self.accessors:
+            await _aset(accessor, self.key, value)
+
+
+async def _aget(accessor: Any, key: str) -> Any:
+    if hasattr(accessor, "aget"):  # task SDK >= 1.3.1
+        return await accessor.aget(key)
+    # task SDK 1.3.0 (Airflow 3.3.0): the sync call, from a thread (the triggerer's comms
+    # hand it to the event loop; called on the loop itself it would need greenback)
+    return await asyncio.to_thread(accessor.get, key)
+
+
+async def _aset(accessor: Any, key: str, value: Any) -> None:
+    if hasattr(accessor, "aset"):
+        await accessor.aset(key, value)
+    else:
+        await asyncio.to_thread(accessor.set, key, value)
+
+
+#: shared-stream key -> the cursor store of the trigger the triggerer started with that key
+#: (filled by ``shared_stream_key()``, read by ``create_shared_stream_producer()``: the
+#: producer is built from the serialized kwargs only, in the same runner process)
+_STORES: dict[Hashable, _CursorStore] = {}
+
+
+class _NotPersisted(RuntimeError):
+    """An event was not confirmed stored by Airflow: the stream restarts from the cursor of
+    the last event that was (the trigger is started again by the triggerer)."""
+
+
+def _stream_key(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        "artiflow",
+        str(kwargs["ref"]),
+        str(kwargs.get("artiflow_conn_id") or ""),
+        ",".join(kwargs.get("kinds") or CHANGE_KINDS),
+        str(kwargs.get("since") or ""),
+        str(kwargs.get("poll_interval") or ""),
+    )
+
+
+class ArtifactEventProducer(SharedStreamProducer):
+    """The polling half of :class:`ArtifactEventTrigger` in the triggerer (Airflow's ack mode):
+    polls the registry from the durable cursor and yields ``(payload, record after it)``;
+    :meth:`advance` saves the record of the last event Airflow confirmed it stored, the way a
+    Kafka offset is committed. A restart (or a re-created trigger) resumes from it."""
+
+    def __init__(self, kwargs: dict[str, Any], store: _CursorStore | None) -> None:
+        self.trigger = ArtifactEventTrigger(**kwargs)
+        self.store = store
+        self._broken: str | None = None
+
+    async def open_stream(self) -> AsyncGenerator[tuple[Any, Any], None]:
+        t = self.trigger
+        registry = await asyncio.to_thread(get_registry, t.artiflow_conn_id)
+        ident = registry_identity(t.artiflow_conn_id)
+        changes = any(k in CHANGE_KINDS for k in t.kinds)
+        quarantines = tuple(k for k in t.kinds if k in QUARANTINE_KINDS)
+        record = await self.store.load(t.since) if self.store is not None else None
+        if record is not None:
+            t.log.info("artiflow: watching %s, resuming after %s", t.ref, record.get("cursor"))
+        else:
+            record = {"since": t.since, "cursor": t.since, "quarantines": {}}
+            if t.since is None and changes:
+                record["cursor"] = await asyncio.to_thread(initial_cursor, registry, t.ref)
+            if quarantines:  # quarantines active at the first start are the baseline
+                record["quarantines"] = await asyncio.to_thread(quarantine_state, registry, t.ref)
+            if self.store is not None:  # a restart before the first event keeps this baseline
+                await self.store.save(record)
+            t.log.info("artiflow: watching %s from %s", t.ref, record["cursor"] or "the start")
+        position: dict[str, Any] = {
+            "since": record.get("since"),
+            "cursor": record.get("cursor"),
+            "quarantines": dict(record.get("quarantines") or {}),
+        }
+        while True:
+            if self._broken:
+                raise _NotPersisted(self._broken)
+            if changes:
+                payloads, cursor = await asyncio.to_thread(
+                    changes_since, registry, t.ref, position["cursor"], identity=ident
+                )
+                for payload in payloads:
+                    alias_move = payload["kind"] == "alias.moved"
+                    position["cursor"] = payload["at"] if alias_move else payload["version"]
+                    yield payload, _copy(position)
+                # trailing alias removals move the cursor without an event: kept in memory only
+                position["cursor"] = cursor
+            if quarantines:
+                found, _state = await asyncio.to_thread(
+                    quarantine_changes,
+                    registry,
+                    t.ref,
+                    position["quarantines"],
+                    identity=ident,
+                    kinds=QUARANTINE_KINDS,
+                )
+                # releases first, so a re-quarantined root (new time) is released, then put on
+                state: dict[str, dict[str, Any]] = position["quarantines"]
+                for payload in sorted(found, key=lambda p: p["kind"] != "version.released"):
+                    if payload["kind"] == "version.released":
+                        state.pop(payload["root"], None)
+                    else:
+                        state[payload["root"]] = {
+                            "reason": payload["reason"],
+                            "by": payload["by"],
+                            "at": payload["quarantined_at"],
+                            "affected": list(payload["affected"]),
+                        }
+                    if payload["kind"] in t.kinds:
+                        yield payload, _copy(position)
+            await asyncio.sleep(t.poll_interval)
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        last: dict[str, Any] | None = None
+        for item in batch:
+            if not item.outcome.is_clean:  # not stored by Airflow: never move past it
+                self._broken = (
+                    f"artiflow: an event of {self.trigger.ref} was not confirmed stored by "
+                    f"Airflow ({item.outcome}); restarting from the last one that was"
+                )
+                break
+            last = item.broker_payload
+        if last is not None and self.store is not None:
+            await self.store.save(last)
+
+
+def _copy(position: dict[str, Any]) -> dict[str, Any]:
+    return {**position, "quarantines": {k: dict(v) for k, v in position["quarantines"].items()}}
+
+
 class ArtifactEventTrigger(BaseEventTrigger):
     """Fires a :class:`TriggerEvent` each time ``ref`` changes in the registry (see the
     module docstring). ``artiflow_conn_id`` names the registry's Airflow connection.
+
+    In the triggerer it runs in Airflow's ack mode (a shared stream with a producer): the
+    cursor of the last event Airflow confirmed it stored is kept in the watched assets' state
+    store, so a triggerer restart or a re-created trigger resumes after it. :meth:`run` (a
+    trigger driven by hand) polls the same way and keeps no durable cursor unless the
+    triggerer injected ``asset_state_store``.
 
     Example:
         >>> ArtifactEventTrigger(ref="ds", poll_interval=5).serialize()[0]
@@ -284,31 +485,49 @@ class ArtifactEventTrigger(BaseEventTrigger):
             },
         )
 
+    @property
+    def cursor_key(self) -> str:
+        """The key of this trigger's cursor in the watched assets' state store."""
+        return cursor_key(self.ref, self.artiflow_conn_id, self.kinds)
+
+    def _store(self) -> _CursorStore | None:
+        accessors = getattr(self, "asset_state_store", None)
+        return _CursorStore(accessors, self.cursor_key) if accessors is not None else None
+
+    # ---- the triggerer's path: ack mode -------------------------------------------------
+    def shared_stream_key(self) -> Hashable | None:
+        key = _stream_key(self.serialize()[1])
+        store = self._store()
+        if store is not None:
+            _STORES[key] = store
+        return key
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return ArtifactEventProducer(kwargs, _STORES.get(_stream_key(kwargs)))
+
+    async def filter_shared_stream(
+        self, shared_stream: AsyncIterator[Any]
+    ) -> AsyncIterator[TriggerEvent]:
+        async for payload in shared_stream:
+            yield self._event(payload)
+
+    def _event(self, payload: dict[str, Any]) -> TriggerEvent:
+        if payload["kind"] in CHANGE_KINDS:
+            self.log.info("artiflow: %s is now %s", self.ref, payload["ref"])
+        else:
+            self.log.info("artiflow: %s: %s %s", self.ref, payload["kind"], payload["root"])
+        return TriggerEvent({"status": "success", "watched": self.ref, **payload})
+
+    # ---- driven by hand (tests, a custom runner) ------------------------------------------
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        registry = await asyncio.to_thread(get_registry, self.artiflow_conn_id)
-        ident = registry_identity(self.artiflow_conn_id)
-        changes = any(k in CHANGE_KINDS for k in self.kinds)
-        quarantines = tuple(k for k in self.kinds if k in QUARANTINE_KINDS)
-        cursor = self.since
-        if cursor is None and changes:
-            cursor = await asyncio.to_thread(initial_cursor, registry, self.ref)
-        state: dict[str, dict[str, Any]] = {}
-        if quarantines:  # quarantines active when the trigger starts are not announced again
-            state = await asyncio.to_thread(quarantine_state, registry, self.ref)
-        self.log.info("artiflow: watching %s from %s", self.ref, cursor or "the beginning")
-        while True:
-            if changes:
-                payloads, cursor = await asyncio.to_thread(
-                    changes_since, registry, self.ref, cursor, identity=ident
-                )
-                for payload in payloads:
-                    self.log.info("artiflow: %s is now %s", self.ref, payload["ref"])
-                    yield TriggerEvent({"status": "success", "watched": self.ref, **payload})
-            if quarantines:
-                found, state = await asyncio.to_thread(
-                    quarantine_changes, registry, self.ref, state, identity=ident, kinds=quarantines
-                )
-                for payload in found:
-                    self.log.info("artiflow: %s: %s %s", self.ref, payload["kind"], payload["root"])
-                    yield TriggerEvent({"status": "success", "watched": self.ref, **payload})
-            await asyncio.sleep(self.poll_interval)
+        producer = ArtifactEventProducer(self.serialize()[1], self._store())
+        producer.trigger = self  # log through this trigger
+        stream = producer.open_stream()
+        try:
+            async for payload, record in stream:
+                yield self._event(payload)
+                if producer.store is not None:  # best effort: no confirmation outside ack mode
+                    await producer.store.save(record)
+        finally:
+            await stream.aclose()

@@ -181,3 +181,24 @@ def test_conn_id_on_decorator_operators_and_sensor_sets_their_assets():
     assert "x-artiflow://conn-team/default/m/alias/production" in [o.uri for o in promote.outlets]
     sensor = ArtifactSensor(task_id="s", ref="m:production", artiflow_conn_id="team")
     assert sensor.inlets[0].uri == "x-artiflow://conn-team/default/m/alias/production"
+
+
+def test_the_private_airflow_api_the_decorator_builds_on_is_still_there():
+    """``@artifact_task`` subclasses Airflow's private ``_PythonDecoratedOperator`` and wraps
+    it with ``task_decorator_factory`` (Airflow has no public base for a custom ``@task``
+    flavour). This fails when an Airflow release changes what the decorator relies on."""
+    import inspect
+
+    from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
+    from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
+
+    from artiflow.operators import ArtifactDecoratedOperator
+
+    assert issubclass(_PythonDecoratedOperator, DecoratedOperator)
+    assert issubclass(ArtifactDecoratedOperator, _PythonDecoratedOperator)
+    assert {"python_callable", "op_args", "op_kwargs"} <= set(
+        inspect.signature(_PythonDecoratedOperator.__init__).parameters
+    )
+    params = inspect.signature(task_decorator_factory).parameters
+    assert {"python_callable", "multiple_outputs", "decorated_operator_class"} <= set(params)
+    assert ArtifactDecoratedOperator.custom_operator_name == "@task.artiflow"
