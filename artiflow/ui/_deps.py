@@ -163,15 +163,16 @@ def entry_url(v: Any, path: str) -> str:
 
 
 def version_detail(state: UiState, v: Any) -> dict[str, Any]:
-    """A version as ``VersionDetail``: summary, metadata, file count, producer, consumers."""
+    """A version as ``VersionDetail``: summary, metadata, file count, producers, consumers."""
     out = ser.version_summary(v)
     out["metadata"] = ser.jsonable(getattr(v, "metadata", None) or {})
     count = getattr(v, "file_count", None)
     if not isinstance(count, int) or getattr(v, "is_link", False):
         count = len(state.manifests.get(v))  # a registry member's row counts 0; its manifest is
     out["file_count"] = count
-    producer = v.logged_by()
-    out["producer"] = None if producer is None else ser.run_dict(producer)
+    producers = [ser.run_dict(r) for r in v.logged_by_all()]
+    out["producer"] = producers[0] if producers else None
+    out["producers"] = producers
     out["consumers"] = [ser.run_dict(r) for r in v.used_by()]
     quarantine, tainted = v.quarantined, v.tainted_by
     out["quarantine"] = quarantine.to_dict() if quarantine is not None else None

@@ -40,6 +40,11 @@ class CollectionsPage(Page[CollectionOut]):
 class RunOut(BaseModel):
     id: str
     name: str | None = None
+    label: str | None = Field(
+        None,
+        description="How the run is named everywhere (lineage, `artiflow show`, this page): "
+        "'airflow: nightly.fit [run scheduled__1, try 2, map 3]'.",
+    )
     orchestrator: str | None = None
     pipeline: str | None = None
     pipeline_run: str | None = None
@@ -89,6 +94,11 @@ class VersionDetail(VersionOut):
     metadata: dict[str, Any] = Field(default_factory=dict)
     file_count: int
     producer: RunOut | None = Field(None, description="The run that logged this version.")
+    producers: list[RunOut] = Field(
+        default_factory=list,
+        description="Every run that logged this version: the one that created it, then each run "
+        "whose re-log of the same content de-duplicated to it (as `artiflow show` lists them).",
+    )
     consumers: list[RunOut] = Field(default_factory=list, description="Runs that used it.")
     quarantine: dict[str, Any] | None = Field(
         None, description="The active quarantine of this version (ref, reason, by, at), or null."

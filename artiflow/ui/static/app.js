@@ -122,6 +122,7 @@ function table(headers, rows, cls = "") {
 }
 
 function runLabel(run) {
+  if (run.label) return run.label; // the pipeline run, try and map index, as lineage and `show` say
   const where = [run.pipeline, run.task].filter(Boolean).join(".");
   return `${run.name || run.id}${where ? ` (${where})` : ""}`;
 }
@@ -496,7 +497,15 @@ async function versionPage(project, name, selector, mine) {
       h("dt", {}, "State"),
       h("dd", {}, v.state || "—"),
       h("dt", {}, "Produced by"),
-      h("dd", { class: "producer" }, v.producer ? runLink(v.producer) : h("span", { class: "muted" }, "no recorded run")),
+      h(
+        "dd",
+        { class: "producer" },
+        (v.producers || []).length > 1
+          ? h("ul", { class: "plain" }, v.producers.map((r, i) => h("li", {}, runLink(r), i ? h("span", { class: "muted" }, " (re-logged the same content)") : null)))
+          : v.producer
+            ? runLink(v.producer)
+            : h("span", { class: "muted" }, "no recorded run"),
+      ),
       h("dt", {}, "Used by"),
       h(
         "dd",
