@@ -14,7 +14,7 @@ Example:
     'default/greeting:v0'
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 # The exceptions are cheap and are what ``except artiflow.X`` needs first; every other public
 # name is imported on first use (PEP 562), so that ``import artiflow`` (and every ``artiflow``
@@ -34,7 +34,7 @@ from .exceptions import (
     VerificationError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._ops.fsck import FsckResult
     from ._ops.impact import Impact
     from ._ops.locks import LockEntry, ReplayOutput, RunLock
