@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import sqlite3
@@ -201,9 +202,13 @@ def file_stat(path: str | os.PathLike[str]) -> os.stat_result:
         True
     """
     st = os.stat(path)
-    return cast(
-        os.stat_result, FileStat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_mode)
-    )
+    # the device and mode are the same for most files: one int object each, not one per file
+    dev = _SHARED.setdefault(st.st_dev, st.st_dev)
+    mode = _SHARED.setdefault(st.st_mode, st.st_mode)
+    return cast(os.stat_result, FileStat(st.st_size, st.st_mtime_ns, st.st_ino, dev, mode))
+
+
+_SHARED: dict[int, int] = {}
 
 
 def hash_file(
@@ -289,11 +294,20 @@ class StatCache:
             for start in range(0, len(wanted), 900):
                 chunk = wanted[start : start + 900]
                 marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    f"SELECT path, size, mtime_ns, inode, digest FROM stat WHERE path IN ({marks})",
-                    chunk,
-                ).fetchall()
-                for path, size, mtime_ns, inode, digest in rows:
+                rows = {
+                    row[0]: row
+                    for row in db.execute(
+                        "SELECT path, size, mtime_ns, inode, digest FROM stat "
+                        f"WHERE path IN ({marks})",
+                        chunk,
+                    )
+                }
+                # keyed by the caller's path strings: the ones read back are dropped here
+                for path in chunk:
+                    row = rows.get(path)
+                    if row is None:
+                        continue
+                    _, size, mtime_ns, inode, digest = row
                     st = stats.get(path) if stats is not None else None
                     if st is None:
                         try:
@@ -309,17 +323,21 @@ class StatCache:
     ) -> None:
         """Remember ``(path, stat, digest)`` triples, skipping racily-modified files."""
         limit = (hashed_at_ns or time.time_ns()) - self.racy_ns
-        rows = [
+        rows = (
             (path, st.st_size, st.st_mtime_ns, st.st_ino, digest)
             for path, st, digest in items
             if st.st_mtime_ns < limit
-        ]
-        if not rows:
+        )
+        first = next(rows, None)
+        if first is None:
             return
         with self._lock:
             db = self._db()
-            with db:
-                db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
+            with db:  # rows are made as they are written, never all at once
+                db.executemany(
+                    "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)",
+                    itertools.chain([first], rows),
+                )
 
     def close(self) -> None:
         """Close the underlying connection."""

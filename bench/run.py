@@ -80,6 +80,9 @@ CASES = [
     Case("s3_small_vs_put_loop", "s3", ">=3x", "sequential s3fs.put_file loop / artiflow log"),
     Case("s3_big_vs_put", "s3", "<=1.5", "artiflow log / s3fs.put, one big file"),
     Case("mem_s3_big", "s3", "<=200MiB", "peak RSS uploading the big file to S3"),
+    Case("cli_ls", "cli", "<=0.15s", "`artiflow ls`, whole process, small registry"),
+    Case("cli_log_small_vs_dvc", "cli", ">=4x", "`dvc add` / `artiflow log`, whole processes"),
+    Case("cli_log_small_vs_cp", "cli", "<=2", "`artiflow log` / `cp -r`, whole processes"),
     Case("airflow_overhead", "orchestrators", "<=50ms", "artifact-aware Airflow task - plain"),
     Case("prefect_overhead", "orchestrators", "<=50ms", "artifact-aware Prefect task - plain"),
 ]
@@ -731,6 +734,155 @@ def group_small(b: Bench) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# group: the commands as a user runs them (whole processes, imports included)
+# --------------------------------------------------------------------------------------------
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    """The environment of a timed ``artiflow`` command: this checkout first on the path, and
+    byte code cached as for an installed package (``PYTHONDONTWRITEBYTECODE`` in the caller's
+    environment would make every run compile artiflow's ~90 modules again; DVC's venv has its
+    byte code from pip)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    if home is not None:
+        env["ARTIFLOW_HOME"] = str(home)
+    return env
+
+
+def cli_cmd() -> list[str]:
+    script = Path(MAIN_PY).parent / "artiflow"  # the console script, as installed
+    return [str(script)] if script.exists() else [MAIN_PY, "-m", "artiflow.cli"]
+
+
+def run_timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the process and its children) of a command."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode:
+        tail = (p.stderr.strip() or p.stdout.strip()).splitlines()[-4:]
+        raise DriverError(f"{' '.join(cmd[:3])} exited {p.returncode}: " + " | ".join(tail))
+    return dt, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+
+
+def spread(xs: list[float]) -> str:
+    """How far the slowest repetition is from the best: a verdict whose margin is smaller
+    than this may flip from run to run."""
+    if len(xs) < 2:
+        return "1 run"
+    return f"spread {(max(xs) - min(xs)) / min(xs) * 100:.0f}%"
+
+
+def fmt_side(s: Series) -> str:
+    return f"{fmt_s(s.wall)}, {spread(s.wall)}, CPU {best(s.cpu):.3f} s"
+
+
+def group_cli(b: Bench) -> None:
+    """``artiflow ls`` and ``artiflow log DIR`` as a shell user runs them, against ``dvc add``
+    and ``cp -r`` of the same folder: whole processes, interpreter start and imports included
+    on every side, the repetitions of the sides interleaved."""
+    a = b.args
+    cli = cli_cmd()
+
+    # artiflow ls on a small registry (3 collections), with the interpreter's own floor beside it
+    if b.wanted("cli_ls"):
+        home = b.work / "af-cli-ls"
+        rmtree(home)
+        seed = b.work / "cli-seed"
+        make_small(seed, 3, 1024)
+        env = cli_env(home)
+        for name in ("raw", "features", "model"):
+            run_timed([*cli, "log", str(seed), "--name", name, "--no-progress"], env)
+        ls, floor, sa = Series(), Series(), Series()
+        sa_code = "import sqlalchemy, sqlalchemy.dialects.sqlite"
+        for _ in range(2):  # warm-up: byte code written, files in the page cache
+            run_timed([*cli, "ls"], env)
+            run_timed([MAIN_PY, "-c", sa_code], env)
+        for _ in range(a.cli_reps):
+            for series, cmd in (
+                (ls, [*cli, "ls"]),
+                (floor, [MAIN_PY, "-c", "pass"]),
+                (sa, [MAIN_PY, "-c", sa_code]),
+            ):
+                w, c = run_timed(cmd, env)
+                series.wall.append(w)
+                series.cpu.append(c)
+        b.report(
+            "cli_ls",
+            ls.best,
+            f"3 collections: `artiflow ls` {fmt_side(ls)}; for scale, on the same machine: "
+            f"`python -c pass` {best(floor.wall):.3f} s (CPU {best(floor.cpu):.3f}), "
+            f"`python -c 'import sqlalchemy'` {best(sa.wall):.3f} s (CPU {best(sa.cpu):.3f})",
+        )
+        rmtree(home)
+        rmtree(seed)
+
+    if not (b.wanted("cli_log_small_vs_dvc") or b.wanted("cli_log_small_vs_cp")):
+        return
+    n = a.files
+    data = b.work / "data" / f"small-{n}"
+    if not small_ready(data, n):
+        make_small(data, n)
+    label = f"{n:,} x 10 KiB"
+    py = b.peer("dvc") if b.wanted("cli_log_small_vs_dvc") else None
+    dvc = str(Path(py).parent / "dvc") if py else None
+    if b.wanted("cli_log_small_vs_dvc") and dvc is None:
+        b.skip(["cli_log_small_vs_dvc"], f"dvc could not be installed: {b.peer_notes.get('dvc')}")
+    dvc_env = {**os.environ, **peer_env(b.work)}
+    af, dv, cp = Series(), Series(), Series()
+    for i in range(a.reps):
+        home = b.work / f"af-cli-{i}"
+        rmtree(home)
+        ready(data)
+        w, c = run_timed([*cli, "log", str(data), "--name", "cli", "--no-progress"], cli_env(home))
+        af.wall.append(w)
+        af.cpu.append(c)
+        rmtree(home)
+        if dvc is not None:
+            repo = b.work / f"dvc-cli-{i}"
+            rmtree(repo)
+            repo.mkdir(parents=True)
+            rmtree(b.work / "dvc-site")
+            run_timed([dvc, "init", "--no-scm", "-q"], dvc_env, cwd=repo)
+            tgt = repo / "data"
+            for root, _dirs, files in os.walk(data):  # hard links: same inodes, warm cache
+                rel = Path(root).relative_to(data)
+                (tgt / rel).mkdir(parents=True, exist_ok=True)
+                for f in files:
+                    os.link(os.path.join(root, f), tgt / rel / f)
+            ready(tgt)
+            w, c = run_timed([dvc, "add", "-q", "data"], dvc_env, cwd=repo)
+            dv.wall.append(w)
+            dv.cpu.append(c)
+            rmtree(repo)
+        out = b.work / "cp-cli"
+        for _ in range(2):  # the cheap baseline twice: its best is the most fragile number
+            rmtree(out)
+            ready(data)
+            w, c = run_timed(["cp", "-r", str(data), str(out)], dict(os.environ))
+            cp.wall.append(w)
+            cp.cpu.append(c)
+        rmtree(out)
+    if dv.wall:
+        b.report(
+            "cli_log_small_vs_dvc",
+            dv.best / af.best,
+            f"{label}: `dvc add` {fmt_side(dv)} vs `artiflow log` {fmt_side(af)} "
+            f"(dvc {b.peer_notes.get('dvc')}; CPU ratio {best(dv.cpu) / best(af.cpu):.2f})",
+        )
+    b.report(
+        "cli_log_small_vs_cp",
+        af.best / best(cp.wall),
+        f"{label}: `artiflow log` {fmt_side(af)} vs `cp -r` {fmt_side(cp)} "
+        f"(CPU ratio {best(af.cpu) / best(cp.cpu):.2f})",
+    )
+    if not a.keep:
+        rmtree(data)
+        (data.parent / f".{data.name}.complete").unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
 # group: resolve name:alias among many versions
 # --------------------------------------------------------------------------------------------
 def group_resolve(b: Bench) -> None:
@@ -1030,6 +1182,7 @@ GROUP_FUNCS: dict[str, Callable[[Bench], None]] = {
     "resolve": group_resolve,
     "lineage": group_lineage,
     "s3": group_s3,
+    "cli": group_cli,
     "orchestrators": group_orchestrators,
 }
 
@@ -1145,6 +1298,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ("--resolve-iters", 1000, 300),
         ("--lineage-iters", 30, 10),
         ("--task-iters", 10, 5),
+        ("--cli-reps", 20, 5),
     ):
         p.add_argument(name, type=int, default=None, help=f"default {full:,} (--quick {quick:,})")
         p.set_defaults(**{f"_{name[2:].replace('-', '_')}_defaults": (full, quick)})

@@ -100,3 +100,48 @@ def test_bench_scale_smoke(tmp_path: Path) -> None:
     assert "per-file cost" in proc.stdout.lower()
     table = results.read_text()
     assert "| `files1m_log_vs_cp` |" in table and "| `s3lat_mem` |" in table
+
+
+@pytest.mark.timeout(900)  # ~30 s idle; minutes niced on a loaded 2-core machine
+def test_bench_cli_smoke(tmp_path: Path) -> None:
+    """The ``cli`` group (whole ``artiflow`` processes): each case prints its RATIO line with
+    every repetition and the spread; ``cli_log_small_vs_dvc`` may SKIP when bench/.peers has no
+    dvc (``--no-peer-install``)."""
+    results = tmp_path / "results.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--quick",
+            "--only",
+            "cli",
+            "--files",
+            "200",
+            "--reps",
+            "1",
+            "--cli-reps",
+            "2",
+            "--no-peer-install",
+            "--work",
+            str(tmp_path / "work"),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=880,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {
+        line.split()[1]: line.split()
+        for line in proc.stdout.splitlines()
+        if line.startswith("RATIO ")
+    }
+    assert set(lines) == {"cli_ls", "cli_log_small_vs_dvc", "cli_log_small_vs_cp"}, proc.stdout
+    assert lines["cli_ls"][3] == "<=0.15s" and lines["cli_ls"][2].endswith("s")
+    assert lines["cli_ls"][4] in ("PASS", "FAIL"), proc.stdout
+    assert lines["cli_log_small_vs_cp"][4] in ("PASS", "FAIL"), proc.stdout
+    assert lines["cli_log_small_vs_dvc"][4] in ("PASS", "FAIL", "SKIP"), proc.stdout
+    assert "spread" in proc.stdout and "best of 2" in proc.stdout
+    assert "| `cli_ls` |" in results.read_text()

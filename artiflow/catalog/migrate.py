@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
-from .engine import WRITE
+from .engine import WRITE, single_read_options
 
 __all__ = [
     "alembic_config",
@@ -47,8 +48,21 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+    """The revision the database is at, or None for an empty database.
+
+    One plain read of ``alembic_version`` (no BEGIN/COMMIT round trips); only when that table
+    cannot be read is the schema inspected (an empty database, or an error to raise).
+    """
     with engine.connect() as conn:
+        try:
+            row = (
+                conn.execution_options(**single_read_options(engine.dialect.name))
+                .execute(text("SELECT version_num FROM alembic_version"))
+                .first()
+            )
+            return row[0] if row else None
+        except DBAPIError:
+            conn.rollback()
         if not inspect(conn).has_table("alembic_version"):
             return None
         row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
@@ -88,8 +102,6 @@ def ensure_schema(engine: Engine) -> None:
     (``ARTIFLOW_DB_RETRY_SECONDS``); an upgrade itself is never repeated.
     """
     import time
-
-    from sqlalchemy.exc import DBAPIError
 
     from ._retry import backoff, is_transient, retry_seconds
 

@@ -45,13 +45,18 @@ examples:
   $ source <(artiflow completion bash)"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for docs, completion and tests).
+class _Unused:
+    """What ``add_parser`` hands a module for a command this process does not run: every call
+    (``add_argument``, ``set_defaults``, groups, nested sub-parsers) is accepted and ignored."""
 
-    Example:
-        >>> "ls" in build_parser().format_help()
-        True
-    """
+    def __getattr__(self, _name: str) -> Any:
+        return self._ignore
+
+    def _ignore(self, *_args: Any, **_kw: Any) -> _Unused:
+        return self
+
+
+def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="artiflow",
         description="Versioned artifacts and their lineage.",
@@ -60,10 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"artiflow {__version__}")
     add_common(p, top=True)
+    return p
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs, completion and tests).
+
+    ``only`` (a command name) adds that command alone: what :func:`main` does once it knows
+    which command runs, since building all of them costs more than some commands do.
+
+    Example:
+        >>> "ls" in build_parser().format_help()
+        True
+        >>> sorted(next(a for a in build_parser("ls")._actions if a.choices).choices)
+        ['ls']
+    """
+    p = _top_parser()
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add = sub.add_parser
 
     def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        if only is not None and only != name and only not in kw.get("aliases", ()):
+            return _Unused()  # type: ignore[return-value]
         kw.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         # a module that still adds its own --json (or another common option) overrides ours
         kw.setdefault("conflict_handler", "resolve")
@@ -75,6 +98,32 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         module.register(sub)
     return p
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, found the way argparse finds it (the first argument that is
+    not a top-level option or its value), or None when that is not plain (an abbreviated
+    option, ``--``, no command): then the whole parser is built."""
+    options = _top_parser()._option_string_actions
+    it = iter(argv)
+    for arg in it:
+        if not arg.startswith("-"):
+            return arg
+        if arg == "--" or arg.split("=", 1)[0] not in options:
+            return None
+        if "=" not in arg and options[arg].nargs != 0:
+            next(it, None)  # the option's value
+    return None
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    command = _command_in(argv)
+    if command is not None:
+        parser = build_parser(only=command)
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if command in subs.choices:
+            return parser
+    return build_parser()  # --help, a misspelt command, ...
 
 
 def _not_found_hint(args: argparse.Namespace) -> str:
@@ -128,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
         >>> main(["--version"])  # doctest: +SKIP
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)  # a usage error exits 2 (argparse)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser_for(argv).parse_args(argv)  # a usage error exits 2 (argparse)
     try:
         with acting_as("cli"):  # alias moves from the CLI are audited as via="cli"
             code = int(args.fn(args))
