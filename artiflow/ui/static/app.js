@@ -1,7 +1,7 @@
 // artiflow registry page: a hash-routed single page over the JSON API (all URLs relative).
 
 import { ApiError, api, fmtBytes, fmtDate, h, link, shortDigest } from "./dom.js";
-import { drawLineage } from "./lineage.js";
+import { GROUP_STEP, collapse, drawLineage } from "./lineage.js";
 
 const enc = encodeURIComponent;
 const main = document.getElementById("main");
@@ -607,15 +607,24 @@ async function lineagePage(project, name, selector, mine) {
       return;
     }
     const versions = graph.nodes.filter((n) => n.kind === "version").length;
-    summary.textContent = `${versions} versions · ${graph.nodes.length - versions} runs · ${graph.edges.length} edges`;
-    if (graph.nodes.length > MAX_NODES) {
+    const counts = `${versions} versions · ${graph.nodes.length - versions} runs · ${graph.edges.length} edges`;
+    const describe = (drawn) => {
+      const hidden = drawn.groups.reduce((n, g) => n + g.count, 0);
+      summary.textContent = drawn.groups.length
+        ? `${counts} · ${hidden.toLocaleString()} of them in ${drawn.groups.length} collapsed group${drawn.groups.length === 1 ? "" : "s"} (click one to show ${GROUP_STEP} more)`
+        : counts;
+    };
+    summary.textContent = counts;
+    // look-alike siblings are drawn as collapsed groups: what counts is what is drawn
+    const drawnCount = graph.nodes.length > MAX_NODES ? collapse(graph).nodes.length : graph.nodes.length;
+    if (drawnCount > MAX_NODES) {
       canvas.replaceChildren(
-        h("p", { class: "error" }, `${graph.nodes.length} nodes are too many to draw: lower the depth or choose one direction.`),
+        h("p", { class: "error" }, `${graph.nodes.length} nodes (${drawnCount} after grouping look-alike siblings) are too many to draw: lower the depth or choose one direction.`),
       );
       canvas.dataset.ready = "1";
       return;
     }
-    view = drawLineage(canvas, graph);
+    view = drawLineage(canvas, graph, { onChange: describe });
     canvas.dataset.ready = "1";
   };
   direction.addEventListener("change", () => {
@@ -659,7 +668,8 @@ async function lineagePage(project, name, selector, mine) {
       h("span", { class: "key version" }, "version"),
       h("span", { class: "key run" }, "run"),
       h("span", { class: "key root" }, "this version"),
-      " Click a node to open it. Drag to pan, Ctrl + wheel to zoom.",
+      h("span", { class: "key group" }, "collapsed group"),
+      " Click a node to open it, a group to show its members. Drag to pan, Ctrl + wheel to zoom.",
     ),
   );
   await load();
