@@ -309,7 +309,7 @@ async function collectionPage(project, name, mine) {
       h("dt", {}, "Kind"),
       h("dd", {}, c.kind || "—"),
       h("dt", {}, "Versions"),
-      h("dd", {}, String(c.version_count ?? "—")),
+      h("dd", { class: "version-count" }, c.version_count === null || c.version_count === undefined ? "—" : `${c.version_count.toLocaleString()}${c.version_count_exact === false ? "+" : ""}`),
       h("dt", {}, "Created"),
       h("dd", {}, fmtDate(c.created_at)),
       h("dt", {}, "Aliases"),
