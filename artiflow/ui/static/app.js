@@ -248,13 +248,19 @@ function fillSelect(select, values, selected, allLabel) {
 // One collection: versions, aliases, alias history
 
 async function collectionPage(project, name, mine) {
+  const versionsOf = (offset) => api(`collections/${enc(project)}/${enc(name)}/versions`, { params: { offset, limit: 50 } });
+  // the first page of versions is asked for together with the collection: one round trip less
+  let firstVersions = versionsOf(0);
+  firstVersions.catch(() => {}); // a missing collection is reported by the detail below
   const c = await api(`collections/${enc(project)}/${enc(name)}`);
   if (!stillCurrent(mine)) return null;
   const versionsBox = h("div", { class: "versions" });
   const historyBox = h("div", { class: "alias-history" });
 
   const loadVersions = async (offset) => {
-    const page = await api(`collections/${enc(project)}/${enc(name)}/versions`, { params: { offset, limit: 50 } });
+    const pending = offset === 0 && firstVersions ? firstVersions : versionsOf(offset);
+    firstVersions = null;
+    const page = await pending;
     const rows = page.items.map((v) =>
       h(
         "tr",
