@@ -114,3 +114,19 @@ def test_a_few_consumers_are_not_grouped(
         assert page.locator("svg.lineage g.node.group").count() == 0
         assert page.locator("svg.lineage a[data-label='joined:v0']").count() == 1
         page.close()
+
+
+def test_version_page_lists_the_first_consumers_and_links_the_rest(
+    browser: Any, fanout: Registry, live_server: Any
+) -> None:
+    with live_server(create_app(fanout)) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}#/version/default/hub/v0")
+        page.wait_for_selector(".files[data-ready]")
+        assert page.locator("dd.consumers li a.run-link").count() == 20
+        more = page.locator("dd.consumers li.more-consumers a")
+        assert more.inner_text() == f"and {CONSUMERS + 1 - 20} more (lineage)"
+        more.click()
+        page.wait_for_selector(READY)
+        assert page.locator("svg.lineage g.node.group").count() >= 2
+        page.close()

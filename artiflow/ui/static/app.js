@@ -379,6 +379,8 @@ function aliasEditor(project, name, done) {
 // ---------------------------------------------------------------------------------------------
 // One version
 
+const MAX_CONSUMERS = 20; // runs listed under "Used by"; the lineage view groups the rest
+
 async function versionPage(project, name, selector, mine) {
   const v = await api(`versions/${enc(project)}/${enc(name)}/${enc(selector)}`);
   if (!stillCurrent(mine)) return null;
@@ -507,7 +509,16 @@ async function versionPage(project, name, selector, mine) {
       h(
         "dd",
         { class: "consumers" },
-        v.consumers.length ? h("ul", { class: "plain" }, v.consumers.map((r) => h("li", {}, runLink(r)))) : h("span", { class: "muted" }, "no recorded run"),
+        v.consumers.length
+          ? h(
+              "ul",
+              { class: "plain" },
+              v.consumers.slice(0, MAX_CONSUMERS).map((r) => h("li", {}, runLink(r))),
+              v.consumers.length > MAX_CONSUMERS
+                ? h("li", { class: "more-consumers" }, h("a", { href: link.lineage(project, name, v.version) }, `and ${(v.consumers.length - MAX_CONSUMERS).toLocaleString()} more (lineage)`))
+                : null,
+            )
+          : h("span", { class: "muted" }, "no recorded run"),
       ),
     ),
     h("h2", {}, "Impact"),
