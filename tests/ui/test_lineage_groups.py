@@ -103,9 +103,7 @@ def test_many_consumers_are_drawn_as_collapsed_groups(
         page.close()
 
 
-def test_a_few_consumers_are_not_grouped(
-    browser: Any, fanout: Registry, live_server: Any
-) -> None:
+def test_a_few_consumers_are_not_grouped(browser: Any, fanout: Registry, live_server: Any) -> None:
     """Below the threshold nothing is grouped: lookup:v0 has one consumer."""
     with live_server(create_app(fanout)) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
