@@ -5,7 +5,7 @@ import { GROUP_STEP, collapse, drawLineage } from "./lineage.js";
 
 const enc = encodeURIComponent;
 const main = document.getElementById("main");
-const state = { config: { allow_writes: false }, token: sessionStorage.getItem("artiflow-token") || "" };
+const state = { config: { allow_writes: false }, configReady: Promise.resolve(), token: sessionStorage.getItem("artiflow-token") || "" };
 let generation = 0; // bumps on every navigation; stale async renders check it and stop
 
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +253,7 @@ async function collectionPage(project, name, mine) {
   let firstVersions = versionsOf(0);
   firstVersions.catch(() => {}); // a missing collection is reported by the detail below
   const c = await api(`collections/${enc(project)}/${enc(name)}`);
+  await state.configReady; // the alias editor is shown only when writes are on
   if (!stillCurrent(mine)) return null;
   const versionsBox = h("div", { class: "versions" });
   const historyBox = h("div", { class: "alias-history" });
@@ -383,6 +384,7 @@ const MAX_CONSUMERS = 20; // runs listed under "Used by"; the lineage view group
 
 async function versionPage(project, name, selector, mine) {
   const v = await api(`versions/${enc(project)}/${enc(name)}/${enc(selector)}`);
+  await state.configReady; // the editor is shown only when writes are on
   if (!stillCurrent(mine)) return null;
   const { params } = currentRoute();
   const filesState = { q: params.get("fq") || "", offset: Number(params.get("foffset") || 0) };
@@ -884,12 +886,19 @@ function schemaType(schema) {
 // ---------------------------------------------------------------------------------------------
 
 async function start() {
-  try {
-    state.config = await api("config");
-  } catch {
-    state.config = { allow_writes: false };
-  }
-  document.getElementById("mode").textContent = state.config.allow_writes ? "writes enabled" : "read-only";
+  // the first page is asked for while the configuration loads (one round trip less); the
+  // pages that offer writes wait for it before they build (configReady)
+  state.configReady = api("config").then(
+    (config) => {
+      state.config = config;
+    },
+    () => {
+      state.config = { allow_writes: false };
+    },
+  );
+  state.configReady.then(() => {
+    document.getElementById("mode").textContent = state.config.allow_writes ? "writes enabled" : "read-only";
+  });
   window.addEventListener("hashchange", render);
   await render();
 }
