@@ -895,6 +895,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.add_argument(name, type=int, default=None, help=f"default {full:,} (--smoke {smoke:,})")
         p.set_defaults(**{f"_{name[2:].replace('-', '_')}_d": (full, smoke)})
     p.add_argument("--delay-ms", type=float, default=20.0, help="added per S3 request")
+    p.add_argument("--web-pg", action="store_true", help="web group on PostgreSQL (not SQLite)")
     a = p.parse_args(argv)
     scale = a.scale if a.scale is not None else (0.001 if a.smoke else 1.0)
     a.scale = scale
