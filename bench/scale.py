@@ -142,6 +142,12 @@ CASES = [
     Case("s3lat_download_vs_get_loop", "s3", ">=10x", "sequential s3fs.get_file loop / download"),
     Case("s3lat_big_vs_put", "s3", "<=1.3", "artiflow log / s3fs.put, one big file"),
     Case("s3lat_mem", "s3", "<=200MiB", "peak RSS of artiflow in the S3 cases"),
+    # web: bench/drivers/web_ops.py (issue 15 item 3)
+    Case("web_collection_first_page", "web", "<=1s", "Chromium, collection of 100k versions"),
+    Case("web_files_first_page", "web", "<=1s", "Chromium, version of 1M files"),
+    Case("web_lineage_render", "web", "<=1s", "Chromium, lineage of a version, 1k consumers"),
+    Case("web_lineage_nodes", "web", "<=100", "nodes drawn for those 1k consumers (groups)"),
+    Case("web_lineage_expand", "web", "<=0.1s", "Chromium, click on a collapsed group"),
 ]
 BY_NAME = {c.name: c for c in CASES}
 GROUPS = list(dict.fromkeys(c.group for c in CASES))
@@ -796,12 +802,21 @@ def deferred_deletes_bg(work: Path) -> Iterator[None]:
                 )
 
 
+def group_web(b: Scale) -> None:
+    """The page in Chromium at scale: all of it in bench/drivers/web_ops.py."""
+    sys.path.insert(0, str(DRIVERS))
+    import web_ops
+
+    web_ops.group(b, sys.modules[__name__])
+
+
 GROUP_FUNCS = {
     "files": group_files,
     "dvc": group_dvc,
     "catalog": group_catalog,
     "contention": group_contention,
     "s3": group_s3,
+    "web": group_web,
 }
 
 
@@ -872,14 +887,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ("--commits", 20, 3),
         ("--s3-files", 10_000, 20),
         ("--s3-big-mib", 1024, 4),
+        ("--web-versions", 100_000, 200),
+        ("--web-files", 1_000_000, 1000),
+        ("--web-consumers", 1000, 30),
+        ("--web-reps", 5, 1),
     ):
         p.add_argument(name, type=int, default=None, help=f"default {full:,} (--smoke {smoke:,})")
         p.set_defaults(**{f"_{name[2:].replace('-', '_')}_d": (full, smoke)})
     p.add_argument("--delay-ms", type=float, default=20.0, help="added per S3 request")
+    p.add_argument("--web-pg", action="store_true", help="web group on PostgreSQL (not SQLite)")
     a = p.parse_args(argv)
     scale = a.scale if a.scale is not None else (0.001 if a.smoke else 1.0)
     a.scale = scale
-    scaled = {"files10k", "dvc_files", "s3_files", "s3_big_mib"}
+    scaled = {"files10k", "dvc_files", "s3_files", "s3_big_mib", "web_versions", "web_files"}
     for key in list(vars(a)):
         if key.startswith("_") and key.endswith("_d"):
             opt = key[1:-2]

@@ -145,3 +145,52 @@ def test_bench_cli_smoke(tmp_path: Path) -> None:
     assert lines["cli_log_small_vs_dvc"][4] in ("PASS", "FAIL", "SKIP"), proc.stdout
     assert "spread" in proc.stdout and "best of 2" in proc.stdout
     assert "| `cli_ls` |" in results.read_text()
+
+
+@pytest.mark.timeout(600)
+def test_bench_scale_web_smoke(tmp_path: Path) -> None:
+    """``bench/scale.py --smoke --only web``: the page in headless Chromium over a SQL-seeded
+    registry (200 versions, 1,000 files, 30 consumers) prints its five RATIO lines; the 30
+    consumers of the lineage view are drawn as collapsed groups (a count, not a clock)."""
+    import os
+
+    if not os.path.exists("/usr/bin/chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed at /usr/bin/chromium; CI must run this")
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "scale.py"),
+            "--smoke",
+            "--only",
+            "web",
+            "--work",
+            str(tmp_path / "work"),
+            "--results",
+            str(tmp_path / "results.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=570,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {
+        line.split()[1]: line.split()
+        for line in proc.stdout.splitlines()
+        if line.startswith("RATIO ")
+    }
+    assert sorted(lines) == [
+        "web_collection_first_page",
+        "web_files_first_page",
+        "web_lineage_expand",
+        "web_lineage_nodes",
+        "web_lineage_render",
+    ], proc.stdout
+    for name, (_, _, value, _target, status) in lines.items():
+        assert status in ("PASS", "FAIL") and value != "n/a", (name, proc.stdout)
+    # root + a group of 30 runs + a group of the 30 versions they logged
+    assert lines["web_lineage_nodes"][2:] == ["3.00", "<=100", "PASS"], proc.stdout
+    assert "groups of [30, 30]" in proc.stdout, proc.stdout
+    assert "| `web_files_first_page` |" in (tmp_path / "results.md").read_text()

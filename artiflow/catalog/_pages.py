@@ -110,6 +110,26 @@ def _datetime(value: str) -> dt.datetime:
 class PagesMixin(Transactions):
     """Database-side pages (a mixin of :class:`~artiflow.catalog.Catalog`)."""
 
+    def collection_summary(
+        self, project: str, name: str, *, count_cap: int = DEFAULT_COUNT_CAP
+    ) -> tuple[CollectionRecord, bool] | None:
+        """``(collection, exact)``: one collection with its latest index and its number of
+        committed versions counted for it alone and at most ``count_cap`` of them (``exact`` is
+        False past the cap), in three indexed queries whose cost does not grow with the catalog
+        or the collection (``collection()`` groups every version of the catalog); or None."""
+        with self.read() as conn:
+            row = conn.execute(
+                select(collections).where(
+                    collections.c.project == project, collections.c.name == name
+                )
+            ).first()
+            if row is None:
+                return None
+            mine = and_(versions.c.collection_id == row.id, versions.c.state == COMMITTED)
+            latest = conn.execute(select(func.max(versions.c.idx)).where(mine)).scalar()
+            n, exact = capped_count(conn, select(versions.c.idx).where(mine), count_cap)
+        return collection_record(row, n, latest), exact
+
     def page_versions(
         self,
         project: str,

@@ -122,6 +122,9 @@ class FilesPage(Page[EntryOut]):
 
 
 class CollectionDetail(CollectionOut):
+    version_count_exact: bool = Field(
+        True, description="False when version_count stopped counting at 10,000 (10,000+)."
+    )
     aliases: dict[str, str] = Field(
         default_factory=dict, description="Alias -> version ('production' -> 'v3')."
     )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from ..exceptions import ArtifactNotFoundError
 from . import _serialize as ser
 from ._deps import (
     FOUND,
@@ -64,10 +65,12 @@ def list_collections(
 @router.get("/api/collections/{project}/{name}", response_model=CollectionDetail, responses=FOUND)
 def get_collection(reg: Reg, project: Project, name: Name) -> dict[str, Any]:
     """One collection with its current aliases and latest version."""
-    found = reg.catalog.collection(project, name)
-    if found is None:
+    summary = reg.catalog.collection_summary(project, name)
+    if summary is None:
         raise HTTPException(404, f"no collection {project}/{name}")
+    found, exact = summary  # the count stops at 10,000 ("10,000+"), like the pages' totals
     out = ser.collection_dict(found)
+    out["version_count_exact"] = exact
     aliases = {a: f"v{i}" for a, i in reg.catalog.collection_aliases(found.id).items()}
     newest = reg.catalog.page_versions(project, name, limit=1, count_cap=1).items
     if newest:  # 'latest' is not stored: it is the newest committed version
@@ -91,11 +94,12 @@ def list_versions(
     order: Annotated[str, Query(pattern="^(asc|desc)$", description="By version index.")] = "desc",
 ) -> dict[str, Any]:
     """Committed versions of a collection, newest first by default (paged in the database)."""
-    if reg.catalog.collection(project, name) is None:
-        raise HTTPException(404, f"no collection {project}/{name}")
-    page = reg.catalog.page_versions(
-        project, name, limit=limit, offset=offset, newest_first=order == "desc"
-    )
+    try:
+        page = reg.catalog.page_versions(
+            project, name, limit=limit, offset=offset, newest_first=order == "desc"
+        )
+    except ArtifactNotFoundError as exc:
+        raise HTTPException(404, f"no collection {project}/{name}") from exc
     return page_dict(page, limit, lambda row: ser.version_summary(version_of(reg, row)))
 
 

@@ -1,11 +1,11 @@
 // artiflow registry page: a hash-routed single page over the JSON API (all URLs relative).
 
 import { ApiError, api, fmtBytes, fmtDate, h, link, shortDigest } from "./dom.js";
-import { drawLineage } from "./lineage.js";
+import { GROUP_STEP, collapse, drawLineage } from "./lineage.js";
 
 const enc = encodeURIComponent;
 const main = document.getElementById("main");
-const state = { config: { allow_writes: false }, token: sessionStorage.getItem("artiflow-token") || "" };
+const state = { config: { allow_writes: false }, configReady: Promise.resolve(), token: sessionStorage.getItem("artiflow-token") || "" };
 let generation = 0; // bumps on every navigation; stale async renders check it and stop
 
 // ---------------------------------------------------------------------------------------------
@@ -249,13 +249,20 @@ function fillSelect(select, values, selected, allLabel) {
 // One collection: versions, aliases, alias history
 
 async function collectionPage(project, name, mine) {
+  const versionsOf = (offset) => api(`collections/${enc(project)}/${enc(name)}/versions`, { params: { offset, limit: 50 } });
+  // the first page of versions is asked for together with the collection: one round trip less
+  let firstVersions = versionsOf(0);
+  firstVersions.catch(() => {}); // a missing collection is reported by the detail below
   const c = await api(`collections/${enc(project)}/${enc(name)}`);
+  await state.configReady; // the alias editor is shown only when writes are on
   if (!stillCurrent(mine)) return null;
   const versionsBox = h("div", { class: "versions" });
   const historyBox = h("div", { class: "alias-history" });
 
   const loadVersions = async (offset) => {
-    const page = await api(`collections/${enc(project)}/${enc(name)}/versions`, { params: { offset, limit: 50 } });
+    const pending = offset === 0 && firstVersions ? firstVersions : versionsOf(offset);
+    firstVersions = null;
+    const page = await pending;
     const rows = page.items.map((v) =>
       h(
         "tr",
@@ -310,7 +317,7 @@ async function collectionPage(project, name, mine) {
       h("dt", {}, "Kind"),
       h("dd", {}, c.kind || "—"),
       h("dt", {}, "Versions"),
-      h("dd", {}, String(c.version_count ?? "—")),
+      h("dd", { class: "version-count" }, c.version_count === null || c.version_count === undefined ? "—" : `${c.version_count.toLocaleString()}${c.version_count_exact === false ? "+" : ""}`),
       h("dt", {}, "Created"),
       h("dd", {}, fmtDate(c.created_at)),
       h("dt", {}, "Aliases"),
@@ -374,8 +381,11 @@ function aliasEditor(project, name, done) {
 // ---------------------------------------------------------------------------------------------
 // One version
 
+const MAX_CONSUMERS = 20; // runs listed under "Used by"; the lineage view groups the rest
+
 async function versionPage(project, name, selector, mine) {
   const v = await api(`versions/${enc(project)}/${enc(name)}/${enc(selector)}`);
+  await state.configReady; // the editor is shown only when writes are on
   if (!stillCurrent(mine)) return null;
   const { params } = currentRoute();
   const filesState = { q: params.get("fq") || "", offset: Number(params.get("foffset") || 0) };
@@ -510,7 +520,16 @@ async function versionPage(project, name, selector, mine) {
       h(
         "dd",
         { class: "consumers" },
-        v.consumers.length ? h("ul", { class: "plain" }, v.consumers.map((r) => h("li", {}, runLink(r)))) : h("span", { class: "muted" }, "no recorded run"),
+        v.consumers.length
+          ? h(
+              "ul",
+              { class: "plain" },
+              v.consumers.slice(0, MAX_CONSUMERS).map((r) => h("li", {}, runLink(r))),
+              v.consumers.length > MAX_CONSUMERS
+                ? h("li", { class: "more-consumers" }, h("a", { href: link.lineage(project, name, v.version) }, `and ${(v.consumers.length - MAX_CONSUMERS).toLocaleString()} more (lineage)`))
+                : null,
+            )
+          : h("span", { class: "muted" }, "no recorded run"),
       ),
     ),
     h("h2", {}, "Impact"),
@@ -616,15 +635,24 @@ async function lineagePage(project, name, selector, mine) {
       return;
     }
     const versions = graph.nodes.filter((n) => n.kind === "version").length;
-    summary.textContent = `${versions} versions · ${graph.nodes.length - versions} runs · ${graph.edges.length} edges`;
-    if (graph.nodes.length > MAX_NODES) {
+    const counts = `${versions} versions · ${graph.nodes.length - versions} runs · ${graph.edges.length} edges`;
+    const describe = (drawn) => {
+      const hidden = drawn.groups.reduce((n, g) => n + g.count, 0);
+      summary.textContent = drawn.groups.length
+        ? `${counts} · ${hidden.toLocaleString()} of them in ${drawn.groups.length} collapsed group${drawn.groups.length === 1 ? "" : "s"} (click one to show ${GROUP_STEP} more)`
+        : counts;
+    };
+    summary.textContent = counts;
+    // look-alike siblings are drawn as collapsed groups: what counts is what is drawn
+    const drawnCount = graph.nodes.length > MAX_NODES ? collapse(graph).nodes.length : graph.nodes.length;
+    if (drawnCount > MAX_NODES) {
       canvas.replaceChildren(
-        h("p", { class: "error" }, `${graph.nodes.length} nodes are too many to draw: lower the depth or choose one direction.`),
+        h("p", { class: "error" }, `${graph.nodes.length} nodes (${drawnCount} after grouping look-alike siblings) are too many to draw: lower the depth or choose one direction.`),
       );
       canvas.dataset.ready = "1";
       return;
     }
-    view = drawLineage(canvas, graph);
+    view = drawLineage(canvas, graph, { onChange: describe });
     canvas.dataset.ready = "1";
   };
   direction.addEventListener("change", () => {
@@ -668,7 +696,8 @@ async function lineagePage(project, name, selector, mine) {
       h("span", { class: "key version" }, "version"),
       h("span", { class: "key run" }, "run"),
       h("span", { class: "key root" }, "this version"),
-      " Click a node to open it. Drag to pan, Ctrl + wheel to zoom.",
+      h("span", { class: "key group" }, "collapsed group"),
+      " Click a node to open it, a group to show its members. Drag to pan, Ctrl + wheel to zoom.",
     ),
   );
   await load();
@@ -866,12 +895,19 @@ function schemaType(schema) {
 // ---------------------------------------------------------------------------------------------
 
 async function start() {
-  try {
-    state.config = await api("config");
-  } catch {
-    state.config = { allow_writes: false };
-  }
-  document.getElementById("mode").textContent = state.config.allow_writes ? "writes enabled" : "read-only";
+  // the first page is asked for while the configuration loads (one round trip less); the
+  // pages that offer writes wait for it before they build (configReady)
+  state.configReady = api("config").then(
+    (config) => {
+      state.config = config;
+    },
+    () => {
+      state.config = { allow_writes: false };
+    },
+  );
+  state.configReady.then(() => {
+    document.getElementById("mode").textContent = state.config.allow_writes ? "writes enabled" : "read-only";
+  });
   window.addEventListener("hashchange", render);
   await render();
 }
