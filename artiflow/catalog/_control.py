@@ -495,16 +495,17 @@ def insert_audit(
 
 
 def audit_of(
-    conn: Connection, collection_id: int, alias: str | None = None, limit: int = 100
+    conn: Connection, collection_id: int, alias: str | None = None, limit: int | None = 100
 ) -> list[dict[str, Any]]:
-    """Audit records of a collection's alias moves, newest first."""
+    """Audit records of a collection's alias moves, newest first (``limit`` None: all)."""
     q = (
         select(alias_audit, versions.c.idx)
         .outerjoin(versions, versions.c.id == alias_audit.c.version_id)
         .where(alias_audit.c.collection_id == collection_id)
         .order_by(alias_audit.c.id.desc())
-        .limit(limit)
     )
+    if limit is not None:
+        q = q.limit(limit)
     if alias is not None:
         q = q.where(alias_audit.c.alias == alias)
     return [
