@@ -47,6 +47,7 @@ __all__ = [
     "ImpactedVersion",
     "RebuildStep",
     "impact",
+    "impact_of_walk",
     "rebuild_plan",
     "walk_downstream",
 ]
@@ -181,7 +182,20 @@ def impact(registry: Registry, ref: Any, depth: int | None = None) -> Impact:
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         raise InvalidRefError(f"invalid depth {depth!r}: use a whole number >= 0, or None")
     root = _version(registry, ref)
-    found = walk_downstream(registry, root.id, depth)
+    return impact_of_walk(registry, root, walk_downstream(registry, root.id, depth), depth)
+
+
+def impact_of_walk(
+    registry: Registry,
+    root: ArtifactVersion,
+    found: dict[int, tuple[int, int | None, str | None]],
+    depth: int | None = None,
+) -> Impact:
+    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found``.
+
+    Example:
+        >>> # impact_of_walk(reg, version, walk_downstream(reg, version.id))
+    """
     rows = registry.catalog.versions_by_ids([i for i in found if i != root.id])
     refs = {root.id: root.ref, **{i: r.ref for i, r in rows.items()}}
     impacted: list[ImpactedVersion] = []

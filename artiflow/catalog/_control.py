@@ -40,6 +40,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -83,8 +84,32 @@ quarantines = Table(
     Column("released_at", DateTime(timezone=True)),  # NULL while the quarantine is active
     Column("released_by", Text),
     Column("release_note", Text),
+    # the newest version id quarantine_taints covers for it (NULL: none, walk everything)
+    Column("watermark", Integer),
     Index("ix_quarantines_version", "version_id", "released_at"),
     Index("ix_quarantines_active", "released_at"),
+)
+
+quarantine_taints = Table(
+    "quarantine_taints",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("quarantine_id", Integer, ForeignKey("quarantines.id"), primary_key=True),
+    Column("depth", Integer, nullable=False),  # steps downstream of the quarantined version
+    Index("ix_quarantine_taints_quarantine", "quarantine_id"),
+)
+
+alias_freshness = Table(
+    "alias_freshness",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
+    Column("alias", Text, primary_key=True),
+    Column("max_age", Integer, nullable=False),  # seconds
+    Column("set_by", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # the version the alias was on when it was last announced overdue (once per version)
+    Column("overdue_version_id", Integer),
+    Column("overdue_at", DateTime(timezone=True)),
 )
 
 version_checks = Table(
@@ -350,17 +375,108 @@ def quarantine_history(conn: Connection, version_id: int) -> list[dict[str, Any]
     return [_quarantine_dict(r) for r in conn.execute(q)]
 
 
-def insert_quarantine(conn: Connection, version_id: int, reason: str, by: str) -> dict[str, Any]:
-    """Quarantine a version (the caller checked it is not quarantined already)."""
+def insert_quarantine(
+    conn: Connection,
+    version_id: int,
+    reason: str,
+    by: str,
+    taints: Iterable[tuple[int, int]] = (),
+    watermark: int | None = None,
+) -> dict[str, Any]:
+    """Quarantine a version (the caller checked it is not quarantined already), with its
+    ``taints`` ``(version id, depth)`` found downstream while versions up to ``watermark``
+    existed (see :func:`taint_watermark`)."""
     at = now()
     key = conn.execute(
         insert(quarantines).values(
-            version_id=version_id, reason=reason, quarantined_by=by, quarantined_at=at
+            version_id=version_id,
+            reason=reason,
+            quarantined_by=by,
+            quarantined_at=at,
+            watermark=watermark,
         )
     ).inserted_primary_key
     new_id = key[0] if key is not None else None
+    rows = [{"version_id": v, "quarantine_id": new_id, "depth": d} for v, d in taints]
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(quarantine_taints), rows[start : start + 5000])
     r = conn.execute(select(quarantines).where(quarantines.c.id == new_id)).one()
     return _quarantine_dict(r)
+
+
+def taint_watermark(conn: Connection) -> int:
+    """The newest version id a downstream walk starting now sees with all its edges: the
+    newest version, or just below the oldest PENDING one (a collaborative version gets its
+    produced edge when it commits, later)."""
+    pending = conn.execute(
+        select(func.min(versions.c.id)).where(versions.c.state == "PENDING")
+    ).scalar()
+    if pending is not None:
+        return int(pending) - 1
+    return int(conn.execute(select(func.max(versions.c.id))).scalar() or 0)
+
+
+# One round trip per resolve, whatever is quarantined: the version's own active quarantine
+# (kind 0), the active quarantines whose taint lists it (kind 1, with the distance), and how
+# many quarantines are active with the smallest watermark (kind 2; a NULL watermark counts 0).
+_STATE = text(
+    """
+    SELECT 0 AS kind, q.id AS qid, 0 AS depth FROM quarantines q
+    WHERE q.version_id = :v AND q.released_at IS NULL
+    UNION ALL
+    SELECT 1, q.id, t.depth FROM quarantine_taints t
+    JOIN quarantines q ON q.id = t.quarantine_id
+    WHERE t.version_id = :v AND q.released_at IS NULL
+    UNION ALL
+    SELECT 2, COUNT(*), MIN(COALESCE(q.watermark, 0)) FROM quarantines q
+    WHERE q.released_at IS NULL
+    """
+)
+
+
+def quarantine_state(conn: Connection, version_id: int) -> tuple[list[tuple[int, int]], int, int]:
+    """``(hits, active, watermark)`` for one version in one query: ``hits`` the ``(depth,
+    quarantine id)`` of every active quarantine of it or tainting it (its own at depth 0),
+    ``active`` how many quarantines are active, ``watermark`` the smallest of theirs."""
+    hits: list[tuple[int, int]] = []
+    active, mark = 0, 0
+    for kind, qid, depth in conn.execute(_STATE, {"v": version_id}):
+        if kind == 2:
+            active, mark = int(qid or 0), int(depth or 0)
+        else:
+            hits.append((int(depth), int(qid)))
+    return hits, active, mark
+
+
+_TAINTS = (
+    select(
+        quarantine_taints.c.version_id.label("tainted_id"),
+        quarantine_taints.c.depth,
+        quarantines,
+    )
+    .join(quarantines, quarantines.c.id == quarantine_taints.c.quarantine_id)
+    .where(quarantine_taints.c.version_id.in_(_IDS), quarantines.c.released_at.is_(None))
+)
+
+
+def taint_hits(conn: Connection, ids: Iterable[int]) -> dict[int, list[tuple[int, dict[str, Any]]]]:
+    """For each of ``ids`` that is quarantined or tainted by an active quarantine, the
+    ``(depth, record)`` of each (its own quarantine at depth 0)."""
+    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for chunk in _chunks(ids):
+        for r in conn.execute(_ACTIVE, {"ids": chunk}):
+            out.setdefault(int(r.version_id), []).append((0, _quarantine_dict(r)))
+        for r in conn.execute(_TAINTS, {"ids": chunk}):
+            row = _quarantine_dict(r)
+            out.setdefault(int(r.tainted_id), []).append((int(r.depth), row))
+    return out
+
+
+def quarantine_by_id(conn: Connection, quarantine_id: int) -> dict[str, Any]:
+    """One quarantine record."""
+    return _quarantine_dict(
+        conn.execute(select(quarantines).where(quarantines.c.id == quarantine_id)).one()
+    )
 
 
 def release_quarantine(
@@ -375,6 +491,9 @@ def release_quarantine(
         update(quarantines)
         .where(quarantines.c.id == active["id"])
         .values(released_at=at, released_by=by, release_note=note)
+    )
+    conn.execute(
+        quarantine_taints.delete().where(quarantine_taints.c.quarantine_id == active["id"])
     )
     return {**active, "released_at": at, "released_by": by, "release_note": note}
 
