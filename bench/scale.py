@@ -23,6 +23,8 @@ Groups:
   tenth of it in SQLite: resolve, page of 50, alias move, log a 10-file version, lineage.
 - ``contention``: 16 writer processes logging small versions into one collection.
 - ``s3``: moto on 127.0.0.1 behind a proxy adding 20 ms per request.
+- ``control``: impact, resolve under 1,000 quarantines, quarantine of 10,000 downstream versions
+  on the catalog above in PostgreSQL (``bench/scale_control.py``, ``drivers/control_ops.py``).
 
 Results go to ``bench/results-scale.md`` (full or ``--scale`` runs) or
 ``bench/.work/results-scale.md`` (``--smoke``, ``--only``).
@@ -69,6 +71,7 @@ from run import (
     rmtree,
     sync,
 )
+from scale_control import CONTROL_CASES, group_control
 
 BENCH = base.BENCH
 OPS = DRIVERS / "scale_ops.py"
@@ -142,6 +145,7 @@ CASES = [
     Case("s3lat_download_vs_get_loop", "s3", ">=10x", "sequential s3fs.get_file loop / download"),
     Case("s3lat_big_vs_put", "s3", "<=1.3", "artiflow log / s3fs.put, one big file"),
     Case("s3lat_mem", "s3", "<=200MiB", "peak RSS of artiflow in the S3 cases"),
+    *CONTROL_CASES,
 ]
 BY_NAME = {c.name: c for c in CASES}
 GROUPS = list(dict.fromkeys(c.group for c in CASES))
@@ -802,6 +806,7 @@ GROUP_FUNCS = {
     "catalog": group_catalog,
     "contention": group_contention,
     "s3": group_s3,
+    "control": lambda b: group_control(b, pg_database),
 }
 
 

@@ -196,7 +196,8 @@ def impact_of_walk(
     Example:
         >>> # impact_of_walk(reg, version, walk_downstream(reg, version.id))
     """
-    rows = registry.catalog.versions_by_ids([i for i in found if i != root.id])
+    with registry.catalog.read() as conn:
+        rows = sql.impact_rows(conn, [i for i in found if i != root.id])
     refs = {root.id: root.ref, **{i: r.ref for i, r in rows.items()}}
     impacted: list[ImpactedVersion] = []
     aliases: list[AffectedAlias] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -46,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import literal
 
-from .models import aliases, metadata, run_io, versions
+from .models import aliases, collections, metadata, run_io, versions
 
 __all__ = [
     "active_quarantines",
@@ -332,6 +333,74 @@ def alias_targets(conn: Connection, pairs: Iterable[tuple[int, str]]) -> dict[tu
         r = conn.execute(q).first()
         if r is not None:
             out[(cid, alias)] = int(r[0])
+    return out
+
+
+@dataclass(frozen=True)
+class ImpactRow:
+    """What an impact shows of one version (a lean :class:`VersionRecord`)."""
+
+    id: int
+    project: str
+    name: str
+    index: int | None
+    state: str
+    aliases: tuple[str, ...]
+    is_latest: bool
+
+    @property
+    def version(self) -> str:
+        return f"v{self.index}" if self.index is not None else "pending"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}:{self.version}"
+
+
+def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
+    """The versions ``ids`` as an impact lists them, in three light queries per chunk (the
+    versions, the newest committed index of each of their collections, their aliases) instead
+    of full version records with per-row subqueries."""
+    out: dict[int, ImpactRow] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                versions.c.id,
+                versions.c.collection_id,
+                versions.c.idx,
+                versions.c.state,
+                collections.c.project,
+                collections.c.name,
+            )
+            .join(collections, collections.c.id == versions.c.collection_id)
+            .where(versions.c.id.in_(chunk))
+        ).all()
+        colls = sorted({int(r.collection_id) for r in rows})
+        newest = dict(
+            conn.execute(
+                select(versions.c.collection_id, func.max(versions.c.idx))
+                .where(versions.c.collection_id.in_(colls), versions.c.state == "COMMITTED")
+                .group_by(versions.c.collection_id)
+            ).all()
+        )
+        names: dict[int, list[str]] = {}
+        for vid, alias in conn.execute(
+            select(aliases.c.version_id, aliases.c.alias)
+            .where(aliases.c.version_id.in_(chunk))
+            .order_by(aliases.c.alias)
+        ):
+            names.setdefault(int(vid), []).append(alias)
+        for r in rows:
+            latest = r.state == "COMMITTED" and r.idx is not None
+            out[int(r.id)] = ImpactRow(
+                int(r.id),
+                r.project,
+                r.name,
+                r.idx,
+                r.state,
+                tuple(names.get(int(r.id), ())),
+                latest and newest.get(r.collection_id) == r.idx,
+            )
     return out
 
 
