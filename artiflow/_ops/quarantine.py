@@ -313,7 +313,7 @@ def blame(
                     nxt.append(src)
             found = sql.taint_hits(conn, nxt)
             if found:
-                d, row = min(
+                _d, row = min(
                     ((d, r) for per in found.values() for d, r in per),
                     key=lambda x: (x[0], x[1]["version_id"]),
                 )

@@ -16,6 +16,7 @@ from .._ops.diff import diff
 from .._ops.impact import describe, impact, rebuild_plan
 from .._ops.policy import add_check, alias_audit, protect
 from .._ops.quarantine import quarantine, release
+from .._ops.replay import parse_inputs
 from .._ops.stale import stale
 from ._common import examples, open_registry
 
@@ -35,7 +36,12 @@ __all__ = [
 def cmd_impact(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     result = impact(reg, args.ref, args.depth)
-    steps = rebuild_plan(reg, result, args.replace_with) if args.plan else None
+    replace: Any = args.replace_with
+    if args.replace:
+        replace = {**parse_inputs(args.replace)}
+        if args.replace_with:
+            replace[result.root] = args.replace_with
+    steps = rebuild_plan(reg, result, replace) if args.plan else None
     if args.json:
         out = result.to_dict()
         if steps is not None:
@@ -137,7 +143,7 @@ def register(sub: Any) -> None:
         help="what was built from a version, the aliases on it",
         epilog=examples(
             "artiflow impact bike-dataset:v3",
-            "artiflow impact bike-dataset:v3 --plan --replace-with bike-dataset:v4",
+            "artiflow impact bike-dataset:v3 --plan --replace bike-dataset:v3=bike-dataset:v5",
             "artiflow impact bike-dataset:v3 --depth 2 --json",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -147,6 +153,13 @@ def register(sub: Any) -> None:
     s.add_argument("--plan", action="store_true", help="print the rebuild plan too")
     s.add_argument(
         "--replace-with", metavar="REF", help="the clean version to rebuild on (with --plan)"
+    )
+    s.add_argument(
+        "--replace",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rebuild on NEW instead of the bad version OLD (with --plan; repeatable)",
     )
     s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
     s.set_defaults(fn=cmd_impact)

@@ -12,11 +12,11 @@ import hmac
 import re
 from typing import Annotated, Any
 
-from artiflow._ops.policy import acting_as
-
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from artiflow._ops.policy import acting_as
 
 from . import _serialize as ser
 from ._deps import NAME, WRITE, Name, Project, Reg, Selector, State, get_version, version_detail
