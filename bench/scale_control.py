@@ -34,7 +34,7 @@ CONTROL_CASES = [
         "control_quarantine_10k_pg",
         "control",
         "<=2s",
-        "Registry.quarantine() of a version with ~10,000 versions downstream (best of 3)",
+        "Registry.quarantine() of a version with 10,000+ versions downstream (best of 3)",
     ),
 ]
 

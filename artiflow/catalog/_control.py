@@ -85,10 +85,11 @@ quarantines = Table(
     Column("released_at", DateTime(timezone=True)),  # NULL while the quarantine is active
     Column("released_by", Text),
     Column("release_note", Text),
-    # the newest version id quarantine_taints covers for it (NULL: none, walk everything)
-    Column("watermark", Integer),
+    # the newest version id quarantine_taints covers for it (0: none, walk everything)
+    Column("watermark", Integer, nullable=False, server_default="0"),
     Index("ix_quarantines_version", "version_id", "released_at"),
     Index("ix_quarantines_active", "released_at"),
+    Index("ix_quarantines_active_mark", "released_at", "watermark"),
 )
 
 quarantine_taints = Table(
@@ -450,7 +451,7 @@ def insert_quarantine(
     reason: str,
     by: str,
     taints: Iterable[tuple[int, int]] = (),
-    watermark: int | None = None,
+    watermark: int = 0,
 ) -> dict[str, Any]:
     """Quarantine a version (the caller checked it is not quarantined already), with its
     ``taints`` ``(version id, depth)`` found downstream while versions up to ``watermark``
@@ -487,7 +488,8 @@ def taint_watermark(conn: Connection) -> int:
 
 # One round trip per resolve, whatever is quarantined: the version's own active quarantine
 # (kind 0), the active quarantines whose taint lists it (kind 1, with the distance), and how
-# many quarantines are active with the smallest watermark (kind 2; a NULL watermark counts 0).
+# active quarantine with the smallest watermark (kind 2, absent when none is active: one
+# index probe of ix_quarantines_active_mark, however many are active).
 _STATE = text(
     """
     SELECT 0 AS kind, q.id AS qid, 0 AS depth FROM quarantines q
@@ -497,8 +499,10 @@ _STATE = text(
     JOIN quarantines q ON q.id = t.quarantine_id
     WHERE t.version_id = :v AND q.released_at IS NULL
     UNION ALL
-    SELECT 2, COUNT(*), MIN(COALESCE(q.watermark, 0)) FROM quarantines q
-    WHERE q.released_at IS NULL
+    SELECT * FROM (
+        SELECT 2, q.id, q.watermark FROM quarantines q
+        WHERE q.released_at IS NULL ORDER BY q.watermark LIMIT 1
+    ) lowest
     """
 )
 
@@ -506,12 +510,12 @@ _STATE = text(
 def quarantine_state(conn: Connection, version_id: int) -> tuple[list[tuple[int, int]], int, int]:
     """``(hits, active, watermark)`` for one version in one query: ``hits`` the ``(depth,
     quarantine id)`` of every active quarantine of it or tainting it (its own at depth 0),
-    ``active`` how many quarantines are active, ``watermark`` the smallest of theirs."""
+    ``active`` 1 when some quarantine is active (else 0), ``watermark`` the smallest of theirs."""
     hits: list[tuple[int, int]] = []
     active, mark = 0, 0
     for kind, qid, depth in conn.execute(_STATE, {"v": version_id}):
         if kind == 2:
-            active, mark = int(qid or 0), int(depth or 0)
+            active, mark = 1, int(depth or 0)
         else:
             hits.append((int(depth), int(qid)))
     return hits, active, mark

@@ -24,8 +24,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("quarantines") as batch:
-        batch.add_column(sa.Column("watermark", sa.Integer(), nullable=True))
+    with op.batch_alter_table("quarantines") as batch:  # 0 on older rows: walk everything
+        batch.add_column(
+            sa.Column("watermark", sa.Integer(), nullable=False, server_default="0")
+        )
+    op.create_index("ix_quarantines_active_mark", "quarantines", ["released_at", "watermark"])
     op.create_table(
         "quarantine_taints",
         sa.Column("version_id", sa.Integer(), nullable=False),
@@ -64,5 +67,6 @@ def downgrade() -> None:
     op.drop_table("alias_freshness")
     op.drop_index("ix_quarantine_taints_quarantine", table_name="quarantine_taints")
     op.drop_table("quarantine_taints")
+    op.drop_index("ix_quarantines_active_mark", table_name="quarantines")
     with op.batch_alter_table("quarantines") as batch:
         batch.drop_column("watermark")
