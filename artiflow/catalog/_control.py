@@ -711,3 +711,72 @@ def audit_of(
         }
         for r in conn.execute(q)
     ]
+
+
+# ---- per-alias freshness (max_age) -------------------------------------------------------------
+def set_freshness(
+    conn: Connection, collection_id: int, alias: str, max_age: int | None, by: str
+) -> None:
+    """Set (``max_age`` seconds) or clear (None) the maximum age of an alias."""
+    key = (alias_freshness.c.collection_id == collection_id, alias_freshness.c.alias == alias)
+    conn.execute(alias_freshness.delete().where(*key))
+    if max_age is not None:
+        conn.execute(
+            insert(alias_freshness).values(
+                collection_id=collection_id, alias=alias, max_age=max_age, set_by=by, at=now()
+            )
+        )
+
+
+def freshness_rules(conn: Connection) -> list[dict[str, Any]]:
+    """Every alias with a maximum age: ``collection_id``, ``project``, ``name``, ``alias``,
+    ``max_age`` (seconds), ``overdue_version_id`` (the version last announced overdue)."""
+    q = (
+        select(alias_freshness, collections.c.project, collections.c.name)
+        .join(collections, collections.c.id == alias_freshness.c.collection_id)
+        .order_by(collections.c.project, collections.c.name, alias_freshness.c.alias)
+    )
+    return [
+        {
+            "collection_id": int(r.collection_id),
+            "project": r.project,
+            "name": r.name,
+            "alias": r.alias,
+            "max_age": int(r.max_age),
+            "set_by": r.set_by,
+            "overdue_version_id": r.overdue_version_id,
+        }
+        for r in conn.execute(q)
+    ]
+
+
+def committed_times(conn: Connection, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each version was committed (created, for one that has no commit time)."""
+    out: dict[int, dt.datetime] = {}
+    for chunk in _chunks(ids):
+        q = select(versions.c.id, versions.c.committed_at, versions.c.created_at).where(
+            versions.c.id.in_(chunk)
+        )
+        for r in conn.execute(q):
+            when = aware(r.committed_at or r.created_at)
+            if when is not None:
+                out[int(r.id)] = when
+    return out
+
+
+def mark_overdue(conn: Connection, collection_id: int, alias: str, version_id: int) -> bool:
+    """Record that ``alias`` on ``version_id`` was announced overdue; False when it was
+    already (by this or a concurrent check): announce once per alias and version."""
+    res = conn.execute(
+        update(alias_freshness)
+        .where(
+            alias_freshness.c.collection_id == collection_id,
+            alias_freshness.c.alias == alias,
+            or_(
+                alias_freshness.c.overdue_version_id.is_(None),
+                alias_freshness.c.overdue_version_id != version_id,
+            ),
+        )
+        .values(overdue_version_id=version_id, overdue_at=now())
+    )
+    return bool(res.rowcount)

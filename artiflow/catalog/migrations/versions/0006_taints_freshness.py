@@ -25,9 +25,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("quarantines") as batch:  # 0 on older rows: walk everything
-        batch.add_column(
-            sa.Column("watermark", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("watermark", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_quarantines_active_mark", "quarantines", ["released_at", "watermark"])
     op.create_table(
         "quarantine_taints",
