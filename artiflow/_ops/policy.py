@@ -425,7 +425,7 @@ def with_audit(
         match = None
         at = e.get("at")
         when = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
-        candidates = free.get((e.get("alias"), e.get("version")), [])
+        candidates = free.get((str(e.get("alias")), e.get("version")), [])
         for i, a in enumerate(candidates):
             if when is None or a["at"] is None or abs(sql.aware(when) - a["at"]) <= _SAME_MOVE:
                 match = candidates.pop(i)

@@ -305,7 +305,8 @@ def start_replay(
     run = str(pipeline_run)
     lock = run_lock(registry, orchestrator, run, pipeline=pipeline)
     name = pipeline or lock.pipeline
-    derived, replace = None, {}
+    derived: str | None = None
+    replace: dict[str, str] = {}
     if inputs and orchestrator in ("airflow", "prefect"):
         derived, replace = override_lock(registry, orchestrator, run, inputs, pipeline=pipeline)
     if orchestrator == "prefect":
