@@ -2,7 +2,7 @@
 
 Example:
     >>> sorted(metadata.tables)[:3]
-    ['alias_events', 'aliases', 'collections']
+    ['alias_events', 'alias_freshness', 'aliases']
 """
 
 from __future__ import annotations
