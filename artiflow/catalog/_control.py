@@ -46,6 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql import literal
+from sqlalchemy.types import ARRAY
 
 from .models import aliases, collections, metadata, run_io, versions
 
@@ -205,10 +206,53 @@ _UP = union_all(
 )
 
 
+# PostgreSQL: one array parameter (no IN list to compile), and LATERAL index lookups per
+# version: with a join the planner may hash all of run_io's produced edges (a sequential scan of
+# millions of rows) to serve a few hundred versions.
+_PG_DOWN = text(
+    """
+    SELECT s.v, u.run_id, l.version_id
+    FROM unnest(CAST(:ids AS INTEGER[])) AS s(v)
+    CROSS JOIN LATERAL (
+        SELECT run_id FROM run_io WHERE version_id = s.v AND direction = 'used'
+    ) u
+    CROSS JOIN LATERAL (
+        SELECT version_id FROM run_io WHERE run_id = u.run_id AND direction = 'logged'
+    ) l
+    UNION ALL
+    SELECT target_id, NULL, id FROM versions WHERE target_id = ANY(CAST(:ids AS INTEGER[]))
+    """
+)
+_PG_UP = text(
+    """
+    SELECT s.v, l.run_id, u.version_id
+    FROM unnest(CAST(:ids AS INTEGER[])) AS s(v)
+    CROSS JOIN LATERAL (
+        SELECT run_id FROM run_io WHERE version_id = s.v AND direction = 'logged'
+    ) l
+    CROSS JOIN LATERAL (
+        SELECT version_id FROM run_io WHERE run_id = l.run_id AND direction = 'used'
+    ) u
+    UNION ALL
+    SELECT id, NULL, target_id FROM versions
+    WHERE id = ANY(CAST(:ids AS INTEGER[])) AND target_id IS NOT NULL
+    """
+)
+_PG_CHUNK = 5000
+_INT_ARRAY: Any = ARRAY(Integer)
+
+
 def _steps(conn: Connection, stmt: Any, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
     out: list[tuple[int, str | None, int]] = []
-    for chunk in _chunks(ids):
-        for r in conn.execute(stmt, {"ids": chunk}):
+    items = list(ids)
+    if conn.dialect.name == "postgresql":
+        pg = _PG_DOWN if stmt is _DOWN else _PG_UP
+        chunks = [items[i : i + _PG_CHUNK] for i in range(0, len(items), _PG_CHUNK)]
+        results = (conn.execute(pg, {"ids": chunk}) for chunk in chunks)
+    else:
+        results = (conn.execute(stmt, {"ids": chunk}) for chunk in _chunks(items))
+    for res in results:
+        for r in res:
             if r[2] is not None and r[2] != r[0]:  # a run re-logging what it consumed: no step
                 out.append((int(r[0]), r[1], int(r[2])))
     return out
@@ -363,7 +407,17 @@ def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
     versions, the newest committed index of each of their collections, their aliases) instead
     of full version records with per-row subqueries."""
     out: dict[int, ImpactRow] = {}
-    for chunk in _chunks(ids):
+    items = list(ids)
+    pg = conn.dialect.name == "postgresql"
+    size = _PG_CHUNK if pg else _CHUNK
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+
+        def among(column: Any, values: list[int]) -> Any:
+            if pg:  # one array parameter instead of an IN list of thousands
+                return column == func.any(bindparam(None, values, type_=_INT_ARRAY))
+            return column.in_(values)
+
         rows = conn.execute(
             select(
                 versions.c.id,
@@ -374,20 +428,20 @@ def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
                 collections.c.name,
             )
             .join(collections, collections.c.id == versions.c.collection_id)
-            .where(versions.c.id.in_(chunk))
+            .where(among(versions.c.id, chunk))
         ).all()
         colls = sorted({int(r.collection_id) for r in rows})
         newest = dict(
             conn.execute(
                 select(versions.c.collection_id, func.max(versions.c.idx))
-                .where(versions.c.collection_id.in_(colls), versions.c.state == "COMMITTED")
+                .where(among(versions.c.collection_id, colls), versions.c.state == "COMMITTED")
                 .group_by(versions.c.collection_id)
             ).all()
         )
         names: dict[int, list[str]] = {}
         for vid, alias in conn.execute(
             select(aliases.c.version_id, aliases.c.alias)
-            .where(aliases.c.version_id.in_(chunk))
+            .where(among(aliases.c.version_id, chunk))
             .order_by(aliases.c.alias)
         ):
             names.setdefault(int(vid), []).append(alias)
@@ -467,9 +521,20 @@ def insert_quarantine(
         )
     ).inserted_primary_key
     new_id = key[0] if key is not None else None
-    rows = [{"version_id": v, "quarantine_id": new_id, "depth": d} for v, d in taints]
-    for start in range(0, len(rows), 5000):
-        conn.execute(insert(quarantine_taints), rows[start : start + 5000])
+    pairs = list(taints)
+    if conn.dialect.name == "postgresql" and pairs:  # one statement, two array parameters
+        conn.execute(
+            text(
+                "INSERT INTO quarantine_taints (version_id, quarantine_id, depth) "
+                "SELECT v, :q, d FROM unnest(CAST(:vs AS INTEGER[]), CAST(:ds AS INTEGER[])) "
+                "AS t(v, d)"
+            ),
+            {"q": new_id, "vs": [v for v, _d in pairs], "ds": [d for _v, d in pairs]},
+        )
+    else:
+        rows = [{"version_id": v, "quarantine_id": new_id, "depth": d} for v, d in pairs]
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(quarantine_taints), rows[start : start + 5000])
     r = conn.execute(select(quarantines).where(quarantines.c.id == new_id)).one()
     return _quarantine_dict(r)
 
