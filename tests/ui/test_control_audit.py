@@ -72,3 +72,21 @@ def test_web_alias_moves_are_audited_with_the_user(reg: Registry) -> None:
     ]
     assert shown[2][:3] == ("production", "v0", "python")
     assert reg.get("model:staging").version == "v1"  # the refused request moved nothing
+
+
+def test_the_collection_page_names_who_moved_each_alias(
+    browser: Any, reg: Registry, live_server: Any
+) -> None:
+    from artiflow._ops.policy import acting_as
+
+    with acting_as("web", by="ana"):
+        reg.alias("model:v1", "production")
+    with live_server(create_app(reg)) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}#/collection/default/model")
+        page.wait_for_selector(".alias-history td.moved-by")
+        assert "ana (web)" in page.locator(".alias-history").inner_text()
+        assert not errors, errors
+        page.close()
