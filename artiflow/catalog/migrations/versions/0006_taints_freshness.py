@@ -5,7 +5,8 @@
   versions are quarantined; ``quarantines.watermark`` is the newest version id that list covers
   (versions logged later are checked by walking upstream until a covered one);
 * ``alias_freshness``: the optional maximum age of an alias and when it was last announced
-  overdue.
+  overdue;
+* ``ix_versions_state_id``: the oldest PENDING version (the watermark) without a scan.
 
 Revision ID: 0006
 Revises: 0005 (lineage control)
@@ -24,6 +25,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # the oldest PENDING version in one index probe (every quarantine reads it: its watermark)
+    op.create_index("ix_versions_state_id", "versions", ["state", "id"])
     with op.batch_alter_table("quarantines") as batch:  # 0 on older rows: walk everything
         batch.add_column(sa.Column("watermark", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_quarantines_active_mark", "quarantines", ["released_at", "watermark"])
@@ -62,6 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_versions_state_id", table_name="versions")
     op.drop_table("alias_freshness")
     op.drop_index("ix_quarantine_taints_quarantine", table_name="quarantine_taints")
     op.drop_table("quarantine_taints")
