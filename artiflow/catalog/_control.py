@@ -543,9 +543,9 @@ def taint_watermark(conn: Connection) -> int:
     """The newest version id a downstream walk starting now sees with all its edges: the
     newest version, or just below the oldest PENDING one (a collaborative version gets its
     produced edge when it commits, later)."""
-    pending = conn.execute(
-        select(func.min(versions.c.id)).where(versions.c.state == "PENDING")
-    ).scalar()
+    # a literal, not a parameter: a generic plan for ``state = $1`` walks the primary key in
+    # order, filtering, and finds no PENDING row only after reading every version
+    pending = conn.execute(text("SELECT MIN(id) FROM versions WHERE state = 'PENDING'")).scalar()
     if pending is not None:
         return int(pending) - 1
     return int(conn.execute(select(func.max(versions.c.id))).scalar() or 0)
