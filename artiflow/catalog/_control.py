@@ -90,7 +90,13 @@ quarantines = Table(
     Column("watermark", Integer, nullable=False, server_default="0"),
     Index("ix_quarantines_version", "version_id", "released_at"),
     Index("ix_quarantines_active", "released_at"),
-    Index("ix_quarantines_active_mark", "released_at", "watermark"),
+    # the active quarantines in watermark order: the smallest one in one probe (partial index)
+    Index(
+        "ix_quarantines_active_mark",
+        "watermark",
+        postgresql_where=text("released_at IS NULL"),
+        sqlite_where=text("released_at IS NULL"),
+    ),
 )
 
 quarantine_taints = Table(
@@ -560,9 +566,10 @@ _STATE = text(
     SELECT 0 AS kind, q.id AS qid, 0 AS depth FROM quarantines q
     WHERE q.version_id = :v AND q.released_at IS NULL
     UNION ALL
-    SELECT 1, q.id, t.depth FROM quarantine_taints t
-    JOIN quarantines q ON q.id = t.quarantine_id
-    WHERE t.version_id = :v AND q.released_at IS NULL
+    SELECT 1, t.quarantine_id, t.depth FROM quarantine_taints t
+    WHERE t.version_id = :v AND EXISTS (
+        SELECT 1 FROM quarantines q WHERE q.id = t.quarantine_id AND q.released_at IS NULL
+    )
     UNION ALL
     SELECT * FROM (
         SELECT 2, q.id, q.watermark FROM quarantines q

@@ -29,7 +29,13 @@ def upgrade() -> None:
     op.create_index("ix_versions_state_id", "versions", ["state", "id"])
     with op.batch_alter_table("quarantines") as batch:  # 0 on older rows: walk everything
         batch.add_column(sa.Column("watermark", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("ix_quarantines_active_mark", "quarantines", ["released_at", "watermark"])
+    op.create_index(  # the active quarantines in watermark order (a partial index)
+        "ix_quarantines_active_mark",
+        "quarantines",
+        ["watermark"],
+        postgresql_where=sa.text("released_at IS NULL"),
+        sqlite_where=sa.text("released_at IS NULL"),
+    )
     op.create_table(
         "quarantine_taints",
         sa.Column("version_id", sa.Integer(), nullable=False),
