@@ -170,6 +170,8 @@ class Registry:
     diff = _control.diff_method
     protect = _control.protect_method
     alias_audit = _control.alias_audit_method
+    set_max_age = _control.set_max_age_method
+    overdue = _control.overdue_method
 
     # ---- resolving and listing ------------------------------------------------------------
     def parse(self, ref: str | Ref) -> Ref:

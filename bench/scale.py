@@ -23,6 +23,8 @@ Groups:
   tenth of it in SQLite: resolve, page of 50, alias move, log a 10-file version, lineage.
 - ``contention``: 16 writer processes logging small versions into one collection.
 - ``s3``: moto on 127.0.0.1 behind a proxy adding 20 ms per request.
+- ``control``: impact, resolve under 1,000 quarantines, quarantine of 10,000 downstream versions
+  on the catalog above in PostgreSQL (``bench/scale_control.py``, ``drivers/control_ops.py``).
 
 Results go to ``bench/results-scale.md`` (full or ``--scale`` runs) or
 ``bench/.work/results-scale.md`` (``--smoke``, ``--only``).
@@ -69,6 +71,7 @@ from run import (
     rmtree,
     sync,
 )
+from scale_control import CONTROL_CASES, group_control
 
 BENCH = base.BENCH
 OPS = DRIVERS / "scale_ops.py"
@@ -148,6 +151,7 @@ CASES = [
     Case("web_lineage_render", "web", "<=1s", "Chromium, lineage of a version, 1k consumers"),
     Case("web_lineage_nodes", "web", "<=100", "nodes drawn for those 1k consumers (groups)"),
     Case("web_lineage_expand", "web", "<=0.1s", "Chromium, click on a collapsed group"),
+    *CONTROL_CASES,
 ]
 BY_NAME = {c.name: c for c in CASES}
 GROUPS = list(dict.fromkeys(c.group for c in CASES))
@@ -817,6 +821,7 @@ GROUP_FUNCS = {
     "contention": group_contention,
     "s3": group_s3,
     "web": group_web,
+    "control": lambda b: group_control(b, pg_database),
 }
 
 

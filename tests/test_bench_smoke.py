@@ -194,3 +194,40 @@ def test_bench_scale_web_smoke(tmp_path: Path) -> None:
     assert lines["web_lineage_nodes"][2:] == ["3.00", "<=100", "PASS"], proc.stdout
     assert "groups of [30, 30]" in proc.stdout, proc.stdout
     assert "| `web_files_first_page` |" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.timeout(300)
+def test_bench_scale_control_smoke(tmp_path: Path) -> None:
+    """``bench/scale.py --smoke --only control``: the lineage-control cases (impact at depth 5,
+    resolve under quarantines, quarantine of a wide fan-out) each print a measured RATIO line on
+    PostgreSQL (SKIP with the reason when no server is reachable)."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "scale.py"),
+            "--smoke",
+            "--only",
+            "control",
+            "--work",
+            str(tmp_path / "work"),
+            "--results",
+            str(tmp_path / "results-scale.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line.split() for line in proc.stdout.splitlines() if line.startswith("RATIO ")]
+    assert [x[1] for x in lines] == [
+        "control_impact_d5_p95_pg",
+        "control_resolve_q1000_added_p50_pg",
+        "control_quarantine_10k_pg",
+    ], proc.stdout
+    for _, name, value, _target, status in lines:
+        assert status in ("PASS", "FAIL", "SKIP"), (name, proc.stdout)
+        if status != "SKIP":
+            assert value != "n/a" and value.endswith(("ms", "s")), (name, proc.stdout)
+    if lines[-1][4] != "SKIP":
+        assert "plain downstream lineage" in proc.stdout  # side by side

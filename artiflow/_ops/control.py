@@ -27,7 +27,7 @@ from .policy import (
     protect,
 )
 from .quarantine import Quarantine, deliver, ensure_clean, quarantine, release
-from .stale import StaleVersion, stale
+from .stale import OverdueAlias, StaleVersion, overdue, set_max_age, stale
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -42,9 +42,11 @@ __all__ = [
     "guard_link_aliases",
     "guard_log_aliases",
     "impact_method",
+    "overdue_method",
     "protect_method",
     "quarantine_method",
     "release_method",
+    "set_max_age_method",
     "stale_method",
 ]
 
@@ -128,3 +130,25 @@ def alias_audit_method(self: Registry, name: str, alias: str | None = None) -> l
         >>> # registry.alias_audit("bike-demand-model", "production")[0]["moved_by"]
     """
     return alias_audit(self, name, alias)
+
+
+def set_max_age_method(
+    self: Registry, name: str, alias: str, max_age: Any, *, by: str | None = None
+) -> int | None:
+    """Give ``alias`` of ``name`` a maximum age (seconds, a ``timedelta`` or ``"1d"``; None
+    removes it): older than that, the version it points at makes the alias *overdue*.
+
+    Example:
+        >>> # registry.set_max_age("bike-dataset", "production", "1d")
+    """
+    return set_max_age(self, name, alias, max_age, by=by)
+
+
+def overdue_method(self: Registry, *, emit: bool = False) -> list[OverdueAlias]:
+    """The aliases older than their maximum age; ``emit`` sends one ``alias.overdue`` event per
+    alias and version the first time (call it on a schedule: the registry runs no timer).
+
+    Example:
+        >>> # [o.alias_ref for o in registry.overdue(emit=True)]
+    """
+    return overdue(self, emit=emit)

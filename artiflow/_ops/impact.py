@@ -47,6 +47,7 @@ __all__ = [
     "ImpactedVersion",
     "RebuildStep",
     "impact",
+    "impact_of_walk",
     "rebuild_plan",
     "walk_downstream",
 ]
@@ -181,8 +182,22 @@ def impact(registry: Registry, ref: Any, depth: int | None = None) -> Impact:
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         raise InvalidRefError(f"invalid depth {depth!r}: use a whole number >= 0, or None")
     root = _version(registry, ref)
-    found = walk_downstream(registry, root.id, depth)
-    rows = registry.catalog.versions_by_ids([i for i in found if i != root.id])
+    return impact_of_walk(registry, root, walk_downstream(registry, root.id, depth), depth)
+
+
+def impact_of_walk(
+    registry: Registry,
+    root: ArtifactVersion,
+    found: dict[int, tuple[int, int | None, str | None]],
+    depth: int | None = None,
+) -> Impact:
+    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found``.
+
+    Example:
+        >>> # impact_of_walk(reg, version, walk_downstream(reg, version.id))
+    """
+    with registry.catalog.read() as conn:
+        rows = sql.impact_rows(conn, [i for i in found if i != root.id])
     refs = {root.id: root.ref, **{i: r.ref for i, r in rows.items()}}
     impacted: list[ImpactedVersion] = []
     aliases: list[AffectedAlias] = []
@@ -240,6 +255,7 @@ class RebuildStep:
     outputs: tuple[str, ...]
     replace: dict[str, str]
     command: str
+    inputs: dict[str, str] = field(default_factory=dict)  # the command's --input COLL=REF
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,27 +266,39 @@ class RebuildStep:
             "outputs": list(self.outputs),
             "replace": dict(self.replace),
             "command": self.command,
+            "inputs": dict(self.inputs),
         }
 
 
-def _command(orchestrator: str, pipeline: str | None, pipeline_run: str | None, task: str) -> str:
+def _command(
+    orchestrator: str,
+    pipeline: str | None,
+    pipeline_run: str | None,
+    task: str,
+    inputs: dict[str, str] | None = None,
+) -> str:
     if pipeline_run and orchestrator in ("airflow", "prefect"):
         cmd = ["artiflow", "replay", pipeline_run, "--orchestrator", orchestrator]
         if pipeline:
             cmd += ["--pipeline", pipeline]
+        for coll, ref in sorted((inputs or {}).items()):
+            cmd += ["--input", f"{coll}={ref}"]
         return shlex.join(cmd)
     where = f" of {pipeline}" if pipeline else ""
     return f"# re-run {task}{where} by hand (a {orchestrator} run: nothing to replay)"
 
 
 def rebuild_plan(
-    registry: Registry, result: Impact, replace_with: str | None = None
+    registry: Registry, result: Impact, replace_with: str | dict[str, str] | None = None
 ) -> list[RebuildStep]:
     """The producing tasks of the impacted versions, in dependency order (a task after every
     task whose output it consumed), grouped by pipeline run, each with its command.
 
     The steps that consumed the root directly carry ``replace = {root: replacement}``
-    (``replace_with``, else a placeholder): re-run them on a clean version.
+    (``replace_with``: a ref, or ``{old version ref: new ref}``; else a placeholder) and their
+    ``artiflow replay`` command replaces that input (``--input raw=raw:v5``); a step that
+    consumed what an earlier step rebuilds reads its collection's ``latest`` (run the steps in
+    order: the earlier one made it).
 
     Example:
         >>> # for step in rebuild_plan(reg, reg.impact("raw:v3"), "raw:v5"): print(step.command)
@@ -311,7 +339,12 @@ def rebuild_plan(
         ready = sorted([*ready, *freed], key=lambda x: (str(started[x]), x))
     order.extend(sorted(pending, key=lambda r: (str(started[r]), r)))  # cycles: keep them all
     rows = cat.versions_by_ids(list(result.ids))
-    replacement = replace_with or f"<a clean version of {result.root.rsplit(':', 1)[0]}>"
+    root_coll = result.root.rsplit(":", 1)[0]
+    if isinstance(replace_with, dict):
+        named = {registry.get(k, allow_quarantined=True).ref: v for k, v in replace_with.items()}
+        replacement = named.get(result.root) or f"<a clean version of {root_coll}>"
+    else:
+        replacement = replace_with or f"<a clean version of {root_coll}>"
     steps: list[RebuildStep] = []
     index: dict[tuple[str, str | None, str], int] = {}
     for run_id in order:
@@ -323,6 +356,19 @@ def rebuild_plan(
         outputs = tuple(sorted(rows[v].ref for v in producers[run_id] if v in rows))
         replace = {result.root: replacement} if result.root_id in inputs.get(run_id, ()) else {}
         key = (orch, pipeline, prun) if prun and orch in ("airflow", "prefect") else None
+        mine = {
+            r
+            for r in producers
+            if key is not None
+            and run_rows.get(r) is not None
+            and (run_rows[r].orchestrator, run_rows[r].pipeline, run_rows[r].pipeline_run) == key
+        }
+        mine.add(run_id)
+        swap = {root_coll: replacement} if replace else {}
+        for v in inputs.get(run_id, ()):  # rebuilt by an earlier step (another pipeline run)
+            if v in rows and v in made_by and not (made_by[v] & mine):
+                coll = f"{rows[v].project}/{rows[v].name}"
+                swap.setdefault(coll, f"{coll}:latest")
         if key is not None and key in index:
             old = steps[index[key]]
             steps[index[key]] = RebuildStep(
@@ -332,7 +378,8 @@ def rebuild_plan(
                 tuple(dict.fromkeys([*old.tasks, task])),
                 tuple(dict.fromkeys([*old.outputs, *outputs])),
                 {**old.replace, **replace},
-                old.command,
+                _command(orch, pipeline, prun, task, {**old.inputs, **swap}),
+                {**old.inputs, **swap},
             )
             continue
         if key is not None:
@@ -345,7 +392,8 @@ def rebuild_plan(
                 (task,),
                 outputs,
                 replace,
-                _command(orch, pipeline, prun, task),
+                _command(orch, pipeline, prun, task, swap),
+                swap,
             )
         )
     return steps

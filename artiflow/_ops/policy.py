@@ -63,6 +63,7 @@ __all__ = [
     "guard_link_aliases",
     "guard_log_aliases",
     "protect",
+    "with_audit",
 ]
 
 _ACTOR: ContextVar[tuple[str, str] | None] = ContextVar("artiflow_actor", default=None)
@@ -382,10 +383,13 @@ def audit_alias_moves(
 
 
 def alias_audit(
-    registry: Registry | RegistryContext, name: str, alias: str | None = None
+    registry: Registry | RegistryContext,
+    name: str,
+    alias: str | None = None,
+    limit: int | None = 100,
 ) -> list[dict[str, Any]]:
     """The audit of a collection's alias moves, newest first: ``alias``, ``version``,
-    ``moved_by``, ``via``, ``evidence``, ``at``.
+    ``moved_by``, ``via``, ``evidence``, ``at`` (``limit`` None: every record).
 
     Example:
         >>> # alias_audit(registry, "bike-demand-model", "production")[0]["evidence"]
@@ -395,4 +399,42 @@ def alias_audit(
     if coll is None:
         return []
     with registry.catalog.read() as conn:
-        return sql.audit_of(conn, coll.id, alias)
+        return sql.audit_of(conn, coll.id, alias, limit)
+
+
+_SAME_MOVE = dt.timedelta(seconds=5)
+
+
+def with_audit(
+    registry: Registry | RegistryContext, name: str, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``events`` (alias-history dicts with ``alias``, ``version``, ``at``; newest first), each
+    with ``moved_by`` and ``via`` from the audit record of that move (None when none was
+    recorded: a removal, or an alias put by ``log``). A record belongs to the newest event of
+    the same alias and version within 5 seconds that no newer record took.
+
+    Example:
+        >>> # with_audit(registry, "model", [{"alias": "production", "version": "v1", "at": "..."}])
+    """
+    audits = alias_audit(registry, name, limit=None)
+    free: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for a in audits:
+        free.setdefault((a["alias"], a["version"]), []).append(a)
+    out = []
+    for e in events:
+        match = None
+        at = e.get("at")
+        when = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
+        candidates = free.get((str(e.get("alias")), e.get("version")), [])
+        for i, a in enumerate(candidates):
+            if when is None or a["at"] is None or abs(sql.aware(when) - a["at"]) <= _SAME_MOVE:
+                match = candidates.pop(i)
+                break
+        out.append(
+            {
+                **e,
+                "moved_by": match["moved_by"] if match else None,
+                "via": match["via"] if match else None,
+            }
+        )
+    return out

@@ -47,7 +47,7 @@ from ..catalog import control_sql as sql
 from ..events import RegistryEvent
 from ..exceptions import ArtifactNotFoundError, ArtiflowError, ConflictError, InvalidRefError
 from ..refs import is_semver, is_version_index
-from .impact import impact
+from .impact import impact, impact_of_walk, walk_downstream
 
 if TYPE_CHECKING:
     from .._context import RegistryContext
@@ -149,10 +149,15 @@ def _target(registry: Registry, ref: Any) -> ArtifactVersion:
 
 
 def _events(
-    registry: Registry, kind: str, root: ArtifactVersion, record: Quarantine
+    registry: Registry,
+    kind: str,
+    root: ArtifactVersion,
+    record: Quarantine,
+    found: dict[int, tuple[int, int | None, str | None]] | None = None,
 ) -> list[RegistryEvent]:
-    """One event per affected collection: the root's, then every collection built from it."""
-    result = impact(registry, root)
+    """One event per affected collection: the root's, then every collection built from it
+    (``found``: the downstream walk already made, else one is made)."""
+    result = impact(registry, root) if found is None else impact_of_walk(registry, root, found)
     groups: dict[tuple[str, str], list[Any]] = {(root.project, root.collection): []}
     for v in result.versions:
         groups.setdefault((v.project, v.collection), []).append(v)
@@ -216,18 +221,29 @@ def quarantine(registry: Registry, ref: Any, reason: str, *, by: str | None = No
         raise InvalidRefError(f"the reason is {len(reason)} characters; keep it to {MAX_REASON}")
     version = _target(registry, ref)
     actor = by or who()
+    with registry.catalog.read() as conn:
+        existing = sql.active_quarantines(conn, [version.id]).get(version.id)
+        mark = sql.taint_watermark(conn)  # before the walk: what it sees completely
+    if existing is not None:
+        raise _already(version, existing)
+    found = walk_downstream(registry, version.id)  # every depth: the taint, stored once
+    taints = [(vid, d) for vid, (d, _p, _r) in found.items() if vid != version.id]
     with registry.catalog.write() as conn:
         existing = sql.active_quarantines(conn, [version.id]).get(version.id)
-        if existing is not None:
-            raise ConflictError(
-                f"{version.ref} is quarantined already (since {existing['at']:%Y-%m-%d %H:%M} "
-                f"by {existing['by']}: {existing['reason']}); release it first to change why"
-            )
-        row = sql.insert_quarantine(conn, version.id, reason.strip(), actor)
+        if existing is not None:  # quarantined meanwhile by someone else
+            raise _already(version, existing)
+        row = sql.insert_quarantine(conn, version.id, reason.strip(), actor, taints, mark)
     record = _record(version.ref, row)
-    for event in _events(registry, VERSION_QUARANTINED, version, record):
+    for event in _events(registry, VERSION_QUARANTINED, version, record, found):
         registry.publish(event)
     return record
+
+
+def _already(version: ArtifactVersion, existing: dict[str, Any]) -> ConflictError:
+    return ConflictError(
+        f"{version.ref} is quarantined already (since {existing['at']:%Y-%m-%d %H:%M} "
+        f"by {existing['by']}: {existing['reason']}); release it first to change why"
+    )
 
 
 def release(
@@ -271,24 +287,38 @@ def blame(
     registry: Registry | RegistryContext, version_id: int
 ) -> tuple[int, dict[str, Any]] | None:
     """The nearest active quarantine at or upstream of ``version_id``, as ``(quarantined version
-    id, record)``, or None when the version is clean. One cheap query when nothing is
-    quarantined; otherwise one walk upstream, level by level, that stops at the first hit."""
+    id, record)``, or None when the version is clean.
+
+    One query whatever is quarantined: the taint each quarantine stored when it was made
+    (``quarantine_taints``) answers for every version that existed then. Only a version newer
+    than that (its id above the quarantines' smallest watermark) is walked upstream, level by
+    level, until versions the taint covers; the first level with a hit wins.
+    """
     with registry.catalog.read() as conn:
-        if not sql.any_active_quarantine(conn):
+        hits, active, mark = sql.quarantine_state(conn, version_id)
+        if not active:
+            return None
+        if hits:
+            row = sql.quarantine_by_id(conn, min(hits)[1])
+            return int(row["version_id"]), row
+        if version_id <= mark:
             return None
         seen = {version_id}
         level = [version_id]
         while level:
-            hits = sql.active_quarantines(conn, level)
-            if hits:
-                vid = min(hits)
-                return vid, hits[vid]
             nxt = []
             for _v, _run, src in sql.upstream_steps(conn, level):
                 if src not in seen:
                     seen.add(src)
                     nxt.append(src)
-            level = nxt
+            found = sql.taint_hits(conn, nxt)
+            if found:
+                _d, row = min(
+                    ((d, r) for per in found.values() for d, r in per),
+                    key=lambda x: (x[0], x[1]["version_id"]),
+                )
+                return int(row["version_id"]), row
+            level = [v for v in nxt if v > mark]  # older ones: the stored taint is complete
     return None
 
 

@@ -13,6 +13,15 @@
 After the replay's tasks commit, each output's digest is compared with the original run's
 output of the same collection (``RunLock.replays``, ``reproduced`` yes/no).
 
+**Replacing inputs** (``inputs={"raw": "raw:v5"}``, ``artiflow replay RUN --input raw=raw:v5``):
+the rebuild after a quarantine. The replay then reads a *derived lock*, ``<run>~r<hash>`` (made
+once per run and replacement, recorded as a replay of the original): the original's lock with
+every ref of a replaced collection pinned to the replacement (which must be clean), and every
+other entry that is quarantined or tainted now left out, so it resolves anew (to what an
+earlier rebuild step produced). The orchestrator starts the replay of that derived run id, so
+the resolver applies the replacement exactly where it applied the original pin; its outputs
+are compared with the derived lock's (none: ``reproduced`` is no, as expected with new inputs).
+
 Example:
     >>> import tempfile
     >>> from artiflow import Artifact, Registry
@@ -31,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -41,8 +51,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ArtiflowError, RunLockError
-from .locks import run_lock
+from ..exceptions import ArtiflowError, InvalidRefError, RunLockError
+from ..refs import parse_ref
+from .locks import lock_catalog, lock_version, run_lock
+from .quarantine import QuarantinedError, root_of
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -52,6 +64,8 @@ __all__ = [
     "AIRFLOW_CONF_KEY",
     "ReplayStart",
     "airflow_command",
+    "override_lock",
+    "parse_inputs",
     "prefect_command",
     "start_replay",
 ]
@@ -76,6 +90,8 @@ class ReplayStart:
     new_run: str | None = None
     url: str | None = None
     response: Mapping[str, Any] = field(default_factory=dict)
+    lock: str | None = None  # the derived lock the replay reads (with replaced inputs)
+    replace: Mapping[str, str] = field(default_factory=dict)  # collection -> version ref
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (what ``artiflow replay --json`` prints)."""
@@ -88,6 +104,8 @@ class ReplayStart:
             "new_run": self.new_run,
             "url": self.url,
             "response": dict(self.response),
+            "lock": self.lock,
+            "replace": dict(self.replace),
         }
 
 
@@ -111,6 +129,111 @@ def prefect_command(flow_run_id: str) -> str:
     """
     call = f"import artiflow.prefect; artiflow.prefect.replay({json.dumps(flow_run_id)})"
     return f"python -c {shlex.quote(call)}"
+
+
+def prefect_override_command(flow: str | None, lock: str) -> str:
+    """The ``prefect deployment run`` command that replays the derived lock ``lock`` (name
+    the deployment: the registry does not know it).
+
+    Example:
+        >>> print(prefect_override_command("retrain", "0b5e~r1a2b"))
+        prefect deployment run 'retrain/<deployment>' --params '{"artiflow": {"replay_of": "0b5e~r1a2b", "flow": "retrain"}}'
+    """
+    params = json.dumps({"artiflow": {"replay_of": lock, "flow": flow}})
+    return f"prefect deployment run {shlex.quote(f'{flow}/<deployment>')} --params {shlex.quote(params)}"
+
+
+def parse_inputs(items: Any) -> dict[str, str]:
+    """``["raw=raw:v5", ...]`` (or a mapping) as ``{"raw": "raw:v5"}``; a malformed item raises
+    :class:`~artiflow.InvalidRefError`.
+
+    Example:
+        >>> parse_inputs(["raw=raw:v5"])
+        {'raw': 'raw:v5'}
+    """
+    if isinstance(items, Mapping):
+        return {str(k): str(v) for k, v in items.items()}
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, ref = str(item).partition("=")
+        if not sep or not name.strip() or not ref.strip():
+            raise InvalidRefError(f"invalid --input {item!r}: give COLLECTION=REF, e.g. raw=raw:v5")
+        out[name.strip()] = ref.strip()
+    return out
+
+
+def _collection(registry: Registry, ref: str) -> str:
+    r = parse_ref(ref, registry.default_project)
+    return f"{r.project}/{r.name}"
+
+
+def override_lock(
+    registry: Registry,
+    orchestrator: str,
+    pipeline_run: str,
+    inputs: Mapping[str, str] | Any,
+    *,
+    pipeline: str | None = None,
+) -> tuple[str, dict[str, str]]:
+    """Make the derived lock of ``pipeline_run`` with ``inputs`` replaced (see the module
+    docstring); returns ``(derived run id, {collection: version ref})``.
+
+    Raises :class:`~artiflow.QuarantinedError` when a replacement is quarantined or tainted
+    (run the earlier rebuild steps first), :class:`~artiflow.RunLockError` when the run never
+    resolved a replaced collection.
+
+    Example:
+        >>> # override_lock(reg, "airflow", "manual__1", {"raw": "raw:v5"})
+    """
+    lock = run_lock(registry, orchestrator, str(pipeline_run), pipeline=pipeline)
+    wanted = {}
+    for name, ref in parse_inputs(inputs).items():
+        version = registry.get(ref, allow_quarantined=True)
+        bad = root_of(registry, version.id)  # never rebuild on a bad version
+        if bad is not None:
+            raise QuarantinedError(
+                f"cannot replay {lock.pipeline_run} with {name}={ref}: {version.ref} "
+                + ("is quarantined" if bad.ref == version.ref else f"was built from {bad.ref}")
+                + f" ({bad.reason!r}); name a clean version, or run the earlier steps of the "
+                "rebuild plan first (they make the clean one)",
+                ref=version.ref,
+                root=bad.ref,
+                reason=bad.reason,
+            )
+        wanted[_collection(registry, name)] = version
+    held = {_collection(registry, e.ref) for e in lock.entries}
+    missing = sorted(set(wanted) - held)
+    if missing:
+        raise RunLockError(
+            f"{orchestrator} run {lock.pipeline_run!r} never resolved {', '.join(missing)}: "
+            "nothing to replace; its lock holds "
+            + (", ".join(sorted(e.ref for e in lock.entries)) or "nothing")
+        )
+    replace = {c: v.ref for c, v in sorted(wanted.items())}
+    key = json.dumps([orchestrator, lock.pipeline, lock.pipeline_run, sorted(replace.items())])
+    derived = f"{lock.pipeline_run}~r{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    cat = lock_catalog(registry)
+    original = next(
+        (row for row in cat.find(orchestrator, lock.pipeline_run, lock.pipeline or "")), None
+    )
+    cat.ensure(
+        orchestrator,
+        lock.pipeline,
+        derived,
+        replay_of=original.id if original is not None else None,
+    )
+    for e in lock.entries:
+        coll = _collection(registry, e.ref)
+        if coll in wanted:
+            version = wanted[coll]
+        else:
+            version = registry.get(e.version_ref, allow_quarantined=True)
+            if root_of(registry, version.id) is not None:
+                continue  # bad now: resolve it anew in the replay
+        lock_version(
+            registry, orchestrator, lock.pipeline, derived, e.ref, version, e.task or "replay"
+        )
+    return derived, replace
 
 
 def _api_url(env: Mapping[str, str]) -> str | None:
@@ -167,9 +290,11 @@ def start_replay(
     *,
     pipeline: str | None = None,
     env: Mapping[str, str] | None = None,
+    inputs: Mapping[str, str] | None = None,
 ) -> ReplayStart:
     """Replay ``pipeline_run``: start it where the orchestrator is reachable, else return the
-    exact command (``ReplayStart.command`` either way).
+    exact command (``ReplayStart.command`` either way). ``inputs`` ``{collection: ref}``
+    replaces those inputs (see :func:`override_lock`).
 
     ``env`` defaults to ``os.environ`` (see the module docstring for the variables).
 
@@ -180,7 +305,14 @@ def start_replay(
     run = str(pipeline_run)
     lock = run_lock(registry, orchestrator, run, pipeline=pipeline)
     name = pipeline or lock.pipeline
+    derived: str | None = None
+    replace: dict[str, str] = {}
+    if inputs and orchestrator in ("airflow", "prefect"):
+        derived, replace = override_lock(registry, orchestrator, run, inputs, pipeline=pipeline)
     if orchestrator == "prefect":
+        if derived is not None:
+            cmd = prefect_override_command(name, derived)
+            return ReplayStart(orchestrator, name, run, False, cmd, lock=derived, replace=replace)
         return ReplayStart(orchestrator, name, run, False, prefect_command(run))
     if orchestrator != "airflow":
         raise RunLockError(
@@ -189,14 +321,24 @@ def start_replay(
         )
     if not name:
         raise RunLockError(f"airflow run {run!r} has no DAG id in the registry: give --pipeline")
-    command = airflow_command(name, run)
+    source = derived or run
+    command = airflow_command(name, source)
     base = _api_url(env)
     if base is None:
-        return ReplayStart(orchestrator, name, run, False, command)
+        return ReplayStart(orchestrator, name, run, False, command, lock=derived, replace=replace)
     url = f"{base}/api/v2/dags/{urllib.parse.quote(name, safe='')}/dagRuns"
-    body = {"logical_date": None, "conf": {AIRFLOW_CONF_KEY: run}}
+    body = {"logical_date": None, "conf": {AIRFLOW_CONF_KEY: source}}
     got = _post(url, body, _token(base, env))
     new_run = got.get("dag_run_id")
     return ReplayStart(
-        orchestrator, name, run, True, command, str(new_run) if new_run else None, url, got
+        orchestrator,
+        name,
+        run,
+        True,
+        command,
+        str(new_run) if new_run else None,
+        url,
+        got,
+        lock=derived,
+        replace=replace,
     )

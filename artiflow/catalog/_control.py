@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -40,12 +41,14 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union_all,
     update,
 )
 from sqlalchemy.sql import literal
+from sqlalchemy.types import ARRAY
 
-from .models import aliases, metadata, run_io, versions
+from .models import aliases, collections, metadata, run_io, versions
 
 __all__ = [
     "active_quarantines",
@@ -83,8 +86,39 @@ quarantines = Table(
     Column("released_at", DateTime(timezone=True)),  # NULL while the quarantine is active
     Column("released_by", Text),
     Column("release_note", Text),
+    # the newest version id quarantine_taints covers for it (0: none, walk everything)
+    Column("watermark", Integer, nullable=False, server_default="0"),
     Index("ix_quarantines_version", "version_id", "released_at"),
     Index("ix_quarantines_active", "released_at"),
+    # the active quarantines in watermark order: the smallest one in one probe (partial index)
+    Index(
+        "ix_quarantines_active_mark",
+        "watermark",
+        postgresql_where=text("released_at IS NULL"),
+        sqlite_where=text("released_at IS NULL"),
+    ),
+)
+
+quarantine_taints = Table(
+    "quarantine_taints",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("quarantine_id", Integer, ForeignKey("quarantines.id"), primary_key=True),
+    Column("depth", Integer, nullable=False),  # steps downstream of the quarantined version
+    Index("ix_quarantine_taints_quarantine", "quarantine_id"),
+)
+
+alias_freshness = Table(
+    "alias_freshness",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
+    Column("alias", Text, primary_key=True),
+    Column("max_age", Integer, nullable=False),  # seconds
+    Column("set_by", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # the version the alias was on when it was last announced overdue (once per version)
+    Column("overdue_version_id", Integer),
+    Column("overdue_at", DateTime(timezone=True)),
 )
 
 version_checks = Table(
@@ -178,10 +212,53 @@ _UP = union_all(
 )
 
 
+# PostgreSQL: one array parameter (no IN list to compile), and LATERAL index lookups per
+# version: with a join the planner may hash all of run_io's produced edges (a sequential scan of
+# millions of rows) to serve a few hundred versions.
+_PG_DOWN = text(
+    """
+    SELECT s.v, u.run_id, l.version_id
+    FROM unnest(CAST(:ids AS INTEGER[])) AS s(v)
+    CROSS JOIN LATERAL (
+        SELECT run_id FROM run_io WHERE version_id = s.v AND direction = 'used'
+    ) u
+    CROSS JOIN LATERAL (
+        SELECT version_id FROM run_io WHERE run_id = u.run_id AND direction = 'logged'
+    ) l
+    UNION ALL
+    SELECT target_id, NULL, id FROM versions WHERE target_id = ANY(CAST(:ids AS INTEGER[]))
+    """
+)
+_PG_UP = text(
+    """
+    SELECT s.v, l.run_id, u.version_id
+    FROM unnest(CAST(:ids AS INTEGER[])) AS s(v)
+    CROSS JOIN LATERAL (
+        SELECT run_id FROM run_io WHERE version_id = s.v AND direction = 'logged'
+    ) l
+    CROSS JOIN LATERAL (
+        SELECT version_id FROM run_io WHERE run_id = l.run_id AND direction = 'used'
+    ) u
+    UNION ALL
+    SELECT id, NULL, target_id FROM versions
+    WHERE id = ANY(CAST(:ids AS INTEGER[])) AND target_id IS NOT NULL
+    """
+)
+_PG_CHUNK = 5000
+_INT_ARRAY: Any = ARRAY(Integer)
+
+
 def _steps(conn: Connection, stmt: Any, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
     out: list[tuple[int, str | None, int]] = []
-    for chunk in _chunks(ids):
-        for r in conn.execute(stmt, {"ids": chunk}):
+    items = list(ids)
+    if conn.dialect.name == "postgresql":
+        pg = _PG_DOWN if stmt is _DOWN else _PG_UP
+        chunks = [items[i : i + _PG_CHUNK] for i in range(0, len(items), _PG_CHUNK)]
+        results = (conn.execute(pg, {"ids": chunk}) for chunk in chunks)
+    else:
+        results = (conn.execute(stmt, {"ids": chunk}) for chunk in _chunks(items))
+    for res in results:
+        for r in res:
             if r[2] is not None and r[2] != r[0]:  # a run re-logging what it consumed: no step
                 out.append((int(r[0]), r[1], int(r[2])))
     return out
@@ -310,6 +387,84 @@ def alias_targets(conn: Connection, pairs: Iterable[tuple[int, str]]) -> dict[tu
     return out
 
 
+@dataclass(frozen=True)
+class ImpactRow:
+    """What an impact shows of one version (a lean :class:`VersionRecord`)."""
+
+    id: int
+    project: str
+    name: str
+    index: int | None
+    state: str
+    aliases: tuple[str, ...]
+    is_latest: bool
+
+    @property
+    def version(self) -> str:
+        return f"v{self.index}" if self.index is not None else "pending"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}:{self.version}"
+
+
+def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
+    """The versions ``ids`` as an impact lists them, in three light queries per chunk (the
+    versions, the newest committed index of each of their collections, their aliases) instead
+    of full version records with per-row subqueries."""
+    out: dict[int, ImpactRow] = {}
+    items = list(ids)
+    pg = conn.dialect.name == "postgresql"
+    size = _PG_CHUNK if pg else _CHUNK
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+
+        def among(column: Any, values: list[int]) -> Any:
+            if pg:  # one array parameter instead of an IN list of thousands
+                return column == func.any(bindparam(None, values, type_=_INT_ARRAY))
+            return column.in_(values)
+
+        rows = conn.execute(
+            select(
+                versions.c.id,
+                versions.c.collection_id,
+                versions.c.idx,
+                versions.c.state,
+                collections.c.project,
+                collections.c.name,
+            )
+            .join(collections, collections.c.id == versions.c.collection_id)
+            .where(among(versions.c.id, chunk))
+        ).all()
+        colls = sorted({int(r.collection_id) for r in rows})
+        newest = dict(
+            conn.execute(
+                select(versions.c.collection_id, func.max(versions.c.idx))
+                .where(among(versions.c.collection_id, colls), versions.c.state == "COMMITTED")
+                .group_by(versions.c.collection_id)
+            ).all()
+        )
+        names: dict[int, list[str]] = {}
+        for vid, alias in conn.execute(
+            select(aliases.c.version_id, aliases.c.alias)
+            .where(among(aliases.c.version_id, chunk))
+            .order_by(aliases.c.alias)
+        ):
+            names.setdefault(int(vid), []).append(alias)
+        for r in rows:
+            latest = r.state == "COMMITTED" and r.idx is not None
+            out[int(r.id)] = ImpactRow(
+                int(r.id),
+                r.project,
+                r.name,
+                r.idx,
+                r.state,
+                tuple(names.get(int(r.id), ())),
+                latest and newest.get(r.collection_id) == r.idx,
+            )
+    return out
+
+
 # ---- quarantines -----------------------------------------------------------------------------
 def _quarantine_dict(r: Any) -> dict[str, Any]:
     return {
@@ -350,17 +505,123 @@ def quarantine_history(conn: Connection, version_id: int) -> list[dict[str, Any]
     return [_quarantine_dict(r) for r in conn.execute(q)]
 
 
-def insert_quarantine(conn: Connection, version_id: int, reason: str, by: str) -> dict[str, Any]:
-    """Quarantine a version (the caller checked it is not quarantined already)."""
+def insert_quarantine(
+    conn: Connection,
+    version_id: int,
+    reason: str,
+    by: str,
+    taints: Iterable[tuple[int, int]] = (),
+    watermark: int = 0,
+) -> dict[str, Any]:
+    """Quarantine a version (the caller checked it is not quarantined already), with its
+    ``taints`` ``(version id, depth)`` found downstream while versions up to ``watermark``
+    existed (see :func:`taint_watermark`)."""
     at = now()
     key = conn.execute(
         insert(quarantines).values(
-            version_id=version_id, reason=reason, quarantined_by=by, quarantined_at=at
+            version_id=version_id,
+            reason=reason,
+            quarantined_by=by,
+            quarantined_at=at,
+            watermark=watermark,
         )
     ).inserted_primary_key
     new_id = key[0] if key is not None else None
+    pairs = list(taints)
+    if conn.dialect.name == "postgresql" and pairs:  # one statement, two array parameters
+        conn.execute(
+            text(
+                "INSERT INTO quarantine_taints (version_id, quarantine_id, depth) "
+                "SELECT v, :q, d FROM unnest(CAST(:vs AS INTEGER[]), CAST(:ds AS INTEGER[])) "
+                "AS t(v, d)"
+            ),
+            {"q": new_id, "vs": [v for v, _d in pairs], "ds": [d for _v, d in pairs]},
+        )
+    else:
+        rows = [{"version_id": v, "quarantine_id": new_id, "depth": d} for v, d in pairs]
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(quarantine_taints), rows[start : start + 5000])
     r = conn.execute(select(quarantines).where(quarantines.c.id == new_id)).one()
     return _quarantine_dict(r)
+
+
+def taint_watermark(conn: Connection) -> int:
+    """The newest version id a downstream walk starting now sees with all its edges: the
+    newest version, or just below the oldest PENDING one (a collaborative version gets its
+    produced edge when it commits, later)."""
+    # a literal, not a parameter: a generic plan for ``state = $1`` walks the primary key in
+    # order, filtering, and finds no PENDING row only after reading every version
+    pending = conn.execute(text("SELECT MIN(id) FROM versions WHERE state = 'PENDING'")).scalar()
+    if pending is not None:
+        return int(pending) - 1
+    return int(conn.execute(select(func.max(versions.c.id))).scalar() or 0)
+
+
+# One round trip per resolve, whatever is quarantined: the version's own active quarantine
+# (kind 0), the active quarantines whose taint lists it (kind 1, with the distance), and how
+# active quarantine with the smallest watermark (kind 2, absent when none is active: one
+# index probe of ix_quarantines_active_mark, however many are active).
+_STATE = text(
+    """
+    SELECT 0 AS kind, q.id AS qid, 0 AS depth FROM quarantines q
+    WHERE q.version_id = :v AND q.released_at IS NULL
+    UNION ALL
+    SELECT 1, t.quarantine_id, t.depth FROM quarantine_taints t
+    WHERE t.version_id = :v AND EXISTS (
+        SELECT 1 FROM quarantines q WHERE q.id = t.quarantine_id AND q.released_at IS NULL
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT 2, q.id, q.watermark FROM quarantines q
+        WHERE q.released_at IS NULL ORDER BY q.watermark LIMIT 1
+    ) lowest
+    """
+)
+
+
+def quarantine_state(conn: Connection, version_id: int) -> tuple[list[tuple[int, int]], int, int]:
+    """``(hits, active, watermark)`` for one version in one query: ``hits`` the ``(depth,
+    quarantine id)`` of every active quarantine of it or tainting it (its own at depth 0),
+    ``active`` 1 when some quarantine is active (else 0), ``watermark`` the smallest of theirs."""
+    hits: list[tuple[int, int]] = []
+    active, mark = 0, 0
+    for kind, qid, depth in conn.execute(_STATE, {"v": version_id}):
+        if kind == 2:
+            active, mark = 1, int(depth or 0)
+        else:
+            hits.append((int(depth), int(qid)))
+    return hits, active, mark
+
+
+_TAINTS = (
+    select(
+        quarantine_taints.c.version_id.label("tainted_id"),
+        quarantine_taints.c.depth,
+        quarantines,
+    )
+    .join(quarantines, quarantines.c.id == quarantine_taints.c.quarantine_id)
+    .where(quarantine_taints.c.version_id.in_(_IDS), quarantines.c.released_at.is_(None))
+)
+
+
+def taint_hits(conn: Connection, ids: Iterable[int]) -> dict[int, list[tuple[int, dict[str, Any]]]]:
+    """For each of ``ids`` that is quarantined or tainted by an active quarantine, the
+    ``(depth, record)`` of each (its own quarantine at depth 0)."""
+    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for chunk in _chunks(ids):
+        for r in conn.execute(_ACTIVE, {"ids": chunk}):
+            out.setdefault(int(r.version_id), []).append((0, _quarantine_dict(r)))
+        for r in conn.execute(_TAINTS, {"ids": chunk}):
+            row = _quarantine_dict(r)
+            out.setdefault(int(r.tainted_id), []).append((int(r.depth), row))
+    return out
+
+
+def quarantine_by_id(conn: Connection, quarantine_id: int) -> dict[str, Any]:
+    """One quarantine record."""
+    return _quarantine_dict(
+        conn.execute(select(quarantines).where(quarantines.c.id == quarantine_id)).one()
+    )
 
 
 def release_quarantine(
@@ -375,6 +636,9 @@ def release_quarantine(
         update(quarantines)
         .where(quarantines.c.id == active["id"])
         .values(released_at=at, released_by=by, release_note=note)
+    )
+    conn.execute(
+        quarantine_taints.delete().where(quarantine_taints.c.quarantine_id == active["id"])
     )
     return {**active, "released_at": at, "released_by": by, "release_note": note}
 
@@ -495,16 +759,17 @@ def insert_audit(
 
 
 def audit_of(
-    conn: Connection, collection_id: int, alias: str | None = None, limit: int = 100
+    conn: Connection, collection_id: int, alias: str | None = None, limit: int | None = 100
 ) -> list[dict[str, Any]]:
-    """Audit records of a collection's alias moves, newest first."""
+    """Audit records of a collection's alias moves, newest first (``limit`` None: all)."""
     q = (
         select(alias_audit, versions.c.idx)
         .outerjoin(versions, versions.c.id == alias_audit.c.version_id)
         .where(alias_audit.c.collection_id == collection_id)
         .order_by(alias_audit.c.id.desc())
-        .limit(limit)
     )
+    if limit is not None:
+        q = q.limit(limit)
     if alias is not None:
         q = q.where(alias_audit.c.alias == alias)
     return [
@@ -518,3 +783,72 @@ def audit_of(
         }
         for r in conn.execute(q)
     ]
+
+
+# ---- per-alias freshness (max_age) -------------------------------------------------------------
+def set_freshness(
+    conn: Connection, collection_id: int, alias: str, max_age: int | None, by: str
+) -> None:
+    """Set (``max_age`` seconds) or clear (None) the maximum age of an alias."""
+    key = (alias_freshness.c.collection_id == collection_id, alias_freshness.c.alias == alias)
+    conn.execute(alias_freshness.delete().where(*key))
+    if max_age is not None:
+        conn.execute(
+            insert(alias_freshness).values(
+                collection_id=collection_id, alias=alias, max_age=max_age, set_by=by, at=now()
+            )
+        )
+
+
+def freshness_rules(conn: Connection) -> list[dict[str, Any]]:
+    """Every alias with a maximum age: ``collection_id``, ``project``, ``name``, ``alias``,
+    ``max_age`` (seconds), ``overdue_version_id`` (the version last announced overdue)."""
+    q = (
+        select(alias_freshness, collections.c.project, collections.c.name)
+        .join(collections, collections.c.id == alias_freshness.c.collection_id)
+        .order_by(collections.c.project, collections.c.name, alias_freshness.c.alias)
+    )
+    return [
+        {
+            "collection_id": int(r.collection_id),
+            "project": r.project,
+            "name": r.name,
+            "alias": r.alias,
+            "max_age": int(r.max_age),
+            "set_by": r.set_by,
+            "overdue_version_id": r.overdue_version_id,
+        }
+        for r in conn.execute(q)
+    ]
+
+
+def committed_times(conn: Connection, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each version was committed (created, for one that has no commit time)."""
+    out: dict[int, dt.datetime] = {}
+    for chunk in _chunks(ids):
+        q = select(versions.c.id, versions.c.committed_at, versions.c.created_at).where(
+            versions.c.id.in_(chunk)
+        )
+        for r in conn.execute(q):
+            when = aware(r.committed_at or r.created_at)
+            if when is not None:
+                out[int(r.id)] = when
+    return out
+
+
+def mark_overdue(conn: Connection, collection_id: int, alias: str, version_id: int) -> bool:
+    """Record that ``alias`` on ``version_id`` was announced overdue; False when it was
+    already (by this or a concurrent check): announce once per alias and version."""
+    res = conn.execute(
+        update(alias_freshness)
+        .where(
+            alias_freshness.c.collection_id == collection_id,
+            alias_freshness.c.alias == alias,
+            or_(
+                alias_freshness.c.overdue_version_id.is_(None),
+                alias_freshness.c.overdue_version_id != version_id,
+            ),
+        )
+        .values(overdue_version_id=version_id, overdue_at=now())
+    )
+    return bool(res.rowcount)

@@ -2,7 +2,7 @@
 
 Example:
     >>> sorted(metadata.tables)[:3]
-    ['alias_events', 'aliases', 'collections']
+    ['alias_events', 'alias_freshness', 'aliases']
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ versions = Table(
     UniqueConstraint("collection_id", "distributed_id", name="uq_versions_collection_distributed"),
     Index("ix_versions_collection_state_idx", "collection_id", "state", "idx"),
     Index("ix_versions_target", "target_id"),
+    Index("ix_versions_state_id", "state", "id"),  # the oldest PENDING version (0006)
 )
 
 entries = Table(

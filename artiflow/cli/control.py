@@ -16,13 +16,16 @@ from .._ops.diff import diff
 from .._ops.impact import describe, impact, rebuild_plan
 from .._ops.policy import add_check, alias_audit, protect
 from .._ops.quarantine import quarantine, release
-from .._ops.stale import stale
+from .._ops.replay import parse_inputs
+from .._ops.stale import overdue, parse_age, set_max_age, stale
+from ..exceptions import InvalidRefError
 from ._common import examples, open_registry
 
 __all__ = [
     "cmd_audit",
     "cmd_check",
     "cmd_diff",
+    "cmd_freshness",
     "cmd_impact",
     "cmd_protect",
     "cmd_quarantine",
@@ -35,7 +38,12 @@ __all__ = [
 def cmd_impact(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     result = impact(reg, args.ref, args.depth)
-    steps = rebuild_plan(reg, result, args.replace_with) if args.plan else None
+    replace: Any = args.replace_with
+    if args.replace:
+        replace = {**parse_inputs(args.replace)}
+        if args.replace_with:
+            replace[result.root] = args.replace_with
+    steps = rebuild_plan(reg, result, replace) if args.plan else None
     if args.json:
         out = result.to_dict()
         if steps is not None:
@@ -68,8 +76,19 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _age(seconds: float) -> str:
+    """``129600`` -> ``1.5d`` (the largest unit it reaches)."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g}{unit}"
+    return f"{seconds:.0f}s"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    found = stale(open_registry(args), args.ref)
+    reg = open_registry(args)
+    if args.emit:
+        overdue(reg, emit=True)  # one alias.overdue event per alias and version, first time
+    found = stale(reg, args.ref)
     if args.json:
         print(json.dumps({"stale": [s.to_dict() for s in found]}, indent=2))
     elif not found:
@@ -77,10 +96,43 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         for s in found:
             labels = f" [{', '.join(s.aliases)}]" if s.aliases else ""
-            print(f"{s.ref}{labels} is stale:")
+            what = "stale" if s.is_stale else "overdue"
+            if s.is_stale and s.overdue:
+                what = "stale and overdue"
+            print(f"{s.ref}{labels} is {what}:")
             for m in s.moved:
                 print(f"  consumed {m.consumed} through {m.alias_ref}, now {m.now or 'removed'}")
+            for o in s.overdue:
+                print(f"  {o.alias_ref} is {_age(o.age)} old, max age {_age(o.max_age)}")
     return 1 if found else 0
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    if args.ref:
+        name, sep, alias = args.ref.rpartition(":")
+        if not sep or not name:
+            raise InvalidRefError(
+                f"give NAME:ALIAS, e.g. bike-dataset:production, not {args.ref!r}"
+            )
+        if args.clear:
+            set_max_age(reg, name, alias, None)
+            print(f"{args.ref}: no maximum age")
+            return 0
+        if args.max_age is None:
+            raise InvalidRefError("give --max-age AGE (e.g. 1d, 12h) or --clear")
+        seconds = set_max_age(reg, name, alias, parse_age(args.max_age))
+        if not args.json:
+            print(f"{args.ref}: max age {_age(seconds or 0)}")
+    late = overdue(reg, emit=args.emit)
+    if args.json:
+        print(json.dumps({"overdue": [o.to_dict() for o in late]}, indent=2))
+    elif not args.ref:
+        for o in late:
+            print(f"{o.alias_ref} -> {o.version} is {_age(o.age)} old (max {_age(o.max_age)})")
+        if not late:
+            print("no alias is older than its max age")
+    return 1 if late and not args.ref else 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -137,7 +189,7 @@ def register(sub: Any) -> None:
         help="what was built from a version, the aliases on it",
         epilog=examples(
             "artiflow impact bike-dataset:v3",
-            "artiflow impact bike-dataset:v3 --plan --replace-with bike-dataset:v4",
+            "artiflow impact bike-dataset:v3 --plan --replace bike-dataset:v3=bike-dataset:v5",
             "artiflow impact bike-dataset:v3 --depth 2 --json",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -147,6 +199,13 @@ def register(sub: Any) -> None:
     s.add_argument("--plan", action="store_true", help="print the rebuild plan too")
     s.add_argument(
         "--replace-with", metavar="REF", help="the clean version to rebuild on (with --plan)"
+    )
+    s.add_argument(
+        "--replace",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rebuild on NEW instead of the bad version OLD (with --plan; repeatable)",
     )
     s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
     s.set_defaults(fn=cmd_impact)
@@ -214,7 +273,28 @@ def register(sub: Any) -> None:
     )
     s.add_argument("ref", nargs="?", help="one version (default: every version with an alias)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument(
+        "--emit", action="store_true", help="send alias.overdue events (run it on a schedule)"
+    )
     s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser(
+        "freshness",
+        help="a maximum age per alias (overdue when older), and what is overdue",
+        epilog=examples(
+            "artiflow freshness bike-dataset:production --max-age 1d",
+            "artiflow freshness bike-dataset:latest --max-age 12h",
+            "artiflow freshness bike-dataset:production --clear",
+            "artiflow freshness --emit   # list overdue aliases, send their events",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("ref", nargs="?", metavar="NAME:ALIAS")
+    s.add_argument("--max-age", metavar="AGE", help="e.g. 90s, 30m, 12h, 1d, 2w")
+    s.add_argument("--clear", action="store_true", help="remove the maximum age")
+    s.add_argument("--emit", action="store_true", help="send alias.overdue events")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_freshness)
 
     s = sub.add_parser(
         "quarantine",

@@ -59,17 +59,31 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .._ops.replay import start_replay
+    from .._ops.replay import parse_inputs, start_replay
 
     reg = open_registry(args)
-    started = start_replay(reg, args.orchestrator, args.pipeline_run, pipeline=args.pipeline)
+    started = start_replay(
+        reg,
+        args.orchestrator,
+        args.pipeline_run,
+        pipeline=args.pipeline,
+        inputs=parse_inputs(args.input) if args.input else None,
+    )
     if wants_json(args):
         emit(args, started.to_dict())
     elif started.started:
+        if started.lock:
+            print(f"replaying {started.lock}: {started.replay_of} with {_replaced(started)}")
         print(f"started {started.new_run or 'a new run'} of {started.pipeline} ({started.url})")
     else:
+        if started.lock:
+            print(f"# {started.replay_of} with {_replaced(started)} (lock {started.lock})")
         print(started.command)
     return 0
+
+
+def _replaced(started: Any) -> str:
+    return ", ".join(f"{c} -> {v}" for c, v in started.replace.items())
 
 
 def _common(s: argparse.ArgumentParser) -> None:
@@ -103,8 +117,16 @@ def register(sub: Any) -> None:
         epilog=examples(
             "artiflow replay scheduled__2026-12-01T00:00:00+00:00 --pipeline bike_model_retrain",
             "artiflow replay 0b6c9e2e-... --orchestrator prefect",
+            "artiflow replay RUN_ID --pipeline features --input raw=raw:v5",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(s)
+    s.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="COLLECTION=REF",
+        help="replace what the run read of COLLECTION by REF (a clean version); repeatable",
+    )
     s.set_defaults(fn=cmd_replay)

@@ -179,6 +179,8 @@ class AliasEventOut(BaseModel):
     previous: str | None = Field(None, description="Version that held it before.")
     at: str | None = None
     run_id: str | None = None
+    moved_by: str | None = Field(None, description="Who moved it (a user, run:<id>).")
+    via: str | None = Field(None, description="How: web, cli, python, <orchestrator>:<task>.")
 
 
 class UiConfig(BaseModel):

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from artiflow._ops.policy import with_audit
+
 from ..exceptions import ArtifactNotFoundError
 from . import _serialize as ser
 from ._deps import (
@@ -120,6 +122,7 @@ def alias_history(
     and is not a recorded move)."""
     history = reg.alias_history(f"{project}/{name}", limit=None)
     events = [ser.alias_event_dict(e) for e in history]
+    events = with_audit(reg, f"{project}/{name}", events)  # who moved it, how (the audit)
     if alias:
         events = [e for e in events if e["alias"] == alias]
     return paginate(events, offset, limit)

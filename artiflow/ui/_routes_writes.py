@@ -16,6 +16,8 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from artiflow._ops.policy import acting_as
+
 from . import _serialize as ser
 from ._deps import NAME, WRITE, Name, Project, Reg, Selector, State, get_version, version_detail
 from ._models import AliasMove, VersionDetail, VersionOut, VersionPatch
@@ -47,6 +49,32 @@ def require_token(
 
 router = APIRouter(tags=["writes"], dependencies=[Depends(require_token)])
 AliasName = Annotated[str, Path(pattern=NAME)]
+
+#: who a write names in the audit when the request does not say (``X-Artiflow-User``)
+ANONYMOUS = "write-token"
+_USER = r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,127}$"
+
+
+def web_user(
+    x_artiflow_user: Annotated[
+        str | None,
+        Header(
+            pattern=_USER,
+            description="Who makes the change, for the alias audit (e.g. the signed-in user "
+            "of the page that sends it); without it the audit names 'write-token'.",
+        ),
+    ] = None,
+) -> str:
+    """The user an alias move from the web API is audited as (``acting_as("web", by=...)``).
+
+    Example:
+        >>> web_user("ana"), web_user(None)
+        ('ana', 'write-token')
+    """
+    return x_artiflow_user or ANONYMOUS
+
+
+WebUser = Annotated[str, Depends(web_user)]
 
 
 def if_match_revision(header: str | None, v: Any) -> int | None:
@@ -84,15 +112,17 @@ def reserved(alias: str) -> None:
     responses=WRITE,
 )
 def move_alias(
-    reg: Reg, project: Project, name: Name, alias: AliasName, body: AliasMove
+    reg: Reg, project: Project, name: Name, alias: AliasName, body: AliasMove, user: WebUser
 ) -> dict[str, Any]:
     """Put ``alias`` on a version (moving it from the version that held it).
 
-    With ``expected`` the move is a compare-and-set: 409 if the alias is elsewhere.
+    With ``expected`` the move is a compare-and-set: 409 if the alias is elsewhere. The move
+    is audited as ``via="web"``, ``moved_by`` the ``X-Artiflow-User`` header.
     """
     reserved(alias)
     target = get_version(reg, project, name, body.version)
-    moved = reg.alias(ser.pinned_ref(target), alias, expected=body.expected)
+    with acting_as("web", by=user):
+        moved = reg.alias(ser.pinned_ref(target), alias, expected=body.expected)
     return ser.version_summary(moved)
 
 
@@ -101,12 +131,15 @@ def move_alias(
     response_model=VersionOut,
     responses=WRITE,
 )
-def remove_alias(reg: Reg, project: Project, name: Name, alias: AliasName) -> dict[str, Any]:
+def remove_alias(
+    reg: Reg, project: Project, name: Name, alias: AliasName, user: WebUser
+) -> dict[str, Any]:
     """Take ``alias`` off the version holding it (``latest`` is managed: not removable)."""
     reserved(alias)
     v = get_version(reg, project, name, alias)
     v.aliases = [a for a in v.aliases if a != alias]
-    v.save()
+    with acting_as("web", by=user):
+        v.save()
     return ser.version_summary(v)
 
 
@@ -123,6 +156,7 @@ def patch_version(
     selector: Selector,
     body: Annotated[VersionPatch, Body()],
     response: Response,
+    user: WebUser,
     if_match: Annotated[
         str | None,
         Header(
@@ -151,6 +185,7 @@ def patch_version(
                 v.metadata[key] = value
     if "tags" in given and body.tags is not None:
         v.tags = list(dict.fromkeys(body.tags))
-    v.save(expected_revision=expected)
+    with acting_as("web", by=user):
+        v.save(expected_revision=expected)
     response.headers["ETag"] = ser.etag(v)
     return version_detail(state, v)

@@ -137,3 +137,57 @@ def test_event_trigger_fires_on_quarantine_and_release_from_anywhere(registry, t
     assert ArtifactEventTrigger(**kwargs).serialize() == (path, kwargs)
     with pytest.raises(ValueError, match="unknown kinds"):
         ArtifactEventTrigger(ref="evq-model", kinds=["version.deleted"])
+
+
+def test_rebuild_plan_replays_the_dag_on_the_named_version(run_dag, registry, tmp_path, capsys):
+    """``artiflow impact RAW --plan --replace RAW=FIXED`` prints the ``artiflow replay ... --input``
+    command of the DAG run that consumed RAW; that command prints the ``airflow dags trigger``
+    conf, and the DAG run with that conf (``dag.test(run_conf=...)``) reads FIXED."""
+    import json
+    import shlex
+
+    from artiflow.cli import main
+
+    _log(registry, "af-rb-raw", "good", tmp_path)
+    bad = _log(registry, "af-rb-raw", "zeros", tmp_path, aliases=["production"])
+    first = run_dag("af_rb_features")
+    assert task_states(first)[("featurize", -1)] == "success"
+    built = registry.get("af-rb-features:latest")
+    assert (built.download(tmp_path / "a") / "f.txt").read_text() == "features of zeros"
+    registry.quarantine(bad.ref, "sensor 7 sent zeros", by="test")
+    try:
+        fixed = _log(registry, "af-rb-raw", "fixed", tmp_path)
+        capsys.readouterr()
+        assert (
+            main(["impact", bad.ref, "--plan", "--replace", f"{bad.ref}={fixed.ref}", "--json"])
+            == 0
+        )
+        (step,) = json.loads(capsys.readouterr().out)["plan"]
+        assert step["pipeline"] == "af_rb_features" and step["tasks"] == ["featurize"]
+        assert step["command"] == shlex.join(
+            [
+                "artiflow",
+                "replay",
+                first.run_id,
+                "--orchestrator",
+                "airflow",
+                "--pipeline",
+                "af_rb_features",
+                "--input",
+                f"default/af-rb-raw={fixed.ref}",
+            ]
+        )
+        assert main(shlex.split(step["command"])[1:]) == 0
+        trigger = capsys.readouterr().out.splitlines()[-1]
+        assert trigger.startswith("airflow dags trigger af_rb_features --conf ")
+        conf = json.loads(shlex.split(trigger)[-1])
+        again = run_dag("af_rb_features", run_conf=conf)
+        assert task_states(again)[("featurize", -1)] == "success"
+        rebuilt = registry.get("af-rb-features:latest")  # clean: resolves through latest
+        assert rebuilt.index == built.index + 1
+        assert (rebuilt.download(tmp_path / "b") / "f.txt").read_text() == "features of fixed"
+        (run,) = registry.runs(pipeline="af_rb_features", pipeline_run=again.run_id)
+        assert [v.ref for v in run.used_artifacts()] == [fixed.ref]
+        assert run.info["replay_of"] == conf["artiflow_lock"]
+    finally:
+        registry.release(bad.ref, by="test")

@@ -75,7 +75,12 @@ def test_rebuild_plan_in_dependency_order(reg: Registry, pipe: Pipeline) -> None
     assert [s.tasks for s in steps] == [("featurize",), ("train",), ("predict",)]
     assert [s.pipeline_run for s in steps] == ["a-featurize", "a-train", "a-predict"]
     assert steps[0].command == (
-        "artiflow replay a-featurize --orchestrator airflow --pipeline features-dag"
+        "artiflow replay a-featurize --orchestrator airflow --pipeline features-dag "
+        "--input default/raw=raw:v4"
+    )
+    assert steps[1].command == (
+        "artiflow replay a-train --orchestrator airflow --pipeline train-dag "
+        "--input default/features=default/features:latest"
     )
     assert steps[0].replace == {"default/raw:v3": "raw:v4"} and steps[1].replace == {}
     assert steps[2].outputs == (pipe.a["predictions"].ref,)

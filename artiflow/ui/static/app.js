@@ -293,7 +293,12 @@ async function collectionPage(project, name, mine) {
           h("td", {}, h("span", { class: "chip alias" }, e.alias)),
           h("td", {}, e.previous ? h("a", { href: link.version(project, name, e.previous) }, e.previous) : h("span", { class: "muted" }, "—")),
           h("td", {}, e.version ? h("a", { href: link.version(project, name, e.version) }, e.version) : h("span", { class: "muted" }, "removed")),
-          h("td", {}, e.run_id ? h("a", { href: link.run(e.run_id) }, "run") : ""),
+          h(
+            "td",
+            { class: "moved-by" },
+            e.moved_by && !e.run_id ? `${e.moved_by}${e.via ? ` (${e.via})` : ""}` : "",
+            e.run_id ? h("a", { href: link.run(e.run_id) }, e.via || "run") : "",
+          ),
         ),
       );
       historyBox.replaceChildren(table(["When", "Alias", "From", "To", "By"], rows, "history"), pager(page, loadHistory));
