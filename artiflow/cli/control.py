@@ -182,8 +182,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    """Add the commands of this module to the ``artiflow`` sub-parsers."""
+def _add_impact(sub: Any) -> None:
     s = sub.add_parser(
         "impact",
         help="what was built from a version, the aliases on it",
@@ -210,6 +209,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON (schema artiflow.impact/1)")
     s.set_defaults(fn=cmd_impact)
 
+
+def _add_diff(sub: Any) -> None:
     s = sub.add_parser(
         "diff",
         help="lineage diff of two versions (exit 0 same, 1 different)",
@@ -224,6 +225,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_diff)
 
+
+def _add_check(sub: Any) -> None:
     s = sub.add_parser(
         "check",
         help="record a check result on a version",
@@ -241,6 +244,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_check)
 
+
+def _add_protect(sub: Any) -> None:
     s = sub.add_parser(
         "protect",
         help="protect an alias: checks and a clean upstream to move it",
@@ -254,6 +259,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_protect)
 
+
+def _add_audit(sub: Any) -> None:
     s = sub.add_parser(
         "audit",
         help="who moved the aliases of a collection, how, with what",
@@ -265,6 +272,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_audit)
 
+
+def _add_status(sub: Any) -> None:
     s = sub.add_parser(
         "status",
         help="stale versions: an input alias they consumed moved",
@@ -278,6 +287,8 @@ def register(sub: Any) -> None:
     )
     s.set_defaults(fn=cmd_status)
 
+
+def _add_freshness(sub: Any) -> None:
     s = sub.add_parser(
         "freshness",
         help="a maximum age per alias (overdue when older), and what is overdue",
@@ -296,6 +307,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_freshness)
 
+
+def _add_quarantine(sub: Any) -> None:
     s = sub.add_parser(
         "quarantine",
         help="mark a version bad (what was built from it too)",
@@ -308,6 +321,8 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_quarantine)
 
+
+def _add_release(sub: Any) -> None:
     s = sub.add_parser(
         "release",
         help="end the quarantine of a version",
@@ -319,3 +334,19 @@ def register(sub: Any) -> None:
     s.add_argument("--by", help="who releases it (default $ARTIFLOW_USER or login name)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_release)
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the ``artiflow`` sub-parsers (in this order)."""
+    for add in (
+        _add_impact,
+        _add_diff,
+        _add_check,
+        _add_protect,
+        _add_audit,
+        _add_status,
+        _add_freshness,
+        _add_quarantine,
+        _add_release,
+    ):
+        add(sub)
