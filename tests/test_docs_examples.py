@@ -42,14 +42,8 @@ PENDING_MARKERS: dict[tuple[str, str], str] = {
     ("ui.md", "from artiflow.ui import create_app, serve"): (
         "serve() blocks forever; `registry` and `parent` are not defined"
     ),
-    ("bad-data.md", "result = registry.impact("): "`registry` and bike-raw:v3 are not defined",
-    ("bad-data.md", "registry.quarantine("): (
-        "`registry` not defined; shows a QuarantinedError on purpose"
-    ),
-    ("bad-data.md", "for s in registry.stale()"): "`registry` not defined",
-    ("bad-data.md", "model = registry.get("): (
-        "`registry` not defined; shows a PolicyError on purpose"
-    ),
+    ("bad-data.md", "registry.quarantine("): "shows a QuarantinedError on purpose",
+    ("bad-data.md", "model = registry.get("): "shows a PolicyError on purpose",
 }
 
 # What a page takes for granted, run before its first block (same namespace, same folder).
@@ -76,6 +70,23 @@ for _i in range(2):  # bike-dataset:v0 holds production, v1 is newer
     _reg.log(_d, aliases=["production"] if _i == 0 else [])
 _reg.close()
 """,
+    "bad-data.md": """
+from artiflow import Artifact, Registry
+registry = Registry()
+def _draft(name, text):
+    d = Artifact(name)
+    with d.new_file("data.txt") as f:
+        f.write(text)
+    return d
+for _i in range(4):  # bike-raw:v0..v3
+    registry.log(_draft("bike-raw", f"raw {_i}"))
+with registry.run("featurize", pipeline="features") as _r:
+    _r.use("bike-raw:v3")
+    _r.log(_draft("bike-features", "features of raw v3"))
+with registry.run("train", pipeline="retrain") as _r:
+    _r.use("bike-features")
+    _r.log(_draft("bike-demand-model", "model"), aliases=["production"])
+""",
     "prefect.md": """
 def make_csv(rows):  # the helpers the page's tasks call
     return "hour,count\\n" + "".join(f"{i % 24},{i}\\n" for i in range(rows))
@@ -86,8 +97,13 @@ def make_shard(i):
 """,
 }
 
-# What runs after a page's blocks: the flows docs/prefect.md defines, on a Prefect test server
+# What runs after a page's blocks: checks of what they built; the flows docs/prefect.md
+# defines, called on a Prefect test server
 AFTER: dict[str, str] = {
+    "bad-data.md": """
+found = {c.split("/")[-1] for c in result.by_collection()}
+assert found == {"bike-features", "bike-demand-model"}, found
+""",
     "prefect.md": """
 from prefect.testing.utilities import prefect_test_harness
 from artiflow import Registry
