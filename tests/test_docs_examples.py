@@ -12,8 +12,9 @@ page reads top to bottom), in a subprocess with a fresh ``ARTIFLOW_HOME`` and a 
 working folder; ``SETUP`` holds what a page assumes without showing it (input files, the
 versions an example starts from). ``docs/airflow.md`` is one DAG file: its blocks, joined,
 are imported by a real ``DagBag`` that must report no import error. ``docs/prefect.md`` runs
-its blocks (definitions of tasks, flows and triggers) without a Prefect server; the blocks that
-talk to the Prefect API are marked.
+its blocks (definitions of tasks, flows and triggers) without a Prefect server, and
+``tests/prefect/test_prefect_docs_examples.py`` runs them again and calls the flows they define
+on the Prefect test server of that folder; the blocks that need a deployment are marked.
 """
 
 from __future__ import annotations
@@ -97,22 +98,12 @@ def make_shard(i):
 """,
 }
 
-# What runs after a page's blocks: checks of what they built; the flows docs/prefect.md
-# defines, called on a Prefect test server
+# What runs after a page's blocks: checks of what they built. (The flows docs/prefect.md
+# defines are called by tests/prefect/test_prefect_docs_examples.py, on the session's server.)
 AFTER: dict[str, str] = {
     "bad-data.md": """
 found = {c.split("/")[-1] for c in result.by_collection()}
 assert found == {"bike-features", "bike-demand-model"}, found
-""",
-    "prefect.md": """
-from prefect.testing.utilities import prefect_test_harness
-from artiflow import Registry
-with prefect_test_harness(server_startup_timeout=90):
-    pipeline()
-    build()
-reg = Registry()
-assert len(list(reg.get("bike-model:candidate").files())) == 1, "pipeline() trained no model"
-assert len(list(reg.get("bike-shards").files())) == 8, "build() committed no 8 parts"
 """,
 }
 
