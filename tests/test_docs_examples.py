@@ -39,13 +39,7 @@ MARKER = re.compile(r"<!--\s*(not run|run):\s*(.*?)\s*-->\s*$")
 
 # Pages other helpers own: blocks that cannot run as written and carry no marker yet
 # (page, start of the block's first line) -> why. Remove an entry once the page has its marker.
-PENDING_MARKERS: dict[tuple[str, str], str] = {
-    ("ui.md", "from artiflow.ui import create_app, serve"): (
-        "serve() blocks forever; `registry` and `parent` are not defined"
-    ),
-    ("bad-data.md", "registry.quarantine("): "shows a QuarantinedError on purpose",
-    ("bad-data.md", "model = registry.get("): "shows a PolicyError on purpose",
-}
+PENDING_MARKERS: dict[tuple[str, str], str] = {}
 
 # What a page takes for granted, run before its first block (same namespace, same folder).
 SETUP: dict[str, str] = {
