@@ -9,8 +9,9 @@ paths; the artifact-aware one gets the input from the registry (``bench-in:lates
 downloaded, a *used* edge recorded) and logs the output as a new version of ``bench-out`` (a
 *logged* edge, a run row, events). Airflow: one-task DAGs run with ``dag.test()``, alternating;
 Prefect: tasks called alternately inside one flow. The result is the median per-task wall time of
-each kind after warm-up, and the median CPU time (process_time: all threads) of each. Prints ``BENCH_RESULT {json}``; exits 3 with ``SKIP: reason`` when the
-integration is not available.
+each kind after warm-up, and the median CPU time (``cpu_plain`` / ``cpu_aware``: process_time, all
+threads; what to compare on a loaded machine). Prints ``BENCH_RESULT {json}``; exits 3 with
+``SKIP: reason`` when the integration is not available.
 """
 
 from __future__ import annotations
