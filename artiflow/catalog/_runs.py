@@ -19,7 +19,7 @@ from ._rows import chunks, now, run_record
 from ._tx import Transactions
 from .models import run_io, runs
 
-__all__ = ["RunsMixin", "record_edge", "run_filters"]
+__all__ = ["RunsMixin", "insert_run", "record_edge", "run_filters"]
 
 
 def record_edge(
@@ -43,6 +43,26 @@ def record_edge(
                 run_id=run_id, version_id=version_id, direction=direction, at=now()
             )
         )
+
+
+def insert_run(conn: Connection, row: RunRecord) -> None:
+    """Insert a run in the caller's transaction (:meth:`RunsMixin.create_run` opens its own)."""
+    conn.execute(
+        insert(runs).values(
+            id=row.id,
+            name=row.name,
+            orchestrator=row.orchestrator,
+            pipeline=row.pipeline,
+            pipeline_run=row.pipeline_run,
+            task=row.task,
+            try_number=row.try_number,
+            map_index=row.map_index,
+            host=row.host,
+            state=row.state,
+            started_at=row.started_at,
+            info=row.info or {},
+        )
+    )
 
 
 def run_filters(
@@ -70,22 +90,7 @@ class RunsMixin(Transactions):
     def create_run(self, row: RunRecord) -> None:
         """Insert a run."""
         with self.write() as conn:
-            conn.execute(
-                insert(runs).values(
-                    id=row.id,
-                    name=row.name,
-                    orchestrator=row.orchestrator,
-                    pipeline=row.pipeline,
-                    pipeline_run=row.pipeline_run,
-                    task=row.task,
-                    try_number=row.try_number,
-                    map_index=row.map_index,
-                    host=row.host,
-                    state=row.state,
-                    started_at=row.started_at,
-                    info=row.info or {},
-                )
-            )
+            insert_run(conn, row)
 
     def finish_run(self, run_id: str, state: str, error: str | None = None) -> dt.datetime | None:
         """Set a run's final state and end time; returns the end time (None: no such run)."""
