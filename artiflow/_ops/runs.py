@@ -86,7 +86,7 @@ def record_used(
     with ctx.catalog.write() as conn:
         if insert:
             insert_run(conn, run.record)
-        record_edge(conn, run.id, version.id, "used")
+        record_edge(conn, run.id, version.id, "used", new=insert)  # a new run has no edge
         if alias is not None:
             control_sql.insert_via(conn, run.id, version.id, alias)
 
