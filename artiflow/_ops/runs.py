@@ -79,31 +79,14 @@ def record_used(
     """Record that ``run`` used ``version`` and, when ``ref`` named an alias, the alias it was
     read through (staleness), in ONE write transaction; with ``insert``, the run row itself
     first (a run started with :func:`new_run`)."""
-    from ..catalog import control_sql
-    from sqlalchemy import insert as sa_insert
-
-    from ..catalog._rows import now
-    from ..catalog._runs import insert_run, record_edge
-
     alias = via_alias(ctx, ref)
-    with ctx.catalog.write() as conn:
-        if insert:
-            insert_run(conn, run.record)
-        record_edge(conn, run.id, version.id, "used", new=insert)  # a new run has no edge
-        if alias is None:
-            pass
-        elif insert:  # a new run consumed nothing yet; the version row names its collection
-            conn.execute(
-                sa_insert(control_sql.consumed_via).values(
-                    run_id=run.id,
-                    version_id=version.id,
-                    collection_id=version._row.collection_id,
-                    alias=alias,
-                    at=now(),
-                )
-            )
-        else:
-            control_sql.insert_via(conn, run.id, version.id, alias)
+    ctx.catalog.record_use(
+        run.id,
+        version.id,
+        alias=alias,
+        collection_id=version._row.collection_id,
+        new_run=run.record if insert else None,
+    )
 
 
 def get_run(ctx: RegistryContext, run_id: str) -> Run:

@@ -103,6 +103,40 @@ class RunsMixin(Transactions):
             ).rowcount
         return ended if done else None
 
+    def record_use(
+        self,
+        run_id: str,
+        version_id: int,
+        *,
+        alias: str | None = None,
+        collection_id: int | None = None,
+        new_run: RunRecord | None = None,
+    ) -> None:
+        """Record that a run used a version and, with ``alias``, the alias it was read through
+        (staleness), in ONE write transaction; with ``new_run`` (the run ``run_id``), insert
+        that run first: it has no edge and read nothing through an alias yet, so nothing is
+        checked (``collection_id``: the version's collection)."""
+        from ._control import consumed_via, insert_via
+
+        with self.write() as conn:
+            if new_run is not None:
+                insert_run(conn, new_run)
+            record_edge(conn, run_id, version_id, "used", new=new_run is not None)
+            if alias is None:
+                return
+            if new_run is not None and collection_id is not None:
+                conn.execute(
+                    insert(consumed_via).values(
+                        run_id=run_id,
+                        version_id=version_id,
+                        collection_id=collection_id,
+                        alias=alias,
+                        at=now(),
+                    )
+                )
+            else:
+                insert_via(conn, run_id, version_id, alias)
+
     def record_io(self, run_id: str, version_id: int, direction: str) -> None:
         """Record that a run used or logged a version (idempotent)."""
         with self.write() as conn:
