@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import serialize
 from ._context import RegistryContext, context_of
-from ._ops import stale as _stale
 from .catalog import RunRow
 from .exceptions import ArtifactNotFoundError
 from .limits import clean_error_text, validate_run_fields
@@ -105,11 +104,11 @@ class Run:
             >>> # ds = run.use("bike-dataset:production")
         """
         from ._ops.query import get
+        from ._ops.runs import record_used
         from .version import ArtifactVersion
 
         version = ref if isinstance(ref, ArtifactVersion) else get(self._ctx, ref)
-        self._ctx.catalog.record_io(self.id, version.id, "used")
-        _stale.record_via(self._ctx, self.id, ref, version)  # the alias it was read through
+        record_used(self._ctx, self, version, ref)  # the edge + the alias it was read through
         return version
 
     def log(

@@ -15,24 +15,78 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ArtifactNotFoundError, InvalidRefError
+from ..refs import is_semver, is_version_index, parse_ref
 
 if TYPE_CHECKING:
     from .._context import RegistryContext
     from ..runs import Run
     from ..version import ArtifactVersion
 
-__all__ = ["get_run", "list_runs", "produced_in", "runs_of", "start_run", "versions_of_run"]
+__all__ = [
+    "get_run",
+    "list_runs",
+    "new_run",
+    "produced_in",
+    "record_used",
+    "runs_of",
+    "start_run",
+    "versions_of_run",
+    "via_alias",
+]
 
 
-def start_run(ctx: RegistryContext, name: str, **fields: Any) -> Run:
-    """A new RUNNING run (fields as :meth:`Registry.run` takes them), recorded at once."""
+def new_run(ctx: RegistryContext, name: str, **fields: Any) -> Run:
+    """A new RUNNING run (fields as :meth:`Registry.run` takes them, every one checked), NOT
+    recorded yet: the caller inserts it, e.g. in the transaction of its first input
+    (:func:`record_used` with ``insert=True``), or with ``ctx.catalog.create_run(run.record)``."""
     from ..runs import new_run_row
 
     if not isinstance(name, str) or not name:
         raise InvalidRefError("a run needs a non-empty name")
-    row = new_run_row(name, max_metadata_bytes=ctx.max_metadata_bytes, **fields)
-    ctx.catalog.create_run(row)
-    return ctx.run(row)
+    return ctx.run(new_run_row(name, max_metadata_bytes=ctx.max_metadata_bytes, **fields))
+
+
+def start_run(ctx: RegistryContext, name: str, **fields: Any) -> Run:
+    """A new RUNNING run (fields as :meth:`Registry.run` takes them), recorded at once."""
+    run = new_run(ctx, name, **fields)
+    ctx.catalog.create_run(run.record)
+    return run
+
+
+def via_alias(ctx: RegistryContext, ref: Any) -> str | None:
+    """The alias (``latest`` included) ``ref`` resolves through: what
+    :func:`artiflow._ops.stale.record_via` records; None for ``vN``, a semantic version or a
+    version object.
+
+    Example:
+        >>> import tempfile
+        >>> from artiflow import Registry
+        >>> ctx = Registry(home=tempfile.mkdtemp()).context
+        >>> via_alias(ctx, "ds"), via_alias(ctx, "ds:production"), via_alias(ctx, "ds:v3")
+        ('latest', 'production', None)
+    """
+    if not isinstance(ref, str):
+        return None
+    selector = parse_ref(ref, ctx.default_project).selector
+    if is_version_index(selector) or is_semver(selector):
+        return None
+    return selector
+
+
+def record_used(
+    ctx: RegistryContext, run: Run, version: ArtifactVersion, ref: Any, *, insert: bool = False
+) -> None:
+    """Record that ``run`` used ``version`` and, when ``ref`` named an alias, the alias it was
+    read through (staleness), in ONE write transaction; with ``insert``, the run row itself
+    first (a run started with :func:`new_run`)."""
+    alias = via_alias(ctx, ref)
+    ctx.catalog.record_use(
+        run.id,
+        version.id,
+        alias=alias,
+        collection_id=version._row.collection_id,
+        new_run=run.record if insert else None,
+    )
 
 
 def get_run(ctx: RegistryContext, run_id: str) -> Run:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artiflow._ops.stale import record_via  # seam: staleness (control)
+from artiflow._ops import runs as _runs
 from artiflow.runs import FAILED, SUCCESS
 
 from .resolver import PipelineRun, Resolver, Upstream, resolver_for
@@ -230,36 +230,55 @@ class TaskExecution:
     def start(self) -> Run:
         """Start the registry run of this try (idempotent)."""
         if self.run is None:
-            reg = self.registry
-            if self.collect_events and self._unsubscribe is None:
-                self._unsubscribe = reg.subscribe(self.events.append)
-            c = self.task_context
-            self.run = reg.start_run(
-                c.run_name or c.task,
-                orchestrator=c.orchestrator,
-                pipeline=c.pipeline,
-                pipeline_run=c.pipeline_run,
-                task=c.task,
-                try_number=c.try_number,
-                map_index=c.map_index,
-                host=c.host,
-                info=dict(c.info),
-            )
+            run = self._new_run()
+            self.registry.context.catalog.create_run(run.record)
+            self.run = run
         return self.run
 
+    def _new_run(self) -> Run:
+        """The run of this try, checked but not recorded yet (the caller inserts it)."""
+        reg = self.registry
+        if self.collect_events and self._unsubscribe is None:
+            self._unsubscribe = reg.subscribe(self.events.append)
+        c = self.task_context
+        return _runs.new_run(
+            reg.context,
+            c.run_name or c.task,
+            orchestrator=c.orchestrator,
+            pipeline=c.pipeline,
+            pipeline_run=c.pipeline_run,
+            task=c.task,
+            try_number=c.try_number,
+            map_index=c.map_index,
+            host=c.host,
+            info=dict(c.info),
+        )
+
     def open(self) -> None:
-        """Start the run, resolve + record + download the inputs, create the output drafts."""
+        """Start the run, resolve + record + download the inputs, create the output drafts.
+
+        The run row is written in the transaction of the first input's edges (one write
+        instead of two); with no input, or when resolving the first one fails, it is written
+        on its own before this returns or raises, so the run is always recorded."""
         from artiflow import Artifact
 
-        run = self.start()
+        unrecorded = self.run is None
+        run = self.run = self._new_run() if self.run is None else self.run
         if self._token is None:
             self._token = _CURRENT.set(self)
-        for param, ref in self.input_spec.items():
-            version = run.use(self.resolve(ref))
-            record_via(self.registry, run.id, ref, version)  # seam: staleness (control)
-            if self.download:
-                version.download(self.tmpdir() / param)
-            self.inputs[param] = version
+        ctx = self.registry.context
+        try:
+            for param, ref in self.input_spec.items():
+                version = self.resolve(ref)
+                # the used edge + the alias it was read through (staleness), one transaction
+                _runs.record_used(ctx, run, version, ref, insert=unrecorded)
+                unrecorded = False
+                if self.download:
+                    version.download(self.tmpdir() / param)
+                self.inputs[param] = version
+        finally:
+            if unrecorded:
+                ctx.catalog.create_run(run.record)
         for param, out in self.output_spec.items():
             self.drafts[param] = Artifact(
                 out["name"],
@@ -270,8 +289,9 @@ class TaskExecution:
 
     def use(self, ref: str, *, download: bool = True) -> ArtifactVersion:
         """Use one more artifact, decided at run time (resolved like a declared input)."""
-        version = self.start().use(self.resolve(ref))
-        record_via(self.registry, self.start().id, ref, version)  # seam: staleness (control)
+        run = self.start()
+        version = self.resolve(ref)
+        _runs.record_used(self.registry.context, run, version, ref)  # edge + alias, one write
         if download:
             version.download(self.tmpdir() / f"extra-{len(self.inputs)}")
         self.inputs[f"use:{ref}"] = version

@@ -19,7 +19,7 @@ from ._rows import chunks, now, run_record
 from ._tx import Transactions
 from .models import run_io, runs
 
-__all__ = ["RunsMixin", "record_edge", "run_filters"]
+__all__ = ["RunsMixin", "insert_run", "record_edge", "run_filters"]
 
 
 def record_edge(
@@ -43,6 +43,26 @@ def record_edge(
                 run_id=run_id, version_id=version_id, direction=direction, at=now()
             )
         )
+
+
+def insert_run(conn: Connection, row: RunRecord) -> None:
+    """Insert a run in the caller's transaction (:meth:`RunsMixin.create_run` opens its own)."""
+    conn.execute(
+        insert(runs).values(
+            id=row.id,
+            name=row.name,
+            orchestrator=row.orchestrator,
+            pipeline=row.pipeline,
+            pipeline_run=row.pipeline_run,
+            task=row.task,
+            try_number=row.try_number,
+            map_index=row.map_index,
+            host=row.host,
+            state=row.state,
+            started_at=row.started_at,
+            info=row.info or {},
+        )
+    )
 
 
 def run_filters(
@@ -70,22 +90,7 @@ class RunsMixin(Transactions):
     def create_run(self, row: RunRecord) -> None:
         """Insert a run."""
         with self.write() as conn:
-            conn.execute(
-                insert(runs).values(
-                    id=row.id,
-                    name=row.name,
-                    orchestrator=row.orchestrator,
-                    pipeline=row.pipeline,
-                    pipeline_run=row.pipeline_run,
-                    task=row.task,
-                    try_number=row.try_number,
-                    map_index=row.map_index,
-                    host=row.host,
-                    state=row.state,
-                    started_at=row.started_at,
-                    info=row.info or {},
-                )
-            )
+            insert_run(conn, row)
 
     def finish_run(self, run_id: str, state: str, error: str | None = None) -> dt.datetime | None:
         """Set a run's final state and end time; returns the end time (None: no such run)."""
@@ -97,6 +102,40 @@ class RunsMixin(Transactions):
                 .values(state=state, ended_at=ended, error=error)
             ).rowcount
         return ended if done else None
+
+    def record_use(
+        self,
+        run_id: str,
+        version_id: int,
+        *,
+        alias: str | None = None,
+        collection_id: int | None = None,
+        new_run: RunRecord | None = None,
+    ) -> None:
+        """Record that a run used a version and, with ``alias``, the alias it was read through
+        (staleness), in ONE write transaction; with ``new_run`` (the run ``run_id``), insert
+        that run first: it has no edge and read nothing through an alias yet, so nothing is
+        checked (``collection_id``: the version's collection)."""
+        from ._control import consumed_via, insert_via
+
+        with self.write() as conn:
+            if new_run is not None:
+                insert_run(conn, new_run)
+            record_edge(conn, run_id, version_id, "used", new=new_run is not None)
+            if alias is None:
+                return
+            if new_run is not None and collection_id is not None:
+                conn.execute(
+                    insert(consumed_via).values(
+                        run_id=run_id,
+                        version_id=version_id,
+                        collection_id=collection_id,
+                        alias=alias,
+                        at=now(),
+                    )
+                )
+            else:
+                insert_via(conn, run_id, version_id, alias)
 
     def record_io(self, run_id: str, version_id: int, direction: str) -> None:
         """Record that a run used or logged a version (idempotent)."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from artiflow._tasking.registries import cached_registry, env_key
@@ -68,12 +69,22 @@ _REGISTRY_ARGS = (
 )
 
 
+def _in_execution_context() -> bool:
+    """A task, DAG-parsing or triggerer process (the Task SDK talks to its supervisor): the
+    test Airflow's core ``Connection.get_connection_from_secrets`` makes to ask the Task SDK."""
+    return hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS")
+
+
 def _get_connection(conn_id: str) -> Any:
     try:  # task processes and the triggerer (Task SDK)
         from airflow.sdk import BaseHook
 
         return BaseHook.get_connection(conn_id)
     except Exception as sdk_error:  # the API server: core models read the secrets backends
+        if "NotFound" in type(sdk_error).__name__ and _in_execution_context():
+            # there the core models would ask the Task SDK again (the same look-up, the same
+            # answer): a missing connection, e.g. the probe of artiflow_default, costs one
+            raise
         try:
             from airflow.models.connection import Connection
         except ImportError:  # a worker with the Task SDK only

@@ -9,8 +9,9 @@ paths; the artifact-aware one gets the input from the registry (``bench-in:lates
 downloaded, a *used* edge recorded) and logs the output as a new version of ``bench-out`` (a
 *logged* edge, a run row, events). Airflow: one-task DAGs run with ``dag.test()``, alternating;
 Prefect: tasks called alternately inside one flow. The result is the median per-task wall time of
-each kind after warm-up. Prints ``BENCH_RESULT {json}``; exits 3 with ``SKIP: reason`` when the
-integration is not available.
+each kind after warm-up, and the median CPU time (``cpu_plain`` / ``cpu_aware``: process_time, all
+threads; what to compare on a loaded machine). Prints ``BENCH_RESULT {json}``; exits 3 with
+``SKIP: reason`` when the integration is not available.
 """
 
 from __future__ import annotations
@@ -115,19 +116,23 @@ def run_airflow(home: Path, iters: int) -> None:
         skip(f"bench DAGs do not import: {bag.import_errors}")
     plain, aware = bag.dags["bench_plain"], bag.dags["bench_aware"]
     times: dict[str, list[float]] = {"plain": [], "aware": []}
+    cpu: dict[str, list[float]] = {"plain": [], "aware": []}
     for i in range(iters + 2):
         for name, dag in (("plain", plain), ("aware", aware)):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             dr = dag.test()
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             state = str(getattr(dr, "state", "?"))
             if "success" not in state:
                 raise SystemExit(f"{name} DAG run ended {state}")
             if i >= 2:
                 times[name].append(dt)
+                cpu[name].append(dc)
     emit(
         plain=statistics.median(times["plain"]),
         aware=statistics.median(times["aware"]),
+        cpu_plain=statistics.median(cpu["plain"]),
+        cpu_aware=statistics.median(cpu["aware"]),
         iters=iters,
         how="one-task DAG run with dag.test() (same DAG-run overhead on both sides)",
     )
@@ -164,20 +169,23 @@ def run_prefect(home: Path, iters: int) -> None:
 
     @flow
     def bench_flow(n: int) -> dict[str, list[float]]:
-        times: dict[str, list[float]] = {"plain": [], "aware": []}
+        times: dict[str, list[float]] = {"plain": [], "aware": [], "cpu_plain": [], "cpu_aware": []}
         for i in range(n + 2):
             for name, fn in (("plain", plain), ("aware", aware)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn(i=i)
-                dt = time.perf_counter() - t0
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
                 if i >= 2:
                     times[name].append(dt)
+                    times["cpu_" + name].append(dc)
         return times
 
     times = bench_flow(iters)
     emit(
         plain=statistics.median(times["plain"]),
         aware=statistics.median(times["aware"]),
+        cpu_plain=statistics.median(times["cpu_plain"]),
+        cpu_aware=statistics.median(times["cpu_aware"]),
         iters=iters,
         how="task called inside one flow (same task-run overhead on both sides)",
     )
