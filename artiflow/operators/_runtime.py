@@ -392,7 +392,8 @@ class TaskArtifacts(TaskExecution):
         self.emit_asset_events()
 
     def emit_asset_events(self) -> set[str]:
-        """Turn registry events of this try (new versions, alias moves, quarantines and releases)
+        """Turn registry events of this try (new versions, alias moves, quarantines and releases,
+        overdue aliases)
         into extras on the declared artiflow outlets, and
         into ``outlet_events[alias].add(Asset(uri), extra=...)`` on the task's artiflow
         AssetAliases for the assets no declared outlet names (run-time assets)."""
@@ -420,6 +421,18 @@ class TaskArtifacts(TaskExecution):
                 extras[alias_uri(collection, ev.alias, registry=ident)] = event_extra(
                     ev, alias=ev.alias, previous=ev.previous, run_id=run_id, registry=ident
                 )
+            elif ev.kind == "alias.overdue" and ev.alias:
+                # a freshness check run by this try's code (``registry.overdue(emit=True)``):
+                # an event on the alias's asset, with its age and maximum age
+                extras[alias_uri(collection, ev.alias, registry=ident)] = {
+                    **event_extra(ev, alias=ev.alias, run_id=run_id, registry=ident),
+                    "kind": ev.kind,
+                    **{
+                        k: v
+                        for k, v in (getattr(ev, "details", None) or {}).items()
+                        if k in ("age_s", "max_age_s", "committed_at")
+                    },
+                }
             elif ev.kind in ("version.quarantined", "version.released"):
                 # a quarantine (or release) made by this try's code: an event on the asset of
                 # every affected collection, saying which root, why, by whom, and what it taints

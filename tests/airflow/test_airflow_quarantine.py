@@ -88,6 +88,24 @@ def test_quarantine_in_airflow_gates_events_and_fail_fast(run_dag, registry):
         registry.release("af-q-raw:v0", by="test")
 
 
+def test_an_overdue_alias_found_by_a_task_is_an_asset_event(run_dag, registry, tmp_path):
+    """A freshness check in a task (``registry.overdue(emit=True)``) sends ``alias.overdue`` as
+    an event on the alias's asset, with the age and the maximum age."""
+    import time
+
+    _log(registry, "af-q-fresh", "v0", tmp_path, aliases=["production"])
+    registry.set_max_age("af-q-fresh", "production", 1)
+    time.sleep(1.5)
+    uri = "x-artiflow://airflow-tests/default/af-q-fresh/alias/production"
+    before = len(asset_events(uri))
+    dr = run_dag("af_q_freshness")
+    assert task_states(dr)[("check_freshness", -1)] == "success"
+    events = asset_events(uri)[before:]
+    assert [e["kind"] for e in events] == ["alias.overdue"], events
+    assert events[0]["max_age_s"] == 1 and events[0]["age_s"] >= 1
+    assert events[0]["alias"] == "production"
+
+
 def _log(registry, name, text, tmp_path, **kwargs):
     f = tmp_path / f"{name}-{text}.txt"
     f.write_text(text)

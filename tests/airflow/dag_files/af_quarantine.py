@@ -12,6 +12,7 @@ from airflow.sdk import dag, task
 
 from artiflow.operators import (
     PromoteArtifactOperator,
+    alias_asset,
     artifact_asset,
     artifact_task,
     current_task_artifacts,
@@ -87,7 +88,17 @@ def af_q_on_bad_model():
     page_someone()
 
 
+@dag(dag_id="af_q_freshness", schedule=None, start_date=START)
+def af_q_freshness():
+    @artifact_task(outlets=[alias_asset("af-q-fresh", "production")])
+    def check_freshness():
+        current_task_artifacts().registry.overdue(emit=True)
+
+    check_freshness()
+
+
 af_q_build()
 af_q_guard()
+af_q_freshness()
 af_q_consume()
 af_q_on_bad_model()
