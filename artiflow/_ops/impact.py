@@ -320,31 +320,11 @@ def rebuild_plan(
     for run_id, vids in producers.items():
         for v in vids:
             made_by.setdefault(v, set()).add(run_id)
-    # Kahn's algorithm over runs: a run depends on the runs that made what it consumed
-    deps = {
-        r: {p for v in inputs.get(r, ()) for p in made_by.get(v, ()) if p != r} for r in producers
-    }
     started = {r: run_rows[r].started_at if r in run_rows else None for r in producers}
-    order: list[str] = []
-    ready = sorted((r for r, d in deps.items() if not d), key=lambda r: (str(started[r]), r))
-    pending = {r: set(d) for r, d in deps.items() if d}
-    while ready:
-        r = ready.pop(0)
-        order.append(r)
-        freed = [p for p, d in pending.items() if r in d and not (d - {r})]
-        for d in pending.values():
-            d.discard(r)
-        for p in freed:
-            del pending[p]
-        ready = sorted([*ready, *freed], key=lambda x: (str(started[x]), x))
-    order.extend(sorted(pending, key=lambda r: (str(started[r]), r)))  # cycles: keep them all
+    order = _dependency_order(producers, inputs, made_by, started)
     rows = cat.versions_by_ids(list(result.ids))
     root_coll = result.root.rsplit(":", 1)[0]
-    if isinstance(replace_with, dict):
-        named = {registry.get(k, allow_quarantined=True).ref: v for k, v in replace_with.items()}
-        replacement = named.get(result.root) or f"<a clean version of {root_coll}>"
-    else:
-        replacement = replace_with or f"<a clean version of {root_coll}>"
+    replacement = _replacement(registry, result, replace_with)
     steps: list[RebuildStep] = []
     index: dict[tuple[str, str | None, str], int] = {}
     for run_id in order:
@@ -397,6 +377,44 @@ def rebuild_plan(
             )
         )
     return steps
+
+
+def _dependency_order(
+    producers: dict[str, set[int]],
+    inputs: dict[str, set[int]],
+    made_by: dict[int, set[str]],
+    started: dict[str, Any],
+) -> list[str]:
+    """Kahn's algorithm over runs: a run after every run that made what it consumed (ties and
+    cycles by start time, then id; the runs of a cycle are all kept)."""
+    deps = {
+        r: {p for v in inputs.get(r, ()) for p in made_by.get(v, ()) if p != r} for r in producers
+    }
+    order: list[str] = []
+    ready = sorted((r for r, d in deps.items() if not d), key=lambda r: (str(started[r]), r))
+    pending = {r: set(d) for r, d in deps.items() if d}
+    while ready:
+        r = ready.pop(0)
+        order.append(r)
+        freed = [p for p, d in pending.items() if r in d and not (d - {r})]
+        for d in pending.values():
+            d.discard(r)
+        for p in freed:
+            del pending[p]
+        ready = sorted([*ready, *freed], key=lambda x: (str(started[x]), x))
+    order.extend(sorted(pending, key=lambda r: (str(started[r]), r)))  # cycles: keep them all
+    return order
+
+
+def _replacement(
+    registry: Registry, result: Impact, replace_with: str | dict[str, str] | None
+) -> str:
+    """What the root is replaced by in the plan: the named ref, or a placeholder."""
+    root_coll = result.root.rsplit(":", 1)[0]
+    if isinstance(replace_with, dict):
+        named = {registry.get(k, allow_quarantined=True).ref: v for k, v in replace_with.items()}
+        return named.get(result.root) or f"<a clean version of {root_coll}>"
+    return replace_with or f"<a clean version of {root_coll}>"
 
 
 def _version(registry: Registry, ref: Any) -> ArtifactVersion:
