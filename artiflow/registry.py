@@ -192,8 +192,8 @@ class Registry:
             >>> # registry.get("bike-dataset:production").download()
         """
         r = self.parse(ref)
-        version, any_quarantine = _query.get_hinted(self.context, r)
-        if not any_quarantine:  # nothing is quarantined: nothing to walk (no second statement)
+        version, needs_check = _query.get_hinted(self.context, r)
+        if not needs_check:  # neither quarantined nor possibly tainted: no second statement
             return version
         return _control.ensure_clean(self, version, r.selector, allow=allow_quarantined)
 

@@ -43,10 +43,10 @@ def get(ctx: RegistryContext, ref: str | Ref) -> ArtifactVersion:
 
 
 def get_hinted(ctx: RegistryContext, ref: str | Ref) -> tuple[ArtifactVersion, bool]:
-    """:func:`get`, and whether any version was quarantined when it resolved (same statement)."""
+    """:func:`get`, and whether the quarantine check must run for it (same statement)."""
     r = ctx.parse(ref)
-    record, any_quarantine = ctx.catalog.resolve_hinted(r.project, r.name, r.selector)
-    return ctx.version(record), any_quarantine
+    record, needs_check = ctx.catalog.resolve_hinted(r.project, r.name, r.selector)
+    return ctx.version(record), needs_check
 
 
 def versions(

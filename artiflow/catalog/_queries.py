@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, select
+from sqlalchemy import Connection, bindparam, exists, func, or_, select
 
 from ..exceptions import ArtifactNotFoundError
 from ..manifest import Entry
 from ..refs import LATEST, is_semver, is_version_index
-from ._control import quarantines
+from ._control import quarantine_taints, quarantines
 from ._records import COMMITTED, DELETED, VersionRecord
 from ._rows import (
     ENTRY_COLUMNS,
@@ -42,11 +42,36 @@ __all__ = ["QueriesMixin", "collection_id", "content_id", "resolve_statements"]
 _RESOLVE: dict[str, Any] | None = None
 
 
+def _check_column() -> Any:
+    """Whether the resolved version may be quarantined or tainted, so the quarantine check
+    must run (see :func:`artiflow._ops.quarantine.blame`): it is quarantined itself, or an
+    active quarantine's stored taint lists it, or it is newer than the smallest watermark of
+    the active quarantines (what their taints may not know yet). False, and no second
+    statement, whenever nothing is quarantined or it is an older clean version."""
+    q_own, q_taint, q_mark = (
+        quarantines.alias("q_own"),
+        quarantines.alias("q_taint"),
+        quarantines.alias("q_mark"),
+    )
+    own = exists(
+        select(q_own.c.id).where(q_own.c.version_id == versions.c.id, q_own.c.released_at.is_(None))
+    )
+    tainted = exists(
+        select(quarantine_taints.c.quarantine_id)
+        .join(q_taint, q_taint.c.id == quarantine_taints.c.quarantine_id)
+        .where(quarantine_taints.c.version_id == versions.c.id, q_taint.c.released_at.is_(None))
+    )
+    mark = (
+        select(func.min(q_mark.c.watermark)).where(q_mark.c.released_at.is_(None)).scalar_subquery()
+    )
+    return or_(own, tainted, versions.c.id > mark).label("needs_quarantine_check")
+
+
 def resolve_statements() -> dict[str, Any]:
     """One prebuilt statement per selector kind: the version row, the collection, whether it
-    is latest, its aliases and tags, and whether any version is quarantined now (so a resolve
-    through an alias needs no second statement when none is), in ONE round trip (built once
-    per process)."""
+    is latest, its aliases and tags, and whether the quarantine check must run for it (so a
+    resolve through an alias needs no second statement when it cannot be quarantined or
+    tainted), in ONE round trip (built once per process)."""
     global _RESOLVE
     if _RESOLVE is None:
         a2 = aliases.alias("a2")
@@ -63,10 +88,7 @@ def resolve_statements() -> dict[str, Any]:
             .label("tag_list")
         )
         latest = latest_index(versions.c.collection_id).label("latest_idx")
-        any_quarantine = exists(
-            select(quarantines.c.id).where(quarantines.c.released_at.is_(None))
-        ).label("any_quarantine")
-        cols = [*VERSION_COLUMNS, latest, alias_list, tag_list, alias_seq_column(), any_quarantine]
+        cols = [*VERSION_COLUMNS, latest, alias_list, tag_list, alias_seq_column(), _check_column()]
         in_coll = (collections.c.project == bindparam("p"), collections.c.name == bindparam("n"))
         base = select(*cols).select_from(
             versions.join(collections, collections.c.id == versions.c.collection_id)
@@ -158,8 +180,8 @@ class QueriesMixin(Transactions):
         return self.resolve_hinted(project, name, selector)[0]
 
     def resolve_hinted(self, project: str, name: str, selector: str) -> tuple[VersionRecord, bool]:
-        """:meth:`resolve`, and whether any version was quarantined at that moment (read in the
-        same statement): when none was, a resolve through an alias needs no quarantine walk."""
+        """:meth:`resolve`, and whether the version may be quarantined or tainted (read in the
+        same statement): when not, a resolve through an alias needs no quarantine check."""
         stmts = resolve_statements()
         params: dict[str, Any] = {"p": project, "n": name}
         if selector == LATEST:
@@ -188,7 +210,7 @@ class QueriesMixin(Transactions):
             )
         if row.state != COMMITTED:
             raise ArtifactNotFoundError(f"{ref} is not committed yet")
-        return row, bool(r.any_quarantine)
+        return row, bool(r.needs_quarantine_check)
 
     def versions(
         self,
