@@ -131,9 +131,14 @@ def test_flow_retry_assembles_a_new_collaborative_version(registry: Any) -> None
     committer = v0.logged_by()
     assert committer.task == "commit-shard" and committer.info["flow_run_attempt"] == 2
     parts = [r for r in registry.runs(pipeline="sharded", limit=None) if r.task == "shard"]
-    assert sorted((r.info["flow_run_attempt"], r.state) for r in parts) == sorted(
-        [(1, "SUCCESS")] * 3 + [(1, "FAILED")] + [(2, "SUCCESS")] * 4
-    )
+    by_attempt = {
+        n: sorted(r.state for r in parts if r.info["flow_run_attempt"] == n) for n in (1, 2)
+    }
+    assert by_attempt[2] == ["SUCCESS"] * 4  # attempt 2: every part, all in v0
+    # attempt 1: the failed part, and the good parts Prefect started before the flow failed
+    # (when part 2 fails first, Prefect may end attempt 1 before the last part starts)
+    assert by_attempt[1].count("FAILED") == 1 and len(by_attempt[1]) <= 4, by_attempt
+    assert set(by_attempt[1]) <= {"SUCCESS", "FAILED"}, by_attempt
 
 
 def test_flow_retry_after_a_commit_makes_a_new_version_its_consumer_reads(registry: Any) -> None:
