@@ -728,14 +728,22 @@ def map_index_of(task_run: Any) -> int | None:
 
 def _map_helpers() -> Any:
     """``(TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested)`` of the
-    installed Prefect, or None when one of them is not where Prefect 3.4-3.7 keep it."""
+    installed Prefect, or None when one of them is not where Prefect 3.6-3.7 keep it.
+
+    The suspension check is new in Prefect 3.7 (3.6's ``Task.map`` has none): without it, a
+    no-op stands in, as 3.6 itself does."""
     try:
-        from prefect._flow_run_suspension import raise_if_flow_run_suspension_requested
         from prefect.task_runners import TaskRunner
         from prefect.utilities.callables import get_call_parameters
         from prefect.utilities.visualization import get_task_viz_tracker
     except ImportError:  # pragma: no cover - another Prefect layout: map without an index
         return None
+    try:
+        from prefect._flow_run_suspension import raise_if_flow_run_suspension_requested
+    except ImportError:  # Prefect 3.6: Task.map checks no suspension
+
+        def raise_if_flow_run_suspension_requested() -> None:
+            return None
     if get_task_viz_tracker():
         return None  # flow.visualize(): let Prefect refuse map as it does
     return TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested
