@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 from ._context import IOCounters, RegistryContext
 from ._ops import control as _control
 from ._ops import gc as _gc
-from ._ops import labels as _labels
 from ._ops import locks as _locks
 from ._ops import log as _log
+from ._ops import promote as _promote
 from ._ops import query as _query
+from ._ops import resolve as _resolve
 from ._ops import runs as _runs
 from ._ops.gc import GCResult
 from ._publishers import attach_publishers
@@ -191,11 +192,7 @@ class Registry:
         Example:
             >>> # registry.get("bike-dataset:production").download()
         """
-        r = self.parse(ref)
-        version, needs_check = _query.get_hinted(self.context, r)
-        if not needs_check:  # neither quarantined nor possibly tainted: no second statement
-            return version
-        return _control.ensure_clean(self, version, r.selector, allow=allow_quarantined)
+        return _resolve.get(self.context, ref, allow_quarantined=allow_quarantined)
 
     def versions(self, name: str, *, include_deleted: bool = False) -> list[ArtifactVersion]:
         """Versions of a collection, oldest first.
@@ -318,11 +315,7 @@ class Registry:
         Example:
             >>> # registry.link("churn-model:v7", "model-registry/churn", aliases=["production"])
         """
-        source = self._version(version_ref)
-        alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
-        t = self.parse(target)
-        _control.guard_link_aliases(self, source, t.project, t.name, alias_list)
-        return _log.link(self.context, source, target, alias_list)
+        return _promote.link(self.context, self._version(version_ref), target, aliases)
 
     # ---- labels ---------------------------------------------------------------------------
     def alias(
@@ -341,13 +334,7 @@ class Registry:
         Example:
             >>> # registry.alias("churn-model:v7", "production", expected="v6")
         """
-        _labels.expected_index(expected)  # a bad ``expected`` fails before the lookup
-        run_id = run.id if run is not None else None
-        version = self.get(ref, allow_quarantined=True)  # refused below, with the reason
-        _control.guard_alias_moves(self, version, [alias], run)  # quarantine + policy
-        row = _labels.alias(self.context, version, alias, run_id, expected=expected)
-        _control.audit_alias_moves(self, version, [alias], run)
-        return self.context.version(row)
+        return _promote.alias(self.context, ref, alias, run, expected=expected)
 
     # ---- runs ---------------------------------------------------------------------------
     def run(
