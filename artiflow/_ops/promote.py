@@ -9,16 +9,13 @@ the alias audit afterwards. The writes themselves are :func:`artiflow._ops.label
 
 Example:
     >>> import tempfile
-    >>> from artiflow import Artifact, Registry
-    >>> reg = Registry(home=tempfile.mkdtemp())
-    >>> draft = Artifact("notes")
-    >>> with draft.new_file("a.txt") as f:
-    ...     _ = f.write("hi")
-    >>> v = reg.log(draft)
-    >>> alias(reg.context, "notes:v0", "production", expected="none").aliases
-    ['latest', 'production']
-    >>> link(reg.context, v, "registry/notes", ["staging"]).ref
-    'registry/notes:v0'
+    >>> from artiflow import InvalidRefError, Registry
+    >>> ctx = Registry(home=tempfile.mkdtemp()).context
+    >>> try:  # a bad ``expected`` fails before the lookup
+    ...     alias(ctx, "churn-model:v7", "production", expected="v-six")
+    ... except InvalidRefError as exc:
+    ...     print(exc)
+    expected='v-six': give the version the alias is on now ('v3'), or 'none' ...
 """
 
 from __future__ import annotations

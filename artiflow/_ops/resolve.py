@@ -5,16 +5,16 @@ The resolve statement itself tells whether the version may be quarantined or tai
 (:func:`artiflow._ops.query.get_hinted`), so the quarantine check runs only then. The task
 runtime's resolver (:mod:`artiflow._tasking.resolver`) adds run pins and locks on top.
 
+The example of :mod:`artiflow._ops.quarantine` shows both sides through ``Registry.get``.
+
 Example:
     >>> import tempfile
-    >>> from artiflow import Artifact, Registry
-    >>> reg = Registry(home=tempfile.mkdtemp())
-    >>> draft = Artifact("notes")
-    >>> with draft.new_file("a.txt") as f:
-    ...     _ = f.write("hi")
-    >>> _ = reg.log(draft, aliases=["production"])
-    >>> get(reg.context, "notes:production").version
-    'v0'
+    >>> from artiflow import ArtifactNotFoundError, Registry
+    >>> try:
+    ...     get(Registry(home=tempfile.mkdtemp()).context, "notes:production")
+    ... except ArtifactNotFoundError as exc:
+    ...     print(exc)
+    artifact default/notes does not exist (asked for default/notes:production); ...
 """
 
 from __future__ import annotations
