@@ -83,9 +83,8 @@ class Registry:
         )
         #: what the verbs, versions and runs of this registry share
         self.context = RegistryContext(settings, max_metadata_bytes)
-        attach_publishers(
-            self
-        )  # plugins' event publishers (artiflow.event_publishers entry points)
+        # the plugins' event publishers (artiflow.event_publishers entry points)
+        attach_publishers(self)
 
     def __repr__(self) -> str:
         from sqlalchemy.engine import make_url
