@@ -31,6 +31,8 @@ CORE = [
     "artiflow._ops.parallel",
     "artiflow._ops.query",
     "artiflow._ops.runs",
+    "artiflow._ops.resolve",
+    "artiflow._ops.promote",
     "artiflow._context",
     "artiflow.states",
     "artiflow.serialize",
