@@ -744,6 +744,7 @@ def _map_helpers() -> Any:
 
         def raise_if_flow_run_suspension_requested() -> None:
             return None
+
     if get_task_viz_tracker():
         return None  # flow.visualize(): let Prefect refuse map as it does
     return TaskRunner.map, get_call_parameters, raise_if_flow_run_suspension_requested
