@@ -149,15 +149,20 @@ class Impact:
 
 
 def walk_downstream(
-    registry: Registry, root_id: int, depth: int | None = None
+    registry: Registry, root_id: int, depth: int | None = None, *, conn: Any = None
 ) -> dict[int, tuple[int, int | None, str | None]]:
     """Every version id reachable downstream of ``root_id`` within ``depth`` steps, mapped to
     ``(depth, parent id, run id of the step)`` along a shortest path (the root maps to
-    ``(0, None, None)``)."""
+    ``(0, None, None)``); one statement per level, in ``conn`` when given (else a read
+    transaction of its own).
+
+    Example:
+        >>> # walk_downstream(reg, reg.get("raw:v0").id, 5)  {root: (0, None, None), ...}
+    """
     limit = MAX_DEPTH if depth is None else min(depth, MAX_DEPTH)
     found: dict[int, tuple[int, int | None, str | None]] = {root_id: (0, None, None)}
     level = [root_id]
-    with registry.catalog.read() as conn:
+    with registry.catalog.read(conn) as conn:
         d = 0
         while level and d < limit:
             d += 1
@@ -182,7 +187,9 @@ def impact(registry: Registry, ref: Any, depth: int | None = None) -> Impact:
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         raise InvalidRefError(f"invalid depth {depth!r}: use a whole number >= 0, or None")
     root = _version(registry, ref)
-    return impact_of_walk(registry, root, walk_downstream(registry, root.id, depth), depth)
+    with registry.catalog.read() as conn:  # the walk and its rows: one transaction
+        found = walk_downstream(registry, root.id, depth, conn=conn)
+        return impact_of_walk(registry, root, found, depth, conn=conn)
 
 
 def impact_of_walk(
@@ -190,13 +197,16 @@ def impact_of_walk(
     root: ArtifactVersion,
     found: dict[int, tuple[int, int | None, str | None]],
     depth: int | None = None,
+    *,
+    conn: Any = None,
 ) -> Impact:
-    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found``.
+    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found`` (its
+    rows read in ``conn`` when given).
 
     Example:
         >>> # impact_of_walk(reg, version, walk_downstream(reg, version.id))
     """
-    with registry.catalog.read() as conn:
+    with registry.catalog.read(conn) as conn:
         rows = sql.impact_rows(conn, [i for i in found if i != root.id])
     refs = {root.id: root.ref, **{i: r.ref for i, r in rows.items()}}
     impacted: list[ImpactedVersion] = []
