@@ -58,6 +58,7 @@ __all__ = [
     "consumed_through",
     "consumed_via",
     "downstream_steps",
+    "downstream_walk",
     "insert_audit",
     "insert_check",
     "insert_quarantine",
@@ -269,6 +270,21 @@ def downstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, st
     return _steps(conn, _DOWN, ids)
 
 
+_PG_WALK = text(
+    "SELECT version_id, depth, parent_id, run_id FROM artiflow_downstream(:root, :depth)"
+)
+
+
+def downstream_walk(
+    conn: Connection, root_id: int, depth: int
+) -> list[tuple[int, int, int | None, str | None]]:
+    """PostgreSQL: ``(version, depth, parent, run_id)`` of every version downstream of
+    ``root_id`` within ``depth`` steps, each once at its shortest distance, in one statement
+    (the ``artiflow_downstream`` function of migration 0007)."""
+    rows = conn.execute(_PG_WALK, {"root": root_id, "depth": depth})
+    return [(int(v), int(d), None if p is None else int(p), r) for v, d, p, r in rows]
+
+
 def upstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
     """``(version, run_id, input)`` steps one level up from ``ids``: the run ``run_id`` that
     logged ``version`` consumed ``input``; for a registry member, ``input`` is its target."""
@@ -420,6 +436,35 @@ _PG_IMPACT_ROWS = text(
     JOIN collections c ON c.id = v.collection_id
     """
 )
+
+
+# PostgreSQL: an impact in ONE statement, the walk (migration 0007) and the rows of what it found
+_PG_IMPACT = text(
+    """
+    SELECT w.version_id AS id, w.depth, w.parent_id, w.run_id, v.idx, v.state, c.project,
+        c.name,
+        (SELECT max(n.idx) FROM versions n
+         WHERE n.collection_id = v.collection_id AND n.state = 'COMMITTED') AS newest,
+        ARRAY(SELECT a.alias FROM aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS names
+    FROM artiflow_downstream(:root, :depth) AS w
+    JOIN versions v ON v.id = w.version_id
+    JOIN collections c ON c.id = v.collection_id
+    """
+)
+
+
+def impact_walk(
+    conn: Connection, root_id: int, depth: int
+) -> tuple[dict[int, tuple[int, int | None, str | None]], dict[int, ImpactRow]]:
+    """PostgreSQL: :func:`downstream_walk` and :func:`impact_rows` of what it found, in one
+    statement: ``({version: (depth, parent, run_id)}, {version: row})`` (the root in neither)."""
+    found: dict[int, tuple[int, int | None, str | None]] = {}
+    rows: dict[int, ImpactRow] = {}
+    for r in conn.execute(_PG_IMPACT, {"root": root_id, "depth": depth}):
+        vid = int(r.id)
+        found[vid] = (int(r.depth), None if r.parent_id is None else int(r.parent_id), r.run_id)
+        rows[vid] = _impact_row(r, r.names or (), r.newest)
+    return found, rows
 
 
 def _impact_row(r: Any, names: Iterable[str], newest: int | None) -> ImpactRow:
