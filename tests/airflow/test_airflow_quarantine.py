@@ -215,7 +215,6 @@ def test_event_trigger_fires_when_a_watched_alias_turns_overdue(registry, tmp_pa
     """``kinds=["alias.overdue"]``: the trigger itself notices the alias outgrow its maximum
     age (no ``overdue(emit=True)`` schedule): one event per turn, none while fresh, and again
     after the alias moved to a fresh version that aged too."""
-    import time
 
     from artiflow.operators import ArtifactEventTrigger
 
