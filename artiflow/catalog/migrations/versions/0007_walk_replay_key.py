@@ -11,6 +11,11 @@ at depth 5, quarantine at every depth). SQLite keeps the client loop (no round t
 It reads ``run_io (run_id, version_id, direction)`` and ``versions (id, target_id)``: a
 migration that changes those columns replaces it.
 
+Also: replay comparisons per producing task: ``replay_outputs`` is keyed by ``(lock_id,
+collection, task)`` instead of ``(lock_id, collection)``, so when two tasks of one run write
+the same collection each is compared with the original's output of that task (the last no
+longer replaces the first).
+
 Revision ID: 0007
 Revises: 0006 (taints, freshness)
 Create Date: 2026-12-04 18:30:00
@@ -73,8 +78,23 @@ END $$
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DOWNSTREAM)
+    with op.batch_alter_table("replay_outputs") as batch:
+        batch.drop_constraint("uq_replay_outputs_lock_collection", type_="unique")
+        batch.create_unique_constraint(
+            "uq_replay_outputs_lock_task", ["lock_id", "collection", "task"]
+        )
 
 
 def downgrade() -> None:
+    # back to one row per collection: keep the newest comparison of each (lock, collection)
+    op.execute(
+        "DELETE FROM replay_outputs WHERE id NOT IN (SELECT max(id) FROM replay_outputs "
+        "GROUP BY lock_id, collection)"
+    )
+    with op.batch_alter_table("replay_outputs") as batch:
+        batch.drop_constraint("uq_replay_outputs_lock_task", type_="unique")
+        batch.create_unique_constraint(
+            "uq_replay_outputs_lock_collection", ["lock_id", "collection"]
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS artiflow_downstream(integer, integer)")
