@@ -149,25 +149,44 @@ class Impact:
 
 
 def walk_downstream(
-    registry: Registry, root_id: int, depth: int | None = None
+    registry: Registry, root_id: int, depth: int | None = None, *, conn: Any = None
 ) -> dict[int, tuple[int, int | None, str | None]]:
     """Every version id reachable downstream of ``root_id`` within ``depth`` steps, mapped to
     ``(depth, parent id, run id of the step)`` along a shortest path (the root maps to
-    ``(0, None, None)``)."""
+    ``(0, None, None)``; among equally short steps, the smallest parent id, then run id, a
+    registry link last). On PostgreSQL one statement (``artiflow_downstream``, migration
+    0007), on SQLite one per level; in ``conn`` when given (else a read transaction of its own).
+
+    Example:
+        >>> # walk_downstream(reg, reg.get("raw:v0").id, 5)  {root: (0, None, None), ...}
+    """
     limit = MAX_DEPTH if depth is None else min(depth, MAX_DEPTH)
     found: dict[int, tuple[int, int | None, str | None]] = {root_id: (0, None, None)}
-    level = [root_id]
-    with registry.catalog.read() as conn:
+    with registry.catalog.read(conn) as conn:
+        if conn.dialect.name == "postgresql":
+            for vid, d, parent, run_id in sql.downstream_walk(conn, root_id, limit):
+                found[vid] = (d, parent, run_id)
+            return found
+        level = [root_id]
         d = 0
         while level and d < limit:
             d += 1
-            nxt: list[int] = []
+            best: dict[int, tuple[int, str | None]] = {}
             for src, run_id, dst in sql.downstream_steps(conn, level):
-                if dst not in found:
-                    found[dst] = (d, src, run_id)
-                    nxt.append(dst)
-            level = nxt
+                if dst in found:
+                    continue
+                held = best.get(dst)
+                if held is None or _step_key(src, run_id) < _step_key(*held):
+                    best[dst] = (src, run_id)
+            level = sorted(best)
+            for dst in level:
+                found[dst] = (d, *best[dst])
     return found
+
+
+def _step_key(src: int, run_id: str | None) -> tuple[int, bool, str]:
+    """The order among equally short steps (what ``artiflow_downstream`` picks first)."""
+    return (src, run_id is None, run_id or "")
 
 
 def impact(registry: Registry, ref: Any, depth: int | None = None) -> Impact:
@@ -182,7 +201,17 @@ def impact(registry: Registry, ref: Any, depth: int | None = None) -> Impact:
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         raise InvalidRefError(f"invalid depth {depth!r}: use a whole number >= 0, or None")
     root = _version(registry, ref)
-    return impact_of_walk(registry, root, walk_downstream(registry, root.id, depth), depth)
+    cat = registry.catalog
+    if cat.dialect == "postgresql":  # one statement: no BEGIN / COMMIT round trips either
+        limit = MAX_DEPTH if depth is None else min(depth, MAX_DEPTH)
+        with cat.engine.connect() as conn:
+            conn.execution_options(**cat.single_read)
+            found, rows = sql.impact_walk(conn, root.id, limit)
+        found[root.id] = (0, None, None)
+        return _assemble(root, found, rows, depth)
+    with cat.read() as conn:  # the walk and its rows: one transaction
+        found = walk_downstream(registry, root.id, depth, conn=conn)
+        return impact_of_walk(registry, root, found, depth, conn=conn)
 
 
 def impact_of_walk(
@@ -190,14 +219,27 @@ def impact_of_walk(
     root: ArtifactVersion,
     found: dict[int, tuple[int, int | None, str | None]],
     depth: int | None = None,
+    *,
+    conn: Any = None,
 ) -> Impact:
-    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found``.
+    """The :class:`Impact` of ``root`` from a :func:`walk_downstream` result ``found`` (its
+    rows read in ``conn`` when given).
 
     Example:
         >>> # impact_of_walk(reg, version, walk_downstream(reg, version.id))
     """
-    with registry.catalog.read() as conn:
+    with registry.catalog.read(conn) as conn:
         rows = sql.impact_rows(conn, [i for i in found if i != root.id])
+    return _assemble(root, found, rows, depth)
+
+
+def _assemble(
+    root: ArtifactVersion,
+    found: dict[int, tuple[int, int | None, str | None]],
+    rows: dict[int, Any],
+    depth: int | None,
+) -> Impact:
+    """The :class:`Impact` of a walk ``found`` (the root included) and the rows it found."""
     refs = {root.id: root.ref, **{i: r.ref for i, r in rows.items()}}
     impacted: list[ImpactedVersion] = []
     aliases: list[AffectedAlias] = []

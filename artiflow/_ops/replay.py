@@ -8,7 +8,13 @@
   exchanged at ``POST /auth/token``); otherwise the exact ``airflow dags trigger`` command is
   returned.
 * **Prefect**: ``artiflow.prefect.replay(flow_run_id)`` starts the flow run through its
-  deployment; here the exact command is returned (the core never imports Prefect).
+  deployment; here the exact command is returned (the core never imports Prefect). With
+  replaced inputs and ``PREFECT_API_URL`` set, the flow run is read from the Prefect REST API
+  (``GET /flow_runs/{id}``, ``GET /deployments/{id}``; ``PREFECT_API_KEY`` authenticates) and
+  the command is ``prefect deployment run 'FLOW/DEPLOYMENT'`` with the deployment the flow run
+  came from and its parameters; a flow run that came from no deployment gets a command that
+  asks for one (``${DEPLOYMENT:?...}``); without the API, the Python call that finds the
+  deployment when it runs (``artiflow.prefect.replay(id, lock=...)``).
 
 After the replay's tasks commit, each output's digest is compared with the original run's
 output of the same collection (``RunLock.replays``, ``reproduced`` yes/no).
@@ -62,11 +68,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AIRFLOW_API_ENV",
     "AIRFLOW_CONF_KEY",
+    "PREFECT_API_ENV",
     "ReplayStart",
     "airflow_command",
     "override_lock",
     "parse_inputs",
     "prefect_command",
+    "prefect_deployment",
+    "prefect_override_command",
     "start_replay",
 ]
 
@@ -74,6 +83,8 @@ __all__ = [
 AIRFLOW_CONF_KEY = "artiflow_lock"
 #: where the Airflow REST API is (the first one set wins)
 AIRFLOW_API_ENV = ("ARTIFLOW_AIRFLOW_API_URL", "AIRFLOW__API__BASE_URL")
+#: where the Prefect REST API is (and its key, for Prefect Cloud)
+PREFECT_API_ENV = ("PREFECT_API_URL", "PREFECT_API_KEY")
 _TIMEOUT = 30.0
 
 
@@ -92,6 +103,7 @@ class ReplayStart:
     response: Mapping[str, Any] = field(default_factory=dict)
     lock: str | None = None  # the derived lock the replay reads (with replaced inputs)
     replace: Mapping[str, str] = field(default_factory=dict)  # collection -> version ref
+    deployment: str | None = None  # Prefect: "FLOW/DEPLOYMENT" the flow run came from
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (what ``artiflow replay --json`` prints)."""
@@ -106,6 +118,7 @@ class ReplayStart:
             "response": dict(self.response),
             "lock": self.lock,
             "replace": dict(self.replace),
+            "deployment": self.deployment,
         }
 
 
@@ -120,27 +133,102 @@ def airflow_command(dag_id: str, pipeline_run: str) -> str:
     return f"airflow dags trigger {shlex.quote(dag_id)} --conf {shlex.quote(conf)}"
 
 
-def prefect_command(flow_run_id: str) -> str:
-    """The Python call that replays a Prefect flow run (through its deployment).
+def prefect_command(flow_run_id: str, lock: str | None = None) -> str:
+    """The Python call that replays a Prefect flow run (through its deployment, found when it
+    runs); with ``lock``, reading that derived lock instead of the run's own.
 
     Example:
         >>> print(prefect_command("0b5e..."))
         python -c 'import artiflow.prefect; artiflow.prefect.replay("0b5e...")'
+        >>> print(prefect_command("0b5e", "0b5e~r1a2b"))
+        python -c 'import artiflow.prefect; artiflow.prefect.replay("0b5e", lock="0b5e~r1a2b")'
     """
-    call = f"import artiflow.prefect; artiflow.prefect.replay({json.dumps(flow_run_id)})"
+    more = f", lock={json.dumps(lock)}" if lock else ""
+    call = f"import artiflow.prefect; artiflow.prefect.replay({json.dumps(flow_run_id)}{more})"
     return f"python -c {shlex.quote(call)}"
 
 
-def prefect_override_command(flow: str | None, lock: str) -> str:
-    """The ``prefect deployment run`` command that replays the derived lock ``lock`` (name
-    the deployment: the registry does not know it).
+def _dquote(text: str) -> str:
+    """``text`` inside double quotes for a POSIX shell (``$`` `` ` `` ``"`` ``\\`` escaped)."""
+    return '"' + "".join("\\" + c if c in '$`"\\' else c for c in text) + '"'
+
+
+def prefect_override_command(
+    flow: str | None,
+    lock: str,
+    deployment: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> str:
+    """The ``prefect deployment run`` command that replays the derived lock ``lock``, with the
+    flow run's ``parameters`` (its ``artiflow`` one replaced). ``deployment`` is the
+    deployment's name; without it the command asks for one when it runs (the flow run came
+    from no deployment: deploy the flow first).
 
     Example:
-        >>> print(prefect_override_command("retrain", "0b5e~r1a2b"))
-        prefect deployment run 'retrain/<deployment>' --params '{"artiflow": {"replay_of": "0b5e~r1a2b", "flow": "retrain"}}'
+        >>> print(prefect_override_command("retrain", "0b5e~r1a2b", "nightly"))
+        prefect deployment run retrain/nightly --params '{"artiflow": {"replay_of": "0b5e~r1a2b", "flow": "retrain"}}'
+        >>> print(prefect_override_command("retrain", "0b5e~r1a2b").split(" --params")[0])
+        prefect deployment run "retrain/${DEPLOYMENT:?set DEPLOYMENT to the name of a deployment of flow retrain (the flow run came from none: deploy the flow first)}"
     """
-    params = json.dumps({"artiflow": {"replay_of": lock, "flow": flow}})
-    return f"prefect deployment run {shlex.quote(f'{flow}/<deployment>')} --params {shlex.quote(params)}"
+    params = json.dumps(
+        {**dict(parameters or {}), "artiflow": {"replay_of": lock, "flow": flow}},
+        sort_keys=False,
+    )
+    if deployment:
+        name = shlex.quote(f"{flow}/{deployment}")
+    else:
+        ask = (
+            f"set DEPLOYMENT to the name of a deployment of flow {flow} (the flow run came "
+            "from none: deploy the flow first)"
+        )
+        name = _dquote(f"{flow}/").rstrip('"') + "${DEPLOYMENT:?" + _dquote(ask)[1:-1] + '}"'
+    return f"prefect deployment run {name} --params {shlex.quote(params)}"
+
+
+def _get(url: str, key: str | None) -> dict[str, Any] | None:
+    """GET a JSON object from the Prefect API (None: not found)."""
+    headers = {"Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    req = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(req, timeout=_TIMEOUT) as resp:
+            out = json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+    return out if isinstance(out, dict) else None
+
+
+def prefect_deployment(
+    flow_run_id: str, env: Mapping[str, str]
+) -> tuple[bool, str | None, dict[str, Any]]:
+    """What the Prefect API (``PREFECT_API_URL``) says of a flow run: ``(known, deployment
+    name or None, its parameters)``; ``known`` is False when the API is not set or did not
+    answer (then nothing is known).
+
+    Example:
+        >>> prefect_deployment("0b5e", env={})
+        (False, None, {})
+    """
+    base = (env.get(PREFECT_API_ENV[0]) or "").strip().rstrip("/")
+    if not base:
+        return False, None, {}
+    key = env.get(PREFECT_API_ENV[1]) or None
+    try:
+        run = _get(f"{base}/flow_runs/{urllib.parse.quote(str(flow_run_id), safe='')}", key)
+        if run is None:
+            return False, None, {}
+        params = run.get("parameters") if isinstance(run.get("parameters"), dict) else {}
+        dep_id = run.get("deployment_id")
+        if not dep_id:
+            return True, None, dict(params or {})
+        dep = _get(f"{base}/deployments/{urllib.parse.quote(str(dep_id), safe='')}", key)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False, None, {}
+    name = dep.get("name") if dep else None
+    return (True, str(name), dict(params or {})) if name else (False, None, {})
 
 
 def parse_inputs(items: Any) -> dict[str, str]:
@@ -310,10 +398,24 @@ def start_replay(
     if inputs and orchestrator in ("airflow", "prefect"):
         derived, replace = override_lock(registry, orchestrator, run, inputs, pipeline=pipeline)
     if orchestrator == "prefect":
-        if derived is not None:
-            cmd = prefect_override_command(name, derived)
-            return ReplayStart(orchestrator, name, run, False, cmd, lock=derived, replace=replace)
-        return ReplayStart(orchestrator, name, run, False, prefect_command(run))
+        if derived is None:
+            return ReplayStart(orchestrator, name, run, False, prefect_command(run))
+        known, deployment, params = prefect_deployment(run, env)
+        if known:  # the deployment it came from (or none), and its parameters
+            params.pop("artiflow", None)
+            cmd = prefect_override_command(name, derived, deployment, params)
+        else:  # the API is not reachable from here: the call finds the deployment itself
+            cmd = prefect_command(run, derived)
+        return ReplayStart(
+            orchestrator,
+            name,
+            run,
+            False,
+            cmd,
+            lock=derived,
+            replace=replace,
+            deployment=f"{name}/{deployment}" if deployment else None,
+        )
     if orchestrator != "airflow":
         raise RunLockError(
             f"{orchestrator} runs cannot be replayed by artiflow: replay airflow or prefect "

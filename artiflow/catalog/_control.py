@@ -46,7 +46,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql import literal
-from sqlalchemy.types import ARRAY
 
 from .models import aliases, collections, metadata, run_io, versions
 
@@ -59,6 +58,7 @@ __all__ = [
     "consumed_through",
     "consumed_via",
     "downstream_steps",
+    "downstream_walk",
     "insert_audit",
     "insert_check",
     "insert_quarantine",
@@ -245,7 +245,6 @@ _PG_UP = text(
     """
 )
 _PG_CHUNK = 5000
-_INT_ARRAY: Any = ARRAY(Integer)
 
 
 def _steps(conn: Connection, stmt: Any, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
@@ -269,6 +268,21 @@ def downstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, st
     the run ``run_id`` that consumed ``source``, or (``run_id`` None) is a registry member
     linking ``source``."""
     return _steps(conn, _DOWN, ids)
+
+
+_PG_WALK = text(
+    "SELECT version_id, depth, parent_id, run_id FROM artiflow_downstream(:root, :depth)"
+)
+
+
+def downstream_walk(
+    conn: Connection, root_id: int, depth: int
+) -> list[tuple[int, int, int | None, str | None]]:
+    """PostgreSQL: ``(version, depth, parent, run_id)`` of every version downstream of
+    ``root_id`` within ``depth`` steps, each once at its shortest distance, in one statement
+    (the ``artiflow_downstream`` function of migration 0007)."""
+    rows = conn.execute(_PG_WALK, {"root": root_id, "depth": depth})
+    return [(int(v), int(d), None if p is None else int(p), r) for v, d, p, r in rows]
 
 
 def upstream_steps(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str | None, int]]:
@@ -408,22 +422,71 @@ class ImpactRow:
         return f"{self.project}/{self.name}:{self.version}"
 
 
+# PostgreSQL: the versions of an impact in one statement per chunk (one round trip): the newest
+# committed index of the collection is an index-only probe of ix_versions_collection_state_idx,
+# the aliases an array of ix_aliases_version lookups
+_PG_IMPACT_ROWS = text(
+    """
+    SELECT v.id, v.idx, v.state, c.project, c.name,
+        (SELECT max(n.idx) FROM versions n
+         WHERE n.collection_id = v.collection_id AND n.state = 'COMMITTED') AS newest,
+        ARRAY(SELECT a.alias FROM aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS names
+    FROM unnest(CAST(:ids AS INTEGER[])) AS s(id)
+    JOIN versions v ON v.id = s.id
+    JOIN collections c ON c.id = v.collection_id
+    """
+)
+
+
+# PostgreSQL: an impact in ONE statement, the walk (migration 0007) and the rows of what it found
+_PG_IMPACT = text(
+    """
+    SELECT w.version_id AS id, w.depth, w.parent_id, w.run_id, v.idx, v.state, c.project,
+        c.name,
+        (SELECT max(n.idx) FROM versions n
+         WHERE n.collection_id = v.collection_id AND n.state = 'COMMITTED') AS newest,
+        ARRAY(SELECT a.alias FROM aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS names
+    FROM artiflow_downstream(:root, :depth) AS w
+    JOIN versions v ON v.id = w.version_id
+    JOIN collections c ON c.id = v.collection_id
+    """
+)
+
+
+def impact_walk(
+    conn: Connection, root_id: int, depth: int
+) -> tuple[dict[int, tuple[int, int | None, str | None]], dict[int, ImpactRow]]:
+    """PostgreSQL: :func:`downstream_walk` and :func:`impact_rows` of what it found, in one
+    statement: ``({version: (depth, parent, run_id)}, {version: row})`` (the root in neither)."""
+    found: dict[int, tuple[int, int | None, str | None]] = {}
+    rows: dict[int, ImpactRow] = {}
+    for r in conn.execute(_PG_IMPACT, {"root": root_id, "depth": depth}):
+        vid = int(r.id)
+        found[vid] = (int(r.depth), None if r.parent_id is None else int(r.parent_id), r.run_id)
+        rows[vid] = _impact_row(r, r.names or (), r.newest)
+    return found, rows
+
+
+def _impact_row(r: Any, names: Iterable[str], newest: int | None) -> ImpactRow:
+    latest = r.state == "COMMITTED" and r.idx is not None and newest == r.idx
+    return ImpactRow(int(r.id), r.project, r.name, r.idx, r.state, tuple(names), latest)
+
+
 def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
-    """The versions ``ids`` as an impact lists them, in three light queries per chunk (the
-    versions, the newest committed index of each of their collections, their aliases) instead
-    of full version records with per-row subqueries."""
+    """The versions ``ids`` as an impact lists them: on PostgreSQL one statement per chunk of
+    5,000; on SQLite three light queries per chunk (the versions, the newest committed index of
+    each of their collections, their aliases) instead of full version records."""
     out: dict[int, ImpactRow] = {}
     items = list(ids)
     pg = conn.dialect.name == "postgresql"
-    size = _PG_CHUNK if pg else _CHUNK
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
-
-        def among(column: Any, values: list[int]) -> Any:
-            if pg:  # one array parameter instead of an IN list of thousands
-                return column == func.any(bindparam(None, values, type_=_INT_ARRAY))
-            return column.in_(values)
-
+    if pg:
+        for start in range(0, len(items), _PG_CHUNK):
+            chunk = items[start : start + _PG_CHUNK]
+            for r in conn.execute(_PG_IMPACT_ROWS, {"ids": chunk}):
+                out[int(r.id)] = _impact_row(r, r.names or (), r.newest)
+        return out
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
         rows = conn.execute(
             select(
                 versions.c.id,
@@ -434,34 +497,25 @@ def impact_rows(conn: Connection, ids: Iterable[int]) -> dict[int, ImpactRow]:
                 collections.c.name,
             )
             .join(collections, collections.c.id == versions.c.collection_id)
-            .where(among(versions.c.id, chunk))
+            .where(versions.c.id.in_(chunk))
         ).all()
         colls = sorted({int(r.collection_id) for r in rows})
         newest = dict(
             conn.execute(
                 select(versions.c.collection_id, func.max(versions.c.idx))
-                .where(among(versions.c.collection_id, colls), versions.c.state == "COMMITTED")
+                .where(versions.c.collection_id.in_(colls), versions.c.state == "COMMITTED")
                 .group_by(versions.c.collection_id)
             ).all()
         )
         names: dict[int, list[str]] = {}
         for vid, alias in conn.execute(
             select(aliases.c.version_id, aliases.c.alias)
-            .where(among(aliases.c.version_id, chunk))
+            .where(aliases.c.version_id.in_(chunk))
             .order_by(aliases.c.alias)
         ):
             names.setdefault(int(vid), []).append(alias)
         for r in rows:
-            latest = r.state == "COMMITTED" and r.idx is not None
-            out[int(r.id)] = ImpactRow(
-                int(r.id),
-                r.project,
-                r.name,
-                r.idx,
-                r.state,
-                tuple(names.get(int(r.id), ())),
-                latest and newest.get(r.collection_id) == r.idx,
-            )
+            out[int(r.id)] = _impact_row(r, names.get(int(r.id), ()), newest.get(r.collection_id))
     return out
 
 

@@ -9,7 +9,8 @@ the same ref at the same moment both get the version that landed first (PostgreS
 insert waits for the first to commit; SQLite write transactions are serialised).
 
 ``replay_outputs`` records, for a replay run, each output's digest next to the original run's
-output of the same collection (``reproduced``).
+output of the same collection by the same task (``reproduced``): one row per ``(lock,
+collection, task)``, so two tasks of one run that write one collection are compared each.
 
 Example:
     >>> from artiflow.catalog import Catalog
@@ -101,7 +102,8 @@ replay_outputs = Table(
     Column("original_digest", String(64)),
     Column("reproduced", Boolean, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("lock_id", "collection", name="uq_replay_outputs_lock_collection"),
+    # per producing task: two tasks of one run may write one collection (migration 0007)
+    UniqueConstraint("lock_id", "collection", "task", name="uq_replay_outputs_lock_task"),
 )
 
 
@@ -388,7 +390,8 @@ class LockCatalog:
         version_id: int,
         original_version_id: int | None,
     ) -> ReplayRow:
-        """Record one output of a replay run (the latest commit of a collection wins)."""
+        """Record one output of a replay run (per collection and producing task: the task's
+        latest commit of the collection wins)."""
         with self.catalog.write() as conn:
             digests = dict(
                 conn.execute(
@@ -411,18 +414,14 @@ class LockCatalog:
                 "reproduced": original is not None and original == digest,
                 "at": _now(),
             }
-            conn.execute(
-                delete(replay_outputs).where(
-                    replay_outputs.c.lock_id == lock_id, replay_outputs.c.collection == collection
-                )
+            key = and_(
+                replay_outputs.c.lock_id == lock_id,
+                replay_outputs.c.collection == collection,
+                replay_outputs.c.task.is_(None) if task is None else replay_outputs.c.task == task,
             )
+            conn.execute(delete(replay_outputs).where(key))
             conn.execute(replay_outputs.insert().values(**values))
-            r = conn.execute(
-                select(replay_outputs).where(
-                    replay_outputs.c.lock_id == lock_id, replay_outputs.c.collection == collection
-                )
-            ).one()
-            return _replay_row(r)
+            return _replay_row(conn.execute(select(replay_outputs).where(key)).one())
 
     def replays(self, lock_id: int) -> list[ReplayRow]:
         """The replay comparisons a lock takes part in (as the replay or as the original)."""
@@ -434,7 +433,7 @@ class LockCatalog:
                     replay_outputs.c.original_lock_id == lock_id,
                 )
             )
-            .order_by(replay_outputs.c.at, replay_outputs.c.collection)
+            .order_by(replay_outputs.c.at, replay_outputs.c.collection, replay_outputs.c.task)
         )
         with self.catalog.read() as conn:
             return [_replay_row(r) for r in conn.execute(q)]

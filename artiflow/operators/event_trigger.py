@@ -29,11 +29,25 @@ carries ``root`` (the quarantined version), ``reason``, ``by`` and ``affected`` 
 versions it taints), so a DAG scheduled on the Asset can rebuild or page someone. One event per
 quarantine root and collection (not per version), like the registry's own events.
 
+``"alias.overdue"`` (opt-in, :data:`FRESHNESS_KINDS`): the watched alias (``latest`` for a
+collection ref) became older than its maximum age (``registry.set_max_age(name, alias,
+"1d")``): the version it points at was committed longer ago than that. The trigger checks at
+every poll, so no ``artiflow status --emit`` schedule is needed; it fires once each time the
+alias turns overdue (again after it moved to a fresh version and that one aged too), with the
+payload of the registry's own ``alias.overdue`` event (ref, version, alias, ``age_s``,
+``max_age_s``, ``committed_at``). An alias already overdue when the trigger first starts is the
+baseline, like the quarantines then active.
+
 Example (a DAG that reacts to bad data upstream of ``bike-model``):
     >>> from artiflow.operators import ArtifactEventTrigger, artifact_asset
     >>> trigger = ArtifactEventTrigger(ref="bike-model", kinds=["version.quarantined"])
     >>> trigger.kinds
     ('version.quarantined',)
+
+Example (a DAG that refreshes ``bike-dataset:production`` once it is a day old):
+    >>> trigger = ArtifactEventTrigger(ref="bike-dataset:production", kinds=["alias.overdue"])
+    >>> trigger.kinds
+    ('alias.overdue',)
 
 Example:
     >>> from airflow.sdk import DAG, AssetWatcher
@@ -62,12 +76,14 @@ from .assets import event_extra
 __all__ = [
     "CHANGE_KINDS",
     "CURSOR_KEY_PREFIX",
+    "FRESHNESS_KINDS",
     "QUARANTINE_KINDS",
     "ArtifactEventProducer",
     "ArtifactEventTrigger",
     "changes_since",
     "cursor_key",
     "initial_cursor",
+    "overdue_state",
     "quarantine_changes",
     "quarantine_state",
 ]
@@ -76,6 +92,9 @@ __all__ = [
 CHANGE_KINDS = ("version.created", "alias.moved")
 #: a quarantine put on, or released from, the watched versions or a version upstream of them
 QUARANTINE_KINDS = ("version.quarantined", "version.released")
+#: the watched alias turned older than its maximum age (opt-in: name it in ``kinds``)
+FRESHNESS_KINDS = ("alias.overdue",)
+_KINDS = (*CHANGE_KINDS, *QUARANTINE_KINDS, *FRESHNESS_KINDS)
 
 
 def _default_interval() -> float:
@@ -243,6 +262,33 @@ def quarantine_changes(
     return out, new
 
 
+def overdue_state(registry: Any, ref: str, *, identity: str | None = None) -> dict[str, Any] | None:
+    """The ``alias.overdue`` payload of the alias ``ref`` watches (``latest`` for a
+    collection) when it is older than its maximum age now, else None (fresh, or no maximum age).
+
+    Example:
+        >>> overdue_state(registry, "bike-dataset:production")["max_age_s"]  # doctest: +SKIP
+        86400
+    """
+    from artiflow.exceptions import ArtifactNotFoundError
+
+    collection, alias = _target(ref, registry)
+    wanted = f"{collection}:{alias or 'latest'}"
+    late = next((o for o in registry.overdue() if o.alias_ref == wanted), None)
+    if late is None:
+        return None
+    try:
+        v = registry.get(late.version, allow_quarantined=True)
+    except ArtifactNotFoundError:
+        return None
+    facts = late.to_dict()  # what the registry's own alias.overdue event carries
+    return {
+        "kind": "alias.overdue",
+        **event_extra(v, alias=alias or "latest", registry=identity or registry_identity()),
+        **{k: facts[k] for k in ("age_s", "max_age_s", "committed_at")},
+    }
+
+
 #: the asset-state-store key prefix of a trigger's durable cursor
 CURSOR_KEY_PREFIX = "artiflow.cursor:"
 _RECORD_FORMAT = 1
@@ -270,7 +316,8 @@ class _CursorStore:
     """Where a trigger's cursor lives between triggerer runs: the Airflow asset state store
     (AIP-103) of every asset the trigger watches, under :func:`cursor_key`. The triggerer
     injects the accessors into the trigger (``trigger.asset_state_store``); the record written
-    to each watched asset is ``{"format", "since", "cursor", "quarantines", "saved_at"}``."""
+    to each watched asset is ``{"format", "since", "cursor", "quarantines", "overdue",
+    "saved_at"}`` (``overdue``: the version ref last announced overdue, None while fresh)."""
 
     def __init__(self, accessors: Any, key: str) -> None:
         # one accessor per watched asset; the mapping has no public iteration, so read its two
@@ -353,15 +400,19 @@ class ArtifactEventProducer(SharedStreamProducer):
         ident = registry_identity(t.artiflow_conn_id)
         changes = any(k in CHANGE_KINDS for k in t.kinds)
         quarantines = tuple(k for k in t.kinds if k in QUARANTINE_KINDS)
+        freshness = any(k in FRESHNESS_KINDS for k in t.kinds)
         record = await self.store.load(t.since) if self.store is not None else None
         if record is not None:
             t.log.info("artiflow: watching %s, resuming after %s", t.ref, record.get("cursor"))
         else:
-            record = {"since": t.since, "cursor": t.since, "quarantines": {}}
+            record = {"since": t.since, "cursor": t.since, "quarantines": {}, "overdue": None}
             if t.since is None and changes:
                 record["cursor"] = await asyncio.to_thread(initial_cursor, registry, t.ref)
             if quarantines:  # quarantines active at the first start are the baseline
                 record["quarantines"] = await asyncio.to_thread(quarantine_state, registry, t.ref)
+            if freshness:  # so is an alias already overdue then
+                late = await asyncio.to_thread(overdue_state, registry, t.ref, identity=ident)
+                record["overdue"] = late["ref"] if late else None
             if self.store is not None:  # a restart before the first event keeps this baseline
                 await self.store.save(record)
             t.log.info("artiflow: watching %s from %s", t.ref, record["cursor"] or "the start")
@@ -369,6 +420,7 @@ class ArtifactEventProducer(SharedStreamProducer):
             "since": record.get("since"),
             "cursor": record.get("cursor"),
             "quarantines": dict(record.get("quarantines") or {}),
+            "overdue": record.get("overdue"),
         }
         while True:
             if self._broken:
@@ -406,6 +458,13 @@ class ArtifactEventProducer(SharedStreamProducer):
                         }
                     if payload["kind"] in t.kinds:
                         yield payload, _copy(position)
+            if freshness:
+                late = await asyncio.to_thread(overdue_state, registry, t.ref, identity=ident)
+                now_late = late["ref"] if late else None
+                if now_late != position["overdue"]:
+                    position["overdue"] = now_late
+                    if late is not None:  # it turned overdue (fresh again: no event)
+                        yield late, _copy(position)
             await asyncio.sleep(t.poll_interval)
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
@@ -451,11 +510,11 @@ class ArtifactEventTrigger(BaseEventTrigger):
     ) -> None:
         super().__init__()
         chosen = tuple(kinds) if kinds is not None else CHANGE_KINDS
-        unknown = sorted(set(chosen) - {*CHANGE_KINDS, *QUARANTINE_KINDS})
+        unknown = sorted(set(chosen) - set(_KINDS))
         if unknown or not chosen:
             raise ValueError(
                 f"ArtifactEventTrigger: unknown kinds {unknown or list(chosen)}; choose from "
-                f"{[*CHANGE_KINDS, *QUARANTINE_KINDS]}"
+                f"{list(_KINDS)}"
             )
         self.kinds = chosen
         r = parse_ref(ref)  # fail at parse time on a malformed ref
@@ -515,6 +574,8 @@ class ArtifactEventTrigger(BaseEventTrigger):
     def _event(self, payload: dict[str, Any]) -> TriggerEvent:
         if payload["kind"] in CHANGE_KINDS:
             self.log.info("artiflow: %s is now %s", self.ref, payload["ref"])
+        elif payload["kind"] in FRESHNESS_KINDS:
+            self.log.info("artiflow: %s is overdue (%s)", self.ref, payload["ref"])
         else:
             self.log.info("artiflow: %s: %s %s", self.ref, payload["kind"], payload["root"])
         return TriggerEvent({"status": "success", "watched": self.ref, **payload})

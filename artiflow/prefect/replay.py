@@ -8,6 +8,10 @@ resolves from the original run's lock, however aliases moved and newer versions 
 original's (``reproduced``). The flow must declare the parameter (``artiflow: dict | None =
 None``) and the original must be a root flow run of a deployment.
 
+``lock=`` replays a *derived* lock of the flow run instead (``artiflow replay RUN --input
+raw=raw:v5`` makes one: the original's lock with replaced inputs, see
+:mod:`artiflow._ops.replay`): the new flow run of the same deployment reads that lock.
+
 Example:
     >>> replay_parameters({"dataset_ref": "ds:v1"}, "0b7c", "retrain")["artiflow"]
     {'replay_of': '0b7c', 'flow': 'retrain'}
@@ -49,9 +53,17 @@ def replay_parameters(
     return out
 
 
-def replay(flow_run_id: str | UUID, *, tags: Iterable[str] = (), timeout: float | None = 0) -> Any:
+def replay(
+    flow_run_id: str | UUID,
+    *,
+    tags: Iterable[str] = (),
+    timeout: float | None = 0,
+    lock: str | None = None,
+) -> Any:
     """Start a new flow run of ``flow_run_id``'s deployment that replays it; returns the new
-    ``FlowRun`` (``timeout=0``: at once; ``None``: when it finished).
+    ``FlowRun`` (``timeout=0``: at once; ``None``: when it finished). ``lock`` names a derived
+    lock of the flow run (``<id>~r<hash>``, what ``artiflow replay --input`` prints) to read
+    instead of the run's own.
 
     Example:
         >>> from artiflow.prefect import replay
@@ -63,6 +75,11 @@ def replay(flow_run_id: str | UUID, *, tags: Iterable[str] = (), timeout: float 
     from prefect.deployments import run_deployment
 
     ident = UUID(str(flow_run_id))
+    if lock is not None and not str(lock).startswith(f"{ident}~"):
+        raise ReplayError(
+            f"lock {lock!r} is not a derived lock of flow run {ident} (those are named "
+            f"'{ident}~r<hash>': use the one `artiflow replay {ident} --input ...` printed)"
+        )
     with get_client(sync_client=True) as client:
         original = client.read_flow_run(ident)
         if original.parent_task_run_id is not None:
@@ -88,7 +105,7 @@ def replay(flow_run_id: str | UUID, *, tags: Iterable[str] = (), timeout: float 
         )
     return run_deployment(
         deployment.id,
-        parameters=replay_parameters(original.parameters, str(ident), flow.name),
+        parameters=replay_parameters(original.parameters, str(lock or ident), flow.name),
         tags=[*tags, REPLAY_TAG],
         timeout=timeout,
         as_subflow=False,

@@ -209,3 +209,49 @@ def test_rebuild_plan_replays_the_dag_on_the_named_version(run_dag, registry, tm
         assert run.info["replay_of"] == conf["artiflow_lock"]
     finally:
         registry.release(bad.ref, by="test")
+
+
+def test_event_trigger_fires_when_a_watched_alias_turns_overdue(registry, tmp_path):
+    """``kinds=["alias.overdue"]``: the trigger itself notices the alias outgrow its maximum
+    age (no ``overdue(emit=True)`` schedule): one event per turn, none while fresh, and again
+    after the alias moved to a fresh version that aged too."""
+
+    from artiflow.operators import ArtifactEventTrigger
+
+    v0 = _log(registry, "evq-fresh", "a", tmp_path, aliases=["production"])
+
+    async def scenario():
+        trigger = ArtifactEventTrigger(
+            ref="evq-fresh:production", poll_interval=0.05, kinds=["alias.overdue"]
+        )
+        gen = trigger.run()
+        pending = asyncio.ensure_future(asyncio.wait_for(gen.__anext__(), 30))
+        await asyncio.sleep(2)  # the baseline: no maximum age yet, so not overdue
+        assert not pending.done()
+        await asyncio.to_thread(registry.set_max_age, "evq-fresh", "production", 1)
+        first = await pending  # v0 is older than 1 s
+        # a fresh version on the alias: no event until it is 1 s old too
+        fresh = await asyncio.to_thread(
+            _log, registry, "evq-fresh", "b", tmp_path, aliases=["production"]
+        )
+        pending = asyncio.ensure_future(asyncio.wait_for(gen.__anext__(), 20))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        second = await pending
+        await gen.aclose()
+        return first, fresh, second
+
+    first, fresh, second = asyncio.run(scenario())
+    p = first.payload
+    assert p["kind"] == "alias.overdue" and p["ref"] == v0.ref and p["alias"] == "production"
+    assert p["max_age_s"] == 1 and p["age_s"] > 1 and p["watched"] == "evq-fresh:production"
+    assert p["registry"] == "airflow-tests"
+    assert second.payload["ref"] == fresh.ref and second.payload["kind"] == "alias.overdue"
+    assert second.payload["age_s"] > 1
+
+    # opt-in: the default kinds never poll freshness; the kind round-trips serialisation
+    assert "alias.overdue" not in ArtifactEventTrigger(ref="evq-fresh:production").kinds
+    path, kwargs = ArtifactEventTrigger(
+        ref="evq-fresh:production", kinds=["alias.overdue"]
+    ).serialize()
+    assert ArtifactEventTrigger(**kwargs).serialize() == (path, kwargs)

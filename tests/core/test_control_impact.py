@@ -129,3 +129,33 @@ def test_bad_data_demo_runs(tmp_path: Path) -> None:
     ).stdout
     assert "3 versions built from it" in out and "rebuild plan:" in out
     assert "refused: default/bike-demand-model:v0 was built from default/bike-raw:v0" in out
+
+
+def test_equally_short_paths_go_through_the_smallest_parent_on_both_backends(
+    reg: Registry,
+) -> None:
+    """C is two steps from raw through A and through B; the path goes through A (the smaller
+    version id) on SQLite and PostgreSQL alike, whichever was found first."""
+    from artiflow import Artifact
+
+    def draft(name: str) -> Artifact:
+        d = Artifact(name)
+        with d.new_file("x.txt") as f:
+            f.write(name)
+        return d
+
+    raw = reg.log(draft("tie-raw"))
+    with reg.run("make-b") as rb:
+        rb.use(raw.ref)  # B's run consumed raw first, so it is found first
+        with reg.run("make-a") as ra:
+            ra.use(raw.ref)
+            a = ra.log(draft("tie-a"))
+        b = rb.log(draft("tie-b"))
+    assert a.id < b.id
+    with reg.run("make-c") as rc:
+        rc.use(b.ref)
+        rc.use(a.ref)
+        c = rc.log(draft("tie-c"))
+    (found,) = [v for v in reg.impact(raw.ref).versions if v.ref == c.ref]
+    assert found.path == (raw.ref, a.ref, c.ref)
+    assert found.via == (ra.id, rc.id)

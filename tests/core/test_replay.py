@@ -243,3 +243,43 @@ def test_start_replay_posts_the_dag_run_to_the_airflow_api(
     handler.status = 403
     with pytest.raises(ArtiflowError, match="HTTP 403"):
         start_replay(reg, "airflow", "manual__1")
+
+
+def two_writers(
+    reg: Registry, run: str, *, replay_of: PipelineRun | None = None, salt: str = ""
+) -> None:
+    """A pipeline run whose two tasks ``fit_a`` and ``fit_b`` both write ``bike-model`` (one
+    from the data, one from the config; ``salt`` changes only ``fit_b``'s)."""
+    for task, ref, extra in (("fit_a", "bike-dataset:production", ""), ("fit_b", "config", salt)):
+        ctx = TaskContext("airflow", "retrain", run, task, replay_of=replay_of)
+        with TaskExecution(
+            ctx, inputs={"src": ref}, outputs={"model": "bike-model"}, registry=reg
+        ) as ex:
+            ex.open()
+            text = (ex.tmpdir() / "src" / "data.txt").read_text()
+            with ex.drafts["model"].new_file("model.txt") as f:
+                f.write(f"{task} of {text}{extra}")
+            ex.commit()
+
+
+def test_two_tasks_writing_one_collection_are_compared_each(reg: Registry) -> None:
+    log(reg, "bike-dataset", "day 0", aliases=("production",))
+    log(reg, "config", "c0")
+    two_writers(reg, "manual__1")
+    log(reg, "bike-dataset", "day 1", aliases=("production",))
+    original = PipelineRun("airflow", "retrain", "manual__1")
+    two_writers(reg, "manual__2", replay_of=original)
+    outs = sorted(reg.run_lock("airflow", "manual__2").replays, key=lambda r: str(r.task))
+    # one comparison per producing task, each against that task's original output
+    assert [(r.task, r.collection, r.reproduced) for r in outs] == [
+        ("fit_a", "default/bike-model", True),
+        ("fit_b", "default/bike-model", True),
+    ]
+    assert [r.original_version_ref for r in outs] == [
+        "default/bike-model:v0",
+        "default/bike-model:v1",
+    ]
+    # a replay where only fit_b differs: fit_a still reproduced, fit_b not
+    two_writers(reg, "manual__3", replay_of=original, salt=" (changed)")
+    outs = sorted(reg.run_lock("airflow", "manual__3").replays, key=lambda r: str(r.task))
+    assert [(r.task, r.reproduced) for r in outs] == [("fit_a", True), ("fit_b", False)]

@@ -4,13 +4,14 @@ run's lock, a flow retry assembles a new collaborative version, runs carry names
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
 import pytest
 from prefect import flow, task
 
-from artiflow import Artifact, RegistryEvent
+from artiflow import Artifact, ArtiflowError, RegistryEvent
 from artiflow.identity import registry_identity
 from artiflow.prefect import (
     ForeignTriggerError,
@@ -351,3 +352,58 @@ def test_map_index_in_a_process_pool(registry: Any) -> None:
     runs = registry.runs(orchestrator="prefect", pipeline="pooled-flow", limit=None)
     by_value = {r.logged_artifacts()[0].download().joinpath("i.txt").read_text(): r for r in runs}
     assert {v: r.map_index for v, r in by_value.items()} == {"5": 0, "6": 1, "7": 2, "8": None}
+
+
+def test_a_replay_with_a_replaced_input_names_the_real_deployment(
+    registry: Any, prefect_server: str
+) -> None:
+    """``start_replay(..., inputs=...)`` of a Prefect flow run prints ``prefect deployment run``
+    with the deployment the run came from (read from the Prefect API) and its parameters;
+    without the API the Python call that finds it; ``artiflow.prefect.replay(id, lock=...)``
+    runs the derived lock; a flow run from no deployment gets a command that asks for one."""
+    import shlex
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.flow_engine import run_flow
+
+    from artiflow._ops.replay import start_replay
+
+    _log(registry, "ds", "zero", "production")
+    deployment: Any = replayable.to_deployment(name="nightly-copy")
+    deployment_id: Any = deployment.apply()
+    env = {"PREFECT_API_URL": prefect_server}
+    try:
+        first: Any = run_deployment(deployment_id, timeout=0, as_subflow=False)
+        assert run_flow(replayable, flow_run=first, parameters=first.parameters) == "v0"
+        _log(registry, "ds", "one")  # the clean replacement
+
+        got = start_replay(registry, "prefect", str(first.id), inputs={"ds": "ds:v1"}, env=env)
+        assert got.deployment == "replayable/nightly-copy" and got.lock is not None
+        words = shlex.split(got.command)
+        assert words[:4] == ["prefect", "deployment", "run", "replayable/nightly-copy"]
+        assert "<deployment>" not in got.command
+        params = json.loads(words[words.index("--params") + 1])
+        assert params == {"artiflow": {"replay_of": got.lock, "flow": "replayable"}}
+
+        # no API from here: the call that finds the deployment when it runs, and it works
+        offline = start_replay(registry, "prefect", str(first.id), inputs={"ds": "ds:v1"}, env={})
+        assert offline.lock == got.lock and offline.deployment is None
+        assert f"artiflow.prefect.replay({json.dumps(str(first.id))}, lock=" in offline.command
+        again: Any = replay(first.id, lock=got.lock)
+        assert again.deployment_id == deployment_id
+        assert run_flow(replayable, flow_run=again, parameters=again.parameters) == "v1"
+        with pytest.raises(ArtiflowError, match="not a derived lock"):
+            replay(first.id, lock="something-else")
+
+        # a flow run that came from no deployment: the command asks for one
+        direct = replayable(return_state=True)
+        run_id = str(direct.state_details.flow_run_id)
+        bare = start_replay(registry, "prefect", run_id, inputs={"ds": "ds:v1"}, env=env)
+        assert bare.deployment is None
+        assert '"replayable/${DEPLOYMENT:?set DEPLOYMENT to the name of a deployment' in (
+            bare.command
+        )
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
