@@ -1,7 +1,8 @@
 """The lineage-control verbs as the ``Registry`` facade exposes them (one place to hook).
 
-``Registry.impact`` / ``quarantine`` / ``release`` are these functions; ``Registry.get`` and the
-alias paths call :func:`ensure_clean` and :func:`guard_alias_moves`. The work is done in
+``Registry.impact`` / ``quarantine`` / ``release`` are these functions; ``Registry.get``
+(:mod:`.resolve`) and the alias paths (:mod:`.promote`) call :func:`ensure_clean` and the
+guards of :mod:`.policy`. The work is done in
 :mod:`.impact`, :mod:`.quarantine`, :mod:`.stale`, :mod:`.policy` and :mod:`.diff`.
 
 Example:
