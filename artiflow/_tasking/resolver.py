@@ -251,7 +251,9 @@ class Resolver:
             if pinned is not None:
                 log.info("artiflow: %s pinned to %s (same pipeline run)", ref, pinned.ref)
                 return ensure_clean(reg, pinned, None)  # a quarantined pin is refused
-        found = self._through_lock(r, ref, task, lock_parent, trigger_pins, replay_of)
+        found, checked = self._through_lock(r, ref, task, lock_parent, trigger_pins, replay_of)
+        if checked:  # Registry.get(ref) itself refused a quarantined version for this selector
+            return found
         return ensure_clean(reg, found, r.selector)  # through an alias: never a quarantined one
 
     def _through_lock(
@@ -262,21 +264,25 @@ class Resolver:
         lock_parent: PipelineRun | None,
         trigger_pins: Mapping[str, str] | None,
         replay_of: PipelineRun | None,
-    ) -> ArtifactVersion:
-        """The replayed, trigger-pinned, locked or newly resolved version of ``r``."""
+    ) -> tuple[ArtifactVersion, bool]:
+        """The replayed, trigger-pinned, locked or newly resolved version of ``r``, and whether
+        its quarantine check for ``r.selector`` was made already: True only for a version
+        ``Registry.get(r)`` returned just now (it refuses a quarantined one itself); a locked,
+        remembered, replayed or trigger-pinned version must still be checked."""
         reg = self.registry
         key = lock_parent or self.run
         if key.pipeline_run is None:
-            return reg.get(str(r))  # outside any pipeline run: no lock
+            return reg.get(str(r)), True  # outside any pipeline run: no lock
         text = str(r)
         remembered = self._locked.get((key, text))
         if remembered is not None:
-            return remembered
+            return remembered, False
         forced = self._replayed(r, text, replay_of) or self._trigger_pinned(r, trigger_pins)
+        fresh = forced is None
         if forced is None:
             held = locks.locked_version(reg, key.orchestrator, key.pipeline, key.pipeline_run, text)
             if held is not None:
-                return self._remember(key, text, _alive(held, text, key))
+                return self._remember(key, text, _alive(held, text, key)), False
             forced = reg.get(text)
         got = locks.lock_version(
             reg, key.orchestrator, key.pipeline, str(key.pipeline_run), text, forced, task
@@ -284,8 +290,8 @@ class Resolver:
         if got.id != forced.id:
             log.info("artiflow: %s locked to %s by an earlier task of the run", ref, got.ref)
         if replay_of is not None or trigger_pins:
-            return forced  # replay and trigger pins win over whatever the lock holds
-        return self._remember(key, text, got)
+            return forced, fresh  # replay and trigger pins win over whatever the lock holds
+        return self._remember(key, text, got), fresh and got.id == forced.id
 
     def _remember(self, key: PipelineRun, text: str, version: ArtifactVersion) -> ArtifactVersion:
         with self._mutex:

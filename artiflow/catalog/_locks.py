@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     or_,
     select,
@@ -171,6 +172,49 @@ def _insert(conn: Connection, table: Table) -> Any:
     return sqlite_insert(table)
 
 
+_ADD_LOCK: dict[str, Any] = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING RETURNING
+_ADD_ENTRY: dict[str, Any] = {}
+
+
+def _add_once(conn: Connection, cache: dict[str, Any], table: Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING *`` of ``table`` for the connection's
+    dialect, built once (every task that resolves an input runs it with its parameters)."""
+    stmt = cache.get(conn.dialect.name)
+    if stmt is None:
+        stmt = cache[conn.dialect.name] = (
+            _insert(conn, table).on_conflict_do_nothing().returning(*table.c)
+        )
+    return stmt
+
+
+_BY_KEY = select(run_locks).where(
+    run_locks.c.orchestrator == bindparam("k_orchestrator"),
+    run_locks.c.pipeline == bindparam("k_pipeline"),
+    run_locks.c.pipeline_run == bindparam("k_pipeline_run"),
+)
+_ENTRY_IN = select(run_lock_entries).where(
+    run_lock_entries.c.lock_id == bindparam("e_lock"), run_lock_entries.c.ref == bindparam("e_ref")
+)
+_ENTRY_BY_KEY = (
+    select(run_lock_entries)
+    .join(run_locks, run_locks.c.id == run_lock_entries.c.lock_id)
+    .where(
+        run_locks.c.orchestrator == bindparam("k_orchestrator"),
+        run_locks.c.pipeline == bindparam("k_pipeline"),
+        run_locks.c.pipeline_run == bindparam("k_pipeline_run"),
+        run_lock_entries.c.ref == bindparam("e_ref"),
+    )
+)
+
+
+def _key_params(orchestrator: str, pipeline: str | None, pipeline_run: str) -> dict[str, Any]:
+    return {
+        "k_orchestrator": orchestrator,
+        "k_pipeline": pipeline or "",
+        "k_pipeline_run": pipeline_run,
+    }
+
+
 def _lock_row(r: Any) -> LockRow:
     return LockRow(
         id=r.id,
@@ -229,22 +273,21 @@ class LockCatalog:
         pipeline_run: str,
         replay_of: int | None = None,
     ) -> Any:
-        """The lock row of a pipeline run, created when missing (race-safe)."""
-        conn.execute(
-            _insert(conn, run_locks)
-            .values(
-                orchestrator=orchestrator,
-                pipeline=pipeline or "",
-                pipeline_run=pipeline_run,
-                created_at=_now(),
-                kept=False,
-                replay_of=replay_of,
-            )
-            .on_conflict_do_nothing()
-        )
+        """The lock row of a pipeline run, created when missing (race-safe: the row that is
+        there afterwards; the one just inserted comes back from ``RETURNING``, no read)."""
         row = conn.execute(
-            select(run_locks).where(self._key(orchestrator, pipeline, pipeline_run))
-        ).one()
+            _add_once(conn, _ADD_LOCK, run_locks),
+            {
+                "orchestrator": orchestrator,
+                "pipeline": pipeline or "",
+                "pipeline_run": pipeline_run,
+                "created_at": _now(),
+                "kept": False,
+                "replay_of": replay_of,
+            },
+        ).first()
+        if row is None:  # it existed already
+            row = conn.execute(_BY_KEY, _key_params(orchestrator, pipeline, pipeline_run)).one()
         if replay_of is not None and row.replay_of is None:
             conn.execute(
                 update(run_locks).where(run_locks.c.id == row.id).values(replay_of=replay_of)
@@ -324,29 +367,27 @@ class LockCatalog:
         writer's, maybe not ``version_id``)."""
         with self.catalog.write() as conn:
             lock = self._ensure(conn, orchestrator, pipeline, pipeline_run)
-            conn.execute(
-                _insert(conn, run_lock_entries)
-                .values(lock_id=lock.id, ref=ref, version_id=version_id, task=task, at=_now())
-                .on_conflict_do_nothing()
-            )
             r = conn.execute(
-                select(run_lock_entries).where(
-                    run_lock_entries.c.lock_id == lock.id, run_lock_entries.c.ref == ref
-                )
-            ).one()
+                _add_once(conn, _ADD_ENTRY, run_lock_entries),
+                {
+                    "lock_id": lock.id,
+                    "ref": ref,
+                    "version_id": version_id,
+                    "task": task,
+                    "at": _now(),
+                },
+            ).first()
+            if r is None:  # an earlier resolution's entry: that one holds
+                r = conn.execute(_ENTRY_IN, {"e_lock": lock.id, "e_ref": ref}).one()
             return _entry_row(r)
 
     def entry(
         self, orchestrator: str, pipeline: str | None, pipeline_run: str, ref: str
     ) -> LockEntryRow | None:
         """The locked entry of ``ref`` in a pipeline run, or None."""
-        q = (
-            select(run_lock_entries)
-            .join(run_locks, run_locks.c.id == run_lock_entries.c.lock_id)
-            .where(self._key(orchestrator, pipeline, pipeline_run), run_lock_entries.c.ref == ref)
-        )
+        params = {**_key_params(orchestrator, pipeline, pipeline_run), "e_ref": ref}
         with self.catalog.read() as conn:
-            r = conn.execute(q).first()
+            r = conn.execute(_ENTRY_BY_KEY, params).first()
         return _entry_row(r) if r is not None else None
 
     def entries(self, lock_id: int) -> list[LockEntryRow]:

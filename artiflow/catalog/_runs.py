@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ._records import RunRecord
 from ._rows import chunks, now, run_record
@@ -20,6 +20,21 @@ from ._tx import Transactions
 from .models import run_io, runs
 
 __all__ = ["RunsMixin", "insert_run", "record_edge", "run_filters"]
+
+# Every task writes these; built once and executed with parameters (``.values(...)`` per call
+# coerced each value into a new statement: ~0.15 ms of CPU per row on SQLite).
+_INSERT_RUN = insert(runs)
+_INSERT_EDGE = insert(run_io)
+_EDGE_ID = select(run_io.c.id).where(
+    run_io.c.run_id == bindparam("e_run"),
+    run_io.c.version_id == bindparam("e_version"),
+    run_io.c.direction == bindparam("e_direction"),
+)
+_FINISH_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("f_run"))
+    .values(state=bindparam("f_state"), ended_at=bindparam("f_ended"), error=bindparam("f_error"))
+)
 
 
 def record_edge(
@@ -30,38 +45,34 @@ def record_edge(
         None
         if new
         else conn.execute(
-            select(run_io.c.id).where(
-                run_io.c.run_id == run_id,
-                run_io.c.version_id == version_id,
-                run_io.c.direction == direction,
-            )
+            _EDGE_ID, {"e_run": run_id, "e_version": version_id, "e_direction": direction}
         ).first()
     )
     if exists is None:
         conn.execute(
-            insert(run_io).values(
-                run_id=run_id, version_id=version_id, direction=direction, at=now()
-            )
+            _INSERT_EDGE,
+            {"run_id": run_id, "version_id": version_id, "direction": direction, "at": now()},
         )
 
 
 def insert_run(conn: Connection, row: RunRecord) -> None:
     """Insert a run in the caller's transaction (:meth:`RunsMixin.create_run` opens its own)."""
     conn.execute(
-        insert(runs).values(
-            id=row.id,
-            name=row.name,
-            orchestrator=row.orchestrator,
-            pipeline=row.pipeline,
-            pipeline_run=row.pipeline_run,
-            task=row.task,
-            try_number=row.try_number,
-            map_index=row.map_index,
-            host=row.host,
-            state=row.state,
-            started_at=row.started_at,
-            info=row.info or {},
-        )
+        _INSERT_RUN,
+        {
+            "id": row.id,
+            "name": row.name,
+            "orchestrator": row.orchestrator,
+            "pipeline": row.pipeline,
+            "pipeline_run": row.pipeline_run,
+            "task": row.task,
+            "try_number": row.try_number,
+            "map_index": row.map_index,
+            "host": row.host,
+            "state": row.state,
+            "started_at": row.started_at,
+            "info": row.info or {},
+        },
     )
 
 
@@ -97,9 +108,8 @@ class RunsMixin(Transactions):
         ended = now()
         with self.write() as conn:
             done = conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
-                .values(state=state, ended_at=ended, error=error)
+                _FINISH_RUN,
+                {"f_run": run_id, "f_state": state, "f_ended": ended, "f_error": error},
             ).rowcount
         return ended if done else None
 
@@ -126,13 +136,14 @@ class RunsMixin(Transactions):
                 return
             if new_run is not None and collection_id is not None:
                 conn.execute(
-                    insert(consumed_via).values(
-                        run_id=run_id,
-                        version_id=version_id,
-                        collection_id=collection_id,
-                        alias=alias,
-                        at=now(),
-                    )
+                    insert(consumed_via),
+                    {
+                        "run_id": run_id,
+                        "version_id": version_id,
+                        "collection_id": collection_id,
+                        "alias": alias,
+                        "at": now(),
+                    },
                 )
             else:
                 insert_via(conn, run_id, version_id, alias)

@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +76,10 @@ def _items(events: Any) -> Iterable[tuple[Any, Any]]:
         return []
 
 
-def trigger_pins(events: Any, *, registry: str) -> Triggers:
+def trigger_pins(events: Any, *, registry: str | Callable[[], str]) -> Triggers:
     """Pins from ``context["triggering_asset_events"]`` for the registry with identity
-    ``registry`` (see the module docstring).
+    ``registry`` (see the module docstring); a callable is asked for the identity only when an
+    artiflow asset event is there to compare (most runs have none).
 
     Example:
         >>> from types import SimpleNamespace as NS
@@ -90,6 +91,7 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
     seen: set[tuple[Any, ...]] = set()
     best: dict[str, tuple[int, str]] = {}
     found: list[dict[str, Any]] = []
+    identity: list[str] = [registry] if isinstance(registry, str) else []
     for key, evs in _items(events):
         for ev in evs or ():
             asset = getattr(ev, "asset", None) or key
@@ -101,9 +103,11 @@ def trigger_pins(events: Any, *, registry: str) -> Triggers:
                 extra = dict(extra["payload"])
             if parts is None or not extra.get("ref"):
                 continue  # not an artiflow asset, or an event without artiflow's extra
-            if parts.registry not in (None, registry):
+            if not identity:
+                identity.append(registry())  # type: ignore[operator]
+            if parts.registry not in (None, identity[0]):
                 continue  # another registry's collection
-            if extra.get("registry") not in (None, registry):
+            if extra.get("registry") not in (None, identity[0]):
                 continue
             project = str(extra.get("project") or parts.project)
             name = str(extra.get("name") or parts.name)

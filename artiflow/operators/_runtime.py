@@ -201,7 +201,9 @@ def airflow_task_context(
     map_index = int(map_index if map_index is not None else -1)
     try_number = int(getattr(ti, "try_number", 1) or 1)
     run_info = dict(info or {})
-    triggers = trigger_pins(ctx.get("triggering_asset_events"), registry=registry_identity(conn_id))
+    triggers = trigger_pins(
+        ctx.get("triggering_asset_events"), registry=lambda: registry_identity(conn_id)
+    )
     if triggers.events:
         run_info["triggered_by"] = triggers.events
         run_info["trigger_pins"] = dict(triggers.pins)

@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -354,38 +355,98 @@ def _post_artifacts(
 ) -> None:
     """Create the artifacts with a client of its own and the run ids given, so it works in any
     thread or process, in sync and async tasks, after the flow run closed its client."""
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import ArtifactCreate
+
+    # No key: a keyed artifact also maintains a per-key history on the server, which made the
+    # call ~30 ms slower on the test server (74 vs 44 ms).
+    artifacts = [
+        ArtifactCreate(
+            type="markdown",
+            data=markdown,
+            description=f"artiflow versions used and produced by {task_name}",
+            task_run_id=task_run_id,
+            flow_run_id=flow_run_id,
+        ),
+        *(
+            ArtifactCreate(
+                type="link",
+                data=f"[{text}]({url})",
+                description=f"artiflow page of {text}",
+                task_run_id=task_run_id,
+                flow_run_id=flow_run_id,
+            )
+            for url, text in links
+        ),
+    ]
+    for attempt in (1, 2):
+        try:
+            client = _report_client()
+            while artifacts:
+                client.create_artifact(artifacts[0])
+                artifacts.pop(0)
+            return
+        except Exception:
+            _drop_report_client()  # e.g. the API server was restarted: a new client, once
+            if attempt == 2:
+                logger.warning("could not create the artiflow Prefect artifact", exc_info=True)
+
+
+#: the reporter's Prefect clients, per process and API settings (only the reporter thread uses
+#: them). A new client costs ~25 ms of CPU (an SSL context loading the CA bundle, a CSRF token
+#: request): more than the task's own bookkeeping, once per artifact task before.
+_REPORT_CLIENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _report_client_key() -> tuple[Any, ...]:
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api
+    secret = getattr(api.key, "get_secret_value", lambda: api.key)()
+    auth = getattr(api.auth_string, "get_secret_value", lambda: api.auth_string)()
+    return (os.getpid(), str(api.url), secret, auth, api.tls_insecure_skip_verify)
+
+
+def _report_client() -> Any:
+    """The reporter's started sync client for the current API settings (built on first use)."""
+    from prefect.client.orchestration import get_client
     from prefect.context import SyncClientContext
 
-    try:
+    key = _report_client_key()
+    client = _REPORT_CLIENTS.get(key)
+    if client is None:
         # the copied context may hold the task run's client, closed once the run ended:
         # forget it in this copy so that get_client() builds a new one
         SyncClientContext.__var__.set(None)  # type: ignore[arg-type]
-        with get_client(sync_client=True) as client:
-            # No key: a keyed artifact also maintains a per-key history on the server, which
-            # made the call ~30 ms slower on the test server (74 vs 44 ms).
-            client.create_artifact(
-                ArtifactCreate(
-                    type="markdown",
-                    data=markdown,
-                    description=f"artiflow versions used and produced by {task_name}",
-                    task_run_id=task_run_id,
-                    flow_run_id=flow_run_id,
-                )
-            )
-            for url, text in links:
-                client.create_artifact(
-                    ArtifactCreate(
-                        type="link",
-                        data=f"[{text}]({url})",
-                        description=f"artiflow page of {text}",
-                        task_run_id=task_run_id,
-                        flow_run_id=flow_run_id,
-                    )
-                )
-    except Exception:
-        logger.warning("could not create the artiflow Prefect artifact", exc_info=True)
+        client = get_client(sync_client=True)
+        client.__enter__()
+        _REPORT_CLIENTS[key] = client
+    return client
+
+
+def _drop_report_client() -> None:
+    """Close and forget the reporter's client for the current settings (it failed)."""
+    try:
+        client = _REPORT_CLIENTS.pop(_report_client_key(), None)
+    except Exception:  # the settings themselves cannot be read: forget every client
+        clients = list(_REPORT_CLIENTS.values())
+        _REPORT_CLIENTS.clear()
+        for c in clients:
+            _close_quietly(c)
+        return
+    if client is not None:
+        _close_quietly(client)
+
+
+def _close_quietly(client: Any) -> None:
+    with contextlib.suppress(Exception):  # already closed, or its transport broke
+        client.__exit__(None, None, None)
+
+
+def close_report_clients() -> None:
+    """Close the reporter's Prefect clients of this process (at exit, after the last post)."""
+    mine = [k for k in _REPORT_CLIENTS if k[0] == os.getpid()]
+    for key in mine:
+        _close_quietly(_REPORT_CLIENTS.pop(key))
 
 
 def _report_markdown(
@@ -429,8 +490,13 @@ def _reporter() -> Any:
         from concurrent.futures import ThreadPoolExecutor
 
         _REPORTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artiflow-prefect-report")
-        atexit.register(flush_reports)
+        atexit.register(_flush_and_close)
     return _REPORTER
+
+
+def _flush_and_close() -> None:
+    flush_reports()
+    close_report_clients()
 
 
 def flush_reports(timeout: float | None = 30.0) -> None:

@@ -9,6 +9,7 @@ the task is async, runs in threads (``ThreadPoolTaskRunner``) or in other proces
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -110,3 +111,39 @@ def test_link_artifact_to_the_web_page(registry: Any, monkeypatch: pytest.Monkey
     link = next(a for a in arts if a.type == "link")
     assert "http://artiflow.example:8080/ui/" in str(link.data)
     assert "numbers" in str(link.data)
+
+
+def test_the_reporter_reuses_one_prefect_client_for_every_task(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each artifact task's markdown is posted, but not through a new Prefect client per task:
+    building one costs ~25 ms of CPU (an SSL context, a CSRF token request), more than the
+    task's own bookkeeping. Prefect's ``get_client`` is counted (the calls artiflow makes),
+    not replaced."""
+    import prefect.client.orchestration as orchestration
+
+    real = orchestration.get_client
+    built: list[bool] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("artiflow"):
+            built.append(True)  # artiflow's reporter, not Prefect's own engine
+        return real(*args, **kwargs)
+
+    @flow
+    def pipeline() -> list[int]:
+        return [produce(i) for i in range(4)]
+
+    assert pipeline() == [0, 1, 2, 3]
+    flush_events()
+    monkeypatch.setattr(orchestration, "get_client", counting)
+
+    @flow
+    def again() -> list[int]:
+        return [produce(i) for i in range(4, 8)]
+
+    assert again() == [4, 5, 6, 7]
+    flush_events()
+    monkeypatch.setattr(orchestration, "get_client", real)
+    assert len(built) <= 1, f"{len(built)} Prefect clients built for 4 tasks' artifacts"
+    _assert_one_markdown_each(registry, 8)
