@@ -46,6 +46,7 @@ DAG_FILES = HERE / "dag_files" / "real_engine"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 STARTUP_TIMEOUT = 240
 RUN_TIMEOUT = 240
+POLL = 1.0  # seconds between two looks at the REST API while waiting for a state
 
 
 def _need(what: str) -> None:
@@ -248,7 +249,7 @@ def airflow_cluster(services):
             except (urllib.error.URLError, ConnectionError, OSError, KeyError):
                 pass
             assert time.monotonic() < deadline, f"Airflow did not start: {_tail(logs, procs)}"
-            time.sleep(2)
+            time.sleep(POLL)
         yield {"api": api, "env": env, "logs": logs, "procs": procs}
     finally:
         for p in procs.values():
@@ -290,7 +291,7 @@ def _wait(what: str, check, cluster, timeout: float = RUN_TIMEOUT):
         assert time.monotonic() < deadline, f"timed out waiting for {what}: " + _tail(
             cluster["logs"], ["scheduler", "worker-1", "worker-2"]
         )
-        time.sleep(2)
+        time.sleep(POLL)
 
 
 def _runs(api: _Api, dag_id: str) -> list[dict]:
