@@ -46,6 +46,7 @@ DAG_FILES = HERE / "dag_files" / "real_engine"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 STARTUP_TIMEOUT = 240
 RUN_TIMEOUT = 240
+STOP_TIMEOUT = 10  # seconds for the whole cluster to stop on SIGTERM at the end
 POLL = 1.0  # seconds between two looks at the REST API while waiting for a state
 
 
@@ -255,11 +256,15 @@ def airflow_cluster(services):
         for p in procs.values():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
+        # one deadline for all of them (they stop at the same time): what has not exited
+        # gracefully by then is killed (every run is over; the databases are dropped next)
+        stop_by = time.monotonic() + STOP_TIMEOUT
         for p in procs.values():
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=max(0.1, stop_by - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
         _forget_queue(services["redis"], queue)
 
