@@ -10,12 +10,12 @@ silently loses them.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _scratch_databases import ScratchDatabases
 
 from artiflow import Registry
 
@@ -79,32 +79,53 @@ def postgres_base_url() -> str | None:
     return None
 
 
+_SCRATCH: dict[str, ScratchDatabases] = {}  # by server URL: made ahead, dropped behind
+
+
+def _scratch(base: Any) -> ScratchDatabases:
+    key = base.render_as_string(hide_password=False)
+    if key not in _SCRATCH:
+        _SCRATCH[key] = ScratchDatabases(base)
+    return _SCRATCH[key]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Wait for the scratch databases' drops; a failed one fails the session."""
+    errors = [e for scratch in _SCRATCH.values() for e in scratch.close()]
+    _SCRATCH.clear()
+    if errors:
+        print("\nscratch databases left behind:\n" + "\n".join(errors))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
-    from sqlalchemy import create_engine, text
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards, in the
+    background: tests/_scratch_databases.py)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ProgrammingError
 
     base = make_url(postgres_base_url() or "")
     if base.drivername == "postgresql":
         base = base.set(drivername="postgresql+psycopg")
-    name = f"artiflow_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    scratch = _scratch(base)
     try:
+        name = scratch.take()
+    except ProgrammingError:  # no CREATEDB right: empty the given database instead
+        from sqlalchemy import create_engine
+
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
         try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except ProgrammingError:  # no CREATEDB right: empty the given database instead
             _empty(admin)
             yield base.render_as_string(hide_password=False)
             _empty(admin)
-            return
+        finally:
+            admin.dispose()
+        return
+    try:
         yield base.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
-        admin.dispose()
+        scratch.drop(name)
 
 
 def _empty(engine: Any) -> None:

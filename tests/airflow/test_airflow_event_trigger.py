@@ -199,6 +199,10 @@ class _Airflow:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+                # a triggerer whose heartbeat is this old (s) counts as gone: its triggers go to
+                # the next one. After the SIGKILL the dead one never ends its job, so the new one
+                # waits this long before it takes the watchers over (Airflow's default: 30)
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
                 "ARTIFLOW_HOME": str(registry_home),
                 "ARTIFLOW_REGISTRY_NAME": "triggerer-tests",
             }

@@ -46,6 +46,8 @@ DAG_FILES = HERE / "dag_files" / "real_engine"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 STARTUP_TIMEOUT = 240
 RUN_TIMEOUT = 240
+STOP_TIMEOUT = 10  # seconds for the whole cluster to stop on SIGTERM at the end
+POLL = 1.0  # seconds between two looks at the REST API while waiting for a state
 
 
 def _need(what: str) -> None:
@@ -248,17 +250,21 @@ def airflow_cluster(services):
             except (urllib.error.URLError, ConnectionError, OSError, KeyError):
                 pass
             assert time.monotonic() < deadline, f"Airflow did not start: {_tail(logs, procs)}"
-            time.sleep(2)
+            time.sleep(POLL)
         yield {"api": api, "env": env, "logs": logs, "procs": procs}
     finally:
         for p in procs.values():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
+        # one deadline for all of them (they stop at the same time): what has not exited
+        # gracefully by then is killed (every run is over; the databases are dropped next)
+        stop_by = time.monotonic() + STOP_TIMEOUT
         for p in procs.values():
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=max(0.1, stop_by - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
         _forget_queue(services["redis"], queue)
 
@@ -290,7 +296,7 @@ def _wait(what: str, check, cluster, timeout: float = RUN_TIMEOUT):
         assert time.monotonic() < deadline, f"timed out waiting for {what}: " + _tail(
             cluster["logs"], ["scheduler", "worker-1", "worker-2"]
         )
-        time.sleep(2)
+        time.sleep(POLL)
 
 
 def _runs(api: _Api, dag_id: str) -> list[dict]:

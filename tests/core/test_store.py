@@ -264,7 +264,17 @@ def test_relog_unchanged_asks_the_store_once(s3_registry: Registry, tmp_path: Pa
 
 def test_missing_lists_a_big_batch_page_by_page(s3_bucket: str, tmp_path: Path) -> None:
     store = BlobStore(f"s3://{s3_bucket}/objects")
-    digests = [store.put_bytes(f"blob {i}".encode()) for i in range(1100)]
+    # 1,100 blobs (more than one listing page), uploaded in one concurrent batch rather than
+    # one put_bytes (a HEAD and a PUT) after the other
+    src = tmp_path / "blobs"
+    src.mkdir()
+    items = []
+    for i in range(1100):
+        data = f"blob {i}".encode()
+        (src / str(i)).write_bytes(data)
+        items.append((str(src / str(i)), hash_bytes(data)))
+    assert store.put_many(items) == 1100
+    digests = [d for _, d in items]
     with _Counter(store.fs) as counter:
         assert store.missing([*digests, "00" * 32]) == {"00" * 32}
     assert counter.calls == ["list_objects_v2", "list_objects_v2"], counter.calls

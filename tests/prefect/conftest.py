@@ -8,6 +8,7 @@ before any test module imports it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -55,6 +56,36 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield str(PREFECT_API_URL.value())
+
+
+# ---- a real `prefect server start`, shared by the modules that need one -----------------------
+_REAL_SERVER: dict[str, Any] = {}  # "stop": stops it; "last": the node id of its last test
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``prefect server start`` (its own SQLite database) for the session's real-server
+    tests (test_prefect_real_server.py, test_prefect_block_server.py; each test uses pools,
+    deployments and blocks of its own); stopped after the last test that uses it."""
+    from _prefect_server import prefect_server_process
+
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(prefect_server_process(tmp_path_factory.mktemp("prefect-server")))
+        _REAL_SERVER["stop"] = stack.close
+        yield url
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    users = [item.nodeid for item in session.items if "server" in getattr(item, "fixturenames", ())]
+    _REAL_SERVER["last"] = users[-1] if users else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the server once its last test is done, not at the end of the whole session (no
+    later test uses it: the fixture's cached URL is never handed out again)."""
+    if item.nodeid == _REAL_SERVER.get("last") and "stop" in _REAL_SERVER:
+        _REAL_SERVER.pop("stop")()
 
 
 @pytest.fixture

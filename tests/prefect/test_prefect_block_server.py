@@ -1,5 +1,5 @@
 """The ``ArtiflowRegistry`` block and CLI events against a real ``prefect server`` (the server
-fixture of ``test_prefect_real_server``: one server for this module, ~25 s to start).
+``server`` fixture of this folder's conftest.py: one server for the session, ~25 s to start).
 
 - ``prefect block register -m artiflow.prefect`` registers the block type; a block saved with a
   secret database URL is stored masked and loads back whole; a flow whose artifact task says
@@ -30,7 +30,6 @@ from test_prefect_real_server import (  # type: ignore[import-not-found]
     _base_env,
     _postgres_wanted,
     _unavailable,
-    server,  # noqa: F401 - fixture
 )
 
 from artiflow import Artifact, Registry
@@ -80,7 +79,7 @@ def _settings(url: str) -> Any:
 
 
 def test_block_registered_saved_loaded_and_used_by_a_flow(
-    server: str,  # noqa: F811
+    server: str,
     config: dict[str, str],
     tmp_path: Path,
 ) -> None:
@@ -172,7 +171,7 @@ def _publisher_metadata(site: Path) -> None:
 
 
 def test_cli_promotion_and_log_emit_prefect_events(
-    server: str,  # noqa: F811
+    server: str,
     config: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -21,103 +21,24 @@ except under ``CI=true``, where that is a failure. Everything it starts is stopp
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _prefect_server import PREFECT, REPO, _base_env, _stop, _unavailable
 
 from artiflow import Artifact, Registry
 from artiflow.identity import registry_identity
 
-REPO = Path(__file__).resolve().parents[2]
-PREFECT = Path(sys.executable).with_name("prefect")
 WORKER = "artiflow-worker-1"
 
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the real Prefect server test cannot run under CI: {why}")
-    pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _base_env(home: Path, api_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTIFLOW_", "PREFECT_"))}
-    env.update(
-        PREFECT_HOME=str(home),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    )
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # the group of the process started here
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One server for the module's tests (each test uses its own pool and deployments)."""
-    tmp_path = tmp_path_factory.mktemp("prefect-server")
-    if not PREFECT.exists():
-        _unavailable(f"no prefect command next to {sys.executable}")
-    port = _free_port()
-    home = tmp_path / "server-home"
-    env = _base_env(home, None)
-    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
-    env["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
-    env["PREFECT_UI_ENABLED"] = "false"
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (tmp_path / "server.log").read_text(errors="replace")[-2000:]
-                _unavailable(f"prefect server did not start on port {port}:\n{tail}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(proc)
-        log.close()
+# ``server`` (one ``prefect server start`` for the session): in this folder's conftest.py
 
 
 def _postgres_wanted() -> bool:

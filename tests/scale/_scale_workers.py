@@ -233,16 +233,28 @@ def log_through_faults(*args: Any) -> dict[str, Any]:
 
 
 # ---- many writers with alias moves ------------------------------------------------------------
+_start_line: Any = None  # the pool's barrier (a multiprocessing.Barrier), set in each worker
+
+
+def start_together(barrier: Any) -> None:
+    """Pool initializer of the heavy writers: the barrier each one waits at, with its registry
+    open, before its first commit (one writer per pool process: each blocks there until all
+    have arrived, so none takes a second writer's task)."""
+    global _start_line
+    _start_line = barrier
+
+
 def _log_and_move(
-    db_url: str, store_url: str, home: str, worker: int, count: int, start_at: float
+    db_url: str, store_url: str, home: str, worker: int, count: int
 ) -> dict[str, Any]:
     """Log ``count`` versions of one collection; every 5th also takes the alias ``production``
-    (at log time) and every 7th moves ``staging`` onto the version just logged."""
+    (at log time) and every 7th moves ``staging`` onto the version just logged. Starts once
+    every writer of the pool is up (``start_together``)."""
     reg = _registry(db_url, store_url, home)
     indices = []
     try:
-        while time.time() < start_at:  # all writers start together, once all are up
-            time.sleep(0.01)
+        _start_line.wait(timeout=600)  # all writers start together, once all are up
+        started = time.time()
         for i in range(count):
             art = Artifact("heavy-ds", type="dataset", metadata={"worker": worker, "i": i})
             with art.new_file("data.txt") as fh:
@@ -254,8 +266,24 @@ def _log_and_move(
         done = time.time()
     finally:
         reg.close()
-    return {"indices": indices, "done": done}
+    return {"indices": indices, "started": started, "done": done}
 
 
 def log_and_move(*args: Any) -> dict[str, Any]:
     return _guard(_log_and_move, *args)
+
+
+def _verify_versions(db_url: str, store_url: str, home: str, refs: list[str], dest: str) -> int:
+    """Download each version of ``refs`` under ``dest`` and verify it against its manifest."""
+    reg = _registry(db_url, store_url, home)
+    try:
+        for ref in refs:
+            v = reg.get(ref)
+            v.verify(v.download(Path(dest) / v.version))
+    finally:
+        reg.close()
+    return len(refs)
+
+
+def verify_versions(*args: Any) -> dict[str, Any]:
+    return _guard(_verify_versions, *args)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -176,35 +175,42 @@ def test_heavy_concurrent_writers_with_alias_moves(db_url: str, tmp_path: Path) 
         assert reg.collections() == []
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["_scale_workers"])
-    start_at = time.time() + 3 + procs * 0.1  # all start at once, after the pool is up
-    with ctx.Pool(procs) as pool:
-        args = [
-            (db_url, store, str(tmp_path / "home"), w, per_worker, start_at) for w in range(procs)
-        ]
+    start_line = ctx.Barrier(procs)  # all start at once, as soon as the whole pool is up
+    with ctx.Pool(procs, initializer=workers.start_together, initargs=(start_line,)) as pool:
+        args = [(db_url, store, str(tmp_path / "home"), w, per_worker) for w in range(procs)]
         pending = [pool.apply_async(workers.log_and_move, a) for a in args]
         out = [r.get(timeout=850) for r in pending]
-    errors = [r for r in out if "error" in r]
-    assert not errors, f"{len(errors)} writers failed:\n\n" + "\n\n".join(
-        r["trace"] for r in errors[:3]
-    )
-    results = [r["ok"] for r in out]
-    total = procs * per_worker
-    elapsed = max(r["done"] for r in results) - start_at
-    print(
-        f"\n{procs} writers x {per_worker} commits on {db_url.split(':')[0]}: {total} commits "
-        f"in {elapsed:.1f} s = {total / elapsed:.1f} commits/s"
-    )
-    assert sorted(i for r in results for i in r["indices"]) == list(range(total))
-    for r in results:
-        assert r["indices"] == sorted(r["indices"])
-    with Registry(db_url, store, home=str(tmp_path / "check")) as reg:
-        versions = reg.versions("heavy-ds")
-        assert [v.index for v in versions] == list(range(total))
-        got = Counter((v.metadata["worker"], v.metadata["i"]) for v in versions)
-        assert set(got.values()) == {1} and len(got) == total
-        for alias in ("production", "staging"):
-            holders = [v.index for v in versions if alias in v.aliases]
-            assert len(holders) == 1, (alias, holders)
-        assert reg.get("heavy-ds:latest").index == total - 1
-        for v in versions:
-            v.verify(v.download(tmp_path / "dl" / v.version))
+        errors = [r for r in out if "error" in r]
+        assert not errors, f"{len(errors)} writers failed:\n\n" + "\n\n".join(
+            r["trace"] for r in errors[:3]
+        )
+        results = [r["ok"] for r in out]
+        total = procs * per_worker
+        elapsed = max(r["done"] for r in results) - min(r["started"] for r in results)
+        print(
+            f"\n{procs} writers x {per_worker} commits on {db_url.split(':')[0]}: {total} commits "
+            f"in {elapsed:.1f} s = {total / elapsed:.1f} commits/s"
+        )
+        assert sorted(i for r in results for i in r["indices"]) == list(range(total))
+        for r in results:
+            assert r["indices"] == sorted(r["indices"])
+        with Registry(db_url, store, home=str(tmp_path / "check")) as reg:
+            versions = reg.versions("heavy-ds")
+            assert [v.index for v in versions] == list(range(total))
+            got = Counter((v.metadata["worker"], v.metadata["i"]) for v in versions)
+            assert set(got.values()) == {1} and len(got) == total
+            for alias in ("production", "staging"):
+                holders = [v.index for v in versions if alias in v.aliases]
+                assert len(holders) == 1, (alias, holders)
+            assert reg.get("heavy-ds:latest").index == total - 1
+        # every version verifies: downloaded and checked by a few of the pool's processes at
+        # once (the machine's cores), not one after the other here
+        refs = [v.ref for v in versions]
+        chunks = [
+            (db_url, store, str(tmp_path / "check"), refs[k::4], str(tmp_path / "dl"))
+            for k in range(4)
+        ]
+        checked = pool.starmap(workers.verify_versions, chunks)
+    failed = [r for r in checked if "error" in r]
+    assert not failed, "\n\n".join(r["trace"] for r in failed)
+    assert sum(r["ok"] for r in checked) == total

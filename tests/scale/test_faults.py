@@ -22,7 +22,7 @@ from typing import Any
 
 import _scale_workers as workers
 import pytest
-from conftest import OwnPostgres, _Proxy
+from _scale_services import OwnPostgres, _Proxy
 
 from artiflow import Artifact, Registry
 from artiflow.exceptions import StoreError
