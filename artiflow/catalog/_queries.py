@@ -22,7 +22,7 @@ from ..exceptions import ArtifactNotFoundError
 from ..manifest import Entry
 from ..refs import LATEST, is_semver, is_version_index
 from ._control import quarantine_taints, quarantines
-from ._records import COMMITTED, DELETED, VersionRecord
+from ._records import COMMITTED, DELETED, RunSummary, VersionRecord, VersionSummary
 from ._rows import (
     ENTRY_COLUMNS,
     VERSION_COLUMNS,
@@ -31,8 +31,10 @@ from ._rows import (
     entries_of,
     latest_index,
     page_rows,
+    run_summaries,
     version_record,
     version_rows,
+    version_summaries,
 )
 from ._tx import Transactions
 from .models import aliases, collections, entries, run_io, runs, tags, versions
@@ -174,6 +176,37 @@ class QueriesMixin(Transactions):
             for chunk in chunks(ids):
                 out.update((row.id, row) for row in version_rows(c, versions.c.id.in_(chunk)))
         return out
+
+    def version_summaries(
+        self, ids: Sequence[int], conn: Connection | None = None
+    ) -> dict[int, VersionSummary]:
+        """What a lineage node shows of the versions ``ids`` (missing ids are absent): a few
+        statements for any number of them, and no metadata, tags or description read.
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> cat = Catalog.open("sqlite://")
+            >>> v, _, _ = cat.commit_version("p", "ds", "dataset", entries=[], digest="d" * 64, size=0)
+            >>> s = cat.version_summaries([v.id])[v.id]
+            >>> s.ref, s.aliases
+            ('p/ds:v0', ('latest',))
+        """
+        with self.read(conn) as c:
+            return version_summaries(c, ids)
+
+    def run_summaries(
+        self, ids: Sequence[str], conn: Connection | None = None
+    ) -> dict[str, RunSummary]:
+        """What a lineage node shows of the runs ``ids`` (missing ids are absent): their
+        records without ``info`` and ``error``.
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> Catalog.open("sqlite://").run_summaries(["nope"])
+            {}
+        """
+        with self.read(conn) as c:
+            return run_summaries(c, ids)
 
     def resolve(self, project: str, name: str, selector: str) -> VersionRecord:
         """The committed version named by ``project/name:selector`` (one round trip)."""
