@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, or_, select
@@ -285,6 +285,40 @@ class QueriesMixin(Transactions):
             if limit is not None:
                 q = q.limit(limit)
             return entries_of(conn.execute(q).all(), bind)
+
+    def entry_pages(
+        self, version_id: int, *, size: int = 10_000, bind: Any = None
+    ) -> Iterator[list[Entry]]:
+        """The entries of a version (a link's are its target's) sorted by path, in pages of at
+        most ``size``: one keyset query per page (``path > last``, on the ``(version_id,
+        path)`` key), each in a short read of its own, so neither memory nor a transaction
+        grows with the number of files (a committed version's entries never change).
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> from artiflow.manifest import Entry
+            >>> cat = Catalog.open("sqlite://")
+            >>> files = [Entry(f"f{i}", digest=str(i) * 64, size=1) for i in range(5)]
+            >>> v, _, _ = cat.commit_version("p", "ds", "dataset", entries=files, digest="d" * 64, size=5)
+            >>> [[e.path for e in page] for page in cat.entry_pages(v.id, size=2)]
+            [['f0', 'f1'], ['f2', 'f3'], ['f4']]
+        """
+        with self.read() as conn:
+            vid = content_id(conn, version_id)
+        after: Any = bindparam("after")
+        first = select(*ENTRY_COLUMNS).where(entries.c.version_id == vid)
+        nxt = first.where(entries.c.path > after)
+        last: str | None = None
+        while True:
+            q = (first if last is None else nxt).order_by(entries.c.path).limit(size)
+            with self.read() as conn:
+                rows = conn.execute(q, {} if last is None else {"after": last}).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(entries_of(rows, bind).values())
+            if len(rows) < size:
+                return
 
     def produced_in(
         self,
