@@ -20,6 +20,7 @@ from .serialize import run_label, run_node, version_node
 
 if TYPE_CHECKING:
     from .catalog import Catalog, VersionRow
+    from .serialize import VersionLike
 
 __all__ = ["DIRECTIONS", "LineageGraph", "build", "run_node", "version_node"]
 
@@ -173,8 +174,9 @@ def _build_recursive(
                 version_ids.add(far)
                 f = f"version:{far}"
                 edges.append((f, r, "used") if up else (r, f, "logged"))
-    rows = catalog.versions_by_ids(sorted(version_ids - {root.id}), conn)
-    runs = catalog.runs_by_ids(sorted(run_ids), conn)
+    # summaries, not records: a graph of 1,000 consumers reads 1,000 versions and 1,000 runs
+    rows = catalog.version_summaries(sorted(version_ids - {root.id}), conn)
+    runs = catalog.run_summaries(sorted(run_ids), conn)
     graph.add_node(version_node(root))
     for vid in sorted(rows):
         graph.add_node(version_node(rows[vid]))
@@ -235,7 +237,7 @@ def _build(
         return _build_recursive(catalog, conn, root, direction, depth)
     # registry links are hops without a run between: walk level by level
     graph = LineageGraph(root=f"version:{root.id}")
-    version_rows: dict[int, VersionRow] = {root.id: root}
+    version_rows: dict[int, VersionLike] = {root.id: root}
     run_ids: set[str] = set()
     edges: list[tuple[str, str, str]] = []
     for way in ("upstream", "downstream") if direction == "both" else (direction,):
@@ -271,15 +273,15 @@ def _build(
                     frontier.append(v)
         run_ids |= seen_runs
         missing = [v for v in seen if v not in version_rows]
-        version_rows.update(catalog.versions_by_ids(missing, conn))
+        version_rows.update(catalog.version_summaries(missing, conn))
     # link targets/members referenced by edges
     referenced = {
         int(x.split(":")[1]) for s, t, _ in edges for x in (s, t) if x.startswith("version:")
     }
     version_rows.update(
-        catalog.versions_by_ids([v for v in referenced if v not in version_rows], conn)
+        catalog.version_summaries([v for v in referenced if v not in version_rows], conn)
     )
-    runs = catalog.runs_by_ids(sorted(run_ids), conn)
+    runs = catalog.run_summaries(sorted(run_ids), conn)
     graph.add_node(version_node(root))
     for vid, row in version_rows.items():
         if vid != root.id:

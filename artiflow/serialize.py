@@ -18,12 +18,14 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .catalog import CollectionRecord, RunRow, VersionRow
+    from .catalog import CollectionRecord, RunRow
 
 __all__ = [
+    "RunLike",
+    "VersionLike",
     "collection_dict",
     "iso",
     "run_dict",
@@ -32,6 +34,61 @@ __all__ = [
     "version_fields",
     "version_node",
 ]
+
+
+class VersionLike(Protocol):
+    """What :func:`version_node` reads of a version: a catalog ``VersionRecord``, or the
+    lighter summary the lineage graph reads (``Catalog.version_summaries``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def digest(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
+class RunLike(Protocol):
+    """What :func:`run_node` reads of a run: a ``RunRecord`` or ``Catalog.run_summaries``'."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def orchestrator(self) -> str: ...
+    @property
+    def pipeline(self) -> str | None: ...
+    @property
+    def pipeline_run(self) -> str | None: ...
+    @property
+    def task(self) -> str | None: ...
+    @property
+    def try_number(self) -> int | None: ...
+    @property
+    def map_index(self) -> int | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def started_at(self) -> dt.datetime: ...
+    @property
+    def ended_at(self) -> dt.datetime | None: ...
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -54,7 +111,7 @@ def collection_dict(record: CollectionRecord) -> dict[str, Any]:
     }
 
 
-def version_fields(row: VersionRow) -> dict[str, Any]:
+def version_fields(row: VersionLike) -> dict[str, Any]:
     """The fields every serialisation of a version carries."""
     return {
         "ref": row.ref,
@@ -68,7 +125,7 @@ def version_fields(row: VersionRow) -> dict[str, Any]:
     }
 
 
-def version_node(row: VersionRow) -> dict[str, Any]:
+def version_node(row: VersionLike) -> dict[str, Any]:
     """A version as a lineage node (``id`` ``version:<db id>``, ``kind`` ``version``)."""
     return {
         "id": f"version:{row.id}",
@@ -95,7 +152,7 @@ def run_label(row: Any) -> str:
     return label + (f" [{', '.join(extra)}]" if extra else "")
 
 
-def _run_fields(row: RunRow) -> dict[str, Any]:
+def _run_fields(row: RunLike) -> dict[str, Any]:
     return {
         "name": row.name,
         "label": run_label(row),
@@ -117,6 +174,6 @@ def run_dict(row: RunRow) -> dict[str, Any]:
     return {"id": row.id, **_run_fields(row), "info": dict(row.info), "error": row.error}
 
 
-def run_node(row: RunRow) -> dict[str, Any]:
+def run_node(row: RunLike) -> dict[str, Any]:
     """A run as a lineage node (``id`` ``run:<run id>``, ``kind`` ``run``, ``run_id``)."""
     return {"id": f"run:{row.id}", "kind": "run", "run_id": row.id, **_run_fields(row)}

@@ -1,8 +1,9 @@
-"""Peak memory of logging, re-logging and verifying a folder, in-process (issue 15 item 1).
+"""Peak memory of logging, re-logging, downloading and verifying a folder, in-process (issue 15 item 1).
 
     python bench/memprofile.py log    HOME DIR [--trace]   # Artifact + add_dir + Registry.log
     python bench/memprofile.py relog  HOME DIR [--trace]   # the same again (unchanged files)
     python bench/memprofile.py verify HOME DIR [--trace]   # get("m:latest").verify(DIR)
+    python bench/memprofile.py download HOME DIR [--trace] # get("m:latest").download(DIR), DIR new
 
 Prints wall and CPU time and the peak RSS (``ru_maxrss``; the registry is opened first, its RSS
 is printed as the base). ``--trace`` runs under ``tracemalloc`` (several times slower) and
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> None:
     elif mode == "verify":
         v = reg.get("m:latest")
         v.verify(data)
+    elif mode == "download":
+        v = reg.get("m:latest")
+        v.download(data)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0

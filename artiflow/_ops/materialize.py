@@ -49,7 +49,7 @@ import shutil
 import stat as stat_mod
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +66,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "checkout",
+    "download",
     "download_entries",
+    "entry_pages",
     "local_blob",
     "materialize",
     "materialize_new",
@@ -74,7 +76,20 @@ __all__ = [
 ]
 
 Progress = Callable[[int], object] | None
+ENTRY_PAGE = 10_000  # entries read at a time by download, checkout and verify (~10 MiB)
 _S_ISDIR, _S_ISLNK = stat_mod.S_ISDIR, stat_mod.S_ISLNK
+
+
+# ---- entries, a page at a time -------------------------------------------------------------
+def entry_pages(reg: RegistryContext, version: ArtifactVersion) -> Iterator[list[Entry]]:
+    """The entries of ``version`` sorted by path, :data:`ENTRY_PAGE` at a time, read from the
+    catalog page by page (:meth:`Catalog.entry_pages`): what a 1,000,000-file version costs
+    in memory is one page, not every row at once.
+
+    Example:
+        >>> # sum(len(page) for page in entry_pages(ctx, version)) == version.file_count
+    """
+    return reg.catalog.entry_pages(version.id, size=ENTRY_PAGE, bind=version)
 
 
 # ---- blobs ------------------------------------------------------------------------------------
@@ -96,11 +111,16 @@ def _folders(paths: Iterable[str]) -> list[str]:
     return sorted(found, key=lambda f: (f.count("/"), f))
 
 
-def _scan(base: str, folders: Sequence[str]) -> dict[str, tuple[str, str] | None]:
+def _scan(
+    base: str, folders: Sequence[str], state: dict[str, tuple[str, str] | None] | None = None
+) -> dict[str, tuple[str, str] | None]:
     """For each folder: None when it is a real folder, else ``(kind, where)`` with kind
     ``missing``, ``symlink`` or ``file`` and ``where`` the first folder on the way that is so.
-    One ``lstat`` per folder; nothing below a missing, linked or file folder is looked at."""
-    state: dict[str, tuple[str, str] | None] = {}
+    One ``lstat`` per folder; nothing below a missing, linked or file folder is looked at.
+    ``state``: what an earlier call found (the parents of ``folders`` not among them), updated
+    and returned."""
+    if state is None:
+        state = {}
     for folder in folders:
         up = folder.rpartition("/")[0]
         above = state.get(up) if up else None
@@ -324,13 +344,15 @@ def materialize(
     *,
     fresh: bool = False,
     replace: bool = False,
+    made: set[str] | None = None,
 ) -> None:
     """Write ``items`` under the folder ``base``, every file verified.
 
     ``fresh=True``: ``base`` is a new private folder (see :func:`materialize_new`): nothing is
     there to compare with or to check, and files are written in place instead of beside +
     renamed. Otherwise the way to every entry is checked first (see :func:`_prepare`;
-    ``replace=True`` for a checkout).
+    ``replace=True`` for a checkout). ``made``: the folders an earlier page of the same
+    download created (updated here), so each is made once.
     """
     base_s = os.fspath(base)
     dests = {e.path: os.path.join(base_s, normalize_path(e.path)) for e in items}
@@ -347,7 +369,11 @@ def materialize(
             _write(reg, entry, dest, fresh=fresh, progress=progress)
 
     # every destination folder once, not once per file
-    for folder in sorted({os.path.dirname(d) for d in dests.values()}):
+    folders = {os.path.dirname(d) for d in dests.values()}
+    if made is not None:
+        folders -= made
+        made |= folders
+    for folder in sorted(folders):
         os.makedirs(folder, exist_ok=True)
     if not reg.store.is_local:
         _prefetch(reg, items, dests, present)
@@ -360,15 +386,22 @@ def materialize(
 
 
 def materialize_new(
-    reg: RegistryContext, items: Sequence[Entry], base: Path, progress: Progress = None
+    reg: RegistryContext,
+    items: Sequence[Entry] | Callable[[], Iterable[Sequence[Entry]]],
+    base: Path,
+    progress: Progress = None,
 ) -> None:
     """Write ``items`` into the folder ``base``, which does not exist yet: all of it or nothing.
+
+    ``items``: the entries, or a function returning them page by page (:func:`entry_pages`):
+    then one page is in memory at a time.
 
     The files are written into a hidden sibling folder that is renamed to ``base`` once every
     file is in it and verified, so a crash or a bad blob never leaves a half-written folder,
     and no file needs a rename of its own. If ``base`` appears meanwhile (another process
     downloading the same version), the download goes into it file by file instead.
     """
+    pages = items if callable(items) else lambda: [items]
     parent = base.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -377,7 +410,9 @@ def materialize_new(
     tmp = parent / f".{base.name}.artiflow-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
     os.mkdir(tmp)
     try:
-        materialize(reg, items, tmp, progress, fresh=True)
+        made: set[str] = set()
+        for page in pages():
+            materialize(reg, page, tmp, progress, fresh=True, made=made)
         try:
             os.rename(tmp, base)
             return
@@ -385,7 +420,7 @@ def materialize_new(
             if not os.path.isdir(base):
                 raise
         # another writer made base first: compare with what it holds, file by file
-        materialize(reg, items, base)
+        materialize(reg, [e for page in pages() for e in page], base)
     finally:
         if os.path.lexists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -407,6 +442,26 @@ def download_entries(
         materialize_new(reg, items, base, progress=progress)
     else:
         materialize(reg, items, base, progress=progress, replace=replace)
+    version.local_path = base.absolute()
+    return version.local_path
+
+
+def download(
+    reg: RegistryContext,
+    version: ArtifactVersion,
+    root: str | os.PathLike[str] | None,
+    progress: Progress = None,
+) -> Path:
+    """Download every entry of ``version`` under ``root`` (default ``version.default_root()``).
+
+    Into a new folder the entries are read and written a page at a time (:func:`entry_pages`),
+    so memory does not grow with the number of files; an existing folder is checked whole first (nothing is written when the way to an
+    entry is blocked), which needs every entry at once."""
+    base = Path(root) if root is not None else version.default_root()
+    if _root_exists(base):
+        items = list(version.manifest.entries.values())
+        return download_entries(reg, version, items, base, progress)
+    materialize_new(reg, lambda: entry_pages(reg, version), base, progress=progress)
     version.local_path = base.absolute()
     return version.local_path
 
@@ -496,10 +551,10 @@ def checkout(reg: RegistryContext, version: ArtifactVersion, root: str | os.Path
     Refuses (:class:`InvalidPathError`, before anything is written or deleted) a root whose
     other files must never be deleted, see the module docstring."""
     real = _guard(reg, version, root)
-    entries = version.manifest.entries
     base = Path(root)
     if not _root_exists(base):  # a new folder: nothing to replace or delete
-        return download_entries(reg, version, list(entries.values()), base)
+        return download(reg, version, base)
+    entries = version.manifest.entries
     if real == os.path.realpath(os.getcwd()):
         doomed = _extras(os.fspath(base), entries)
         if doomed:
@@ -557,39 +612,51 @@ def _entry_problem(
     return None
 
 
-def _extra_problems(
-    base: str, entries: Mapping[str, Entry], keep: set[str], linked: set[str]
-) -> list[tuple[str, str]]:
-    """The files under ``base`` no entry names, and the linked folders no entry needs."""
+def _walk(base: str, keep: set[str], linked: set[str]) -> tuple[int, list[tuple[str, str]]]:
+    """``(files, extras)``: how many files (anything but a folder) are under ``base``, and the
+    linked folders there no entry needs (``extra``)."""
+    files = 0
     out: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(base):
+        files += len(filenames)
         rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
         prefix = "" if rel_dir == "." else rel_dir + "/"
-        for f in filenames:
-            if prefix + f not in entries:
-                out.append(("extra", prefix + f))
         for d in dirnames:
             rel = prefix + d
             if rel not in keep and rel not in linked and os.path.islink(os.path.join(dirpath, d)):
                 out.append(("extra", rel))  # a linked folder no entry needs
-    return out
+    return files, out
 
 
-def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
-    """Raise :class:`VerificationError` listing every missing, changed or extra file under
-    ``root``, every symbolic link on the way to an entry (``symlink``; links into the
-    registry's store or cache, as ``link_type="symlink"`` makes them, are fine) and every
-    reference whose remote identity changed. Nothing is read through a link out of the root."""
-    from ..references import changed
+def _extra_files(
+    reg: RegistryContext, base: str, version: ArtifactVersion
+) -> list[tuple[str, str]]:
+    """The files under ``base`` no entry of ``version`` names (one more pass over its entries:
+    only when the counts say there are some)."""
+    walked: set[str] = set()
+    for dirpath, _dirnames, filenames in os.walk(base):
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        walked.update(prefix + f for f in filenames)
+    for page in entry_pages(reg, version):
+        walked.difference_update(e.path for e in page)
+    return [("extra", path) for path in walked]
 
-    base_s = os.fspath(root)
+
+def _check_page(
+    base: str,
+    page: Sequence[Entry],
+    state: dict[str, tuple[str, str] | None],
+    linked: set[str],
+    check: Callable[[Entry], tuple[str, str] | None],
+) -> tuple[list[tuple[str, str]], int]:
+    """``(problems, listed)`` of one page of entries: ``listed`` counts the entries whose file
+    is there as a file (what a walk of ``base`` lists), so the walk needs no set of paths."""
+    if os.path.isdir(base):
+        _scan(base, [f for f in _folders(e.path for e in page) if f not in state], state)
     problems: list[tuple[str, str]] = []
-    entries = version.manifest.entries
-    state = _scan(base_s, _folders(entries)) if os.path.isdir(base_s) else {}
-    own = [place for what, place, _ in _registry_places(reg) if what in ("store", "download cache")]
     todo: list[Entry] = []
-    linked: set[str] = set()
-    for entry in entries.values():
+    for entry in page:
         parent = entry.path.rpartition("/")[0]
         why = state.get(parent) if parent else None
         if why is None:
@@ -598,11 +665,6 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
             linked.add(why[1])
         else:  # a missing folder, or a file where the folder should be (reported as extra)
             problems.append(("missing", entry.path))
-    problems.extend(("symlink", link) for link in sorted(linked))
-
-    def check(entry: Entry) -> tuple[str, str] | None:
-        return _entry_problem(base_s, entry, own, changed)
-
     # references may ask a remote store (latency-bound): one thread each; files go through
     # ``parallel``, which runs small files in one loop and big ones in chunks per pool job
     # (a future per 1 KiB file cost more than hashing it)
@@ -612,9 +674,48 @@ def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLi
     if refs:
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
             found.extend(pool.map(check, refs))
-    problems.extend(p for p in found if p is not None)
+    listed = 0
+    for p in found:
+        if p is None:
+            listed += 1
+        else:
+            problems.append(p)
+            listed += p[0] not in ("missing", "symlink")  # changed: a file all the same
+    return problems, listed
+
+
+def verify(reg: RegistryContext, version: ArtifactVersion, root: str | os.PathLike[str]) -> None:
+    """Raise :class:`VerificationError` listing every missing, changed or extra file under
+    ``root``, every symbolic link on the way to an entry (``symlink``; links into the
+    registry's store or cache, as ``link_type="symlink"`` makes them, are fine) and every
+    reference whose remote identity changed. Nothing is read through a link out of the root.
+
+    The entries are read a page at a time (:func:`entry_pages`): memory does not grow with
+    the number of files. Extra files are found by counting: when the
+    walk of ``root`` finds as many files as entries were found there, there are none; only
+    otherwise are the walked paths compared with the entries."""
+    from ..references import changed
+
+    base_s = os.fspath(root)
+    own = [place for what, place, _ in _registry_places(reg) if what in ("store", "download cache")]
+    problems: list[tuple[str, str]] = []
+    state: dict[str, tuple[str, str] | None] = {}
+    linked: set[str] = set()
+    listed = 0
+
+    def check(entry: Entry) -> tuple[str, str] | None:
+        return _entry_problem(base_s, entry, own, changed)
+
+    for page in entry_pages(reg, version):
+        found, n = _check_page(base_s, page, state, linked, check)
+        problems.extend(found)
+        listed += n
+    problems.extend(("symlink", link) for link in sorted(linked))
     if os.path.isdir(base_s):
-        problems.extend(_extra_problems(base_s, entries, set(state) - linked, linked))
+        files, extras = _walk(base_s, set(state) - linked, linked)
+        problems.extend(extras)
+        if files != listed:
+            problems.extend(_extra_files(reg, base_s, version))
     if problems:
         problems.sort(key=lambda p: (p[1], p[0]))
         listing = "; ".join(f"{kind}: {path}" for kind, path in problems[:20])

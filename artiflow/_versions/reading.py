@@ -28,12 +28,20 @@ class VersionReading(VersionCore):
     :class:`~artiflow.ArtifactVersion`)."""
 
     def files(self) -> Iterator[Entry]:
-        """Iterate entries without downloading.
+        """Iterate entries without downloading, sorted by path (read from the catalog a page
+        at a time when :attr:`manifest` is not loaded: memory does not grow with the number
+        of files).
 
         Example:
             >>> # [e.path for e in v.files()]
         """
-        yield from self.manifest.entries.values()
+        if self._manifest is not None:
+            yield from self._manifest.entries.values()
+            return
+        from .._ops.materialize import entry_pages
+
+        for page in entry_pages(self._ctx, self._as_version):
+            yield from page
 
     def get_path(self, name: str) -> Entry:
         """The entry at ``name`` (call ``.download()`` on it to fetch just that file)."""
@@ -84,10 +92,15 @@ class VersionReading(VersionCore):
         to an entry raises :class:`InvalidPathError` naming it, before anything is written
         (``root`` itself may be a link to a folder).
 
+        Into a new folder the entries are read and written a page at a time: memory does not
+        grow with the number of files.
+
         Example:
             >>> # path = registry.get("bike-dataset:latest").download("/tmp/ds")
         """
-        return self.download_entries(list(self.manifest.entries.values()), root, progress=progress)
+        from .._ops.materialize import download
+
+        return download(self._ctx, self._as_version, root, progress)
 
     def download_entries(
         self, items: list[Entry], root: str | os.PathLike[str] | None, progress: Any = None

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, or_, select
@@ -22,7 +22,7 @@ from ..exceptions import ArtifactNotFoundError
 from ..manifest import Entry
 from ..refs import LATEST, is_semver, is_version_index
 from ._control import quarantine_taints, quarantines
-from ._records import COMMITTED, DELETED, VersionRecord
+from ._records import COMMITTED, DELETED, RunSummary, VersionRecord, VersionSummary
 from ._rows import (
     ENTRY_COLUMNS,
     VERSION_COLUMNS,
@@ -31,8 +31,10 @@ from ._rows import (
     entries_of,
     latest_index,
     page_rows,
+    run_summaries,
     version_record,
     version_rows,
+    version_summaries,
 )
 from ._tx import Transactions
 from .models import aliases, collections, entries, run_io, runs, tags, versions
@@ -175,6 +177,37 @@ class QueriesMixin(Transactions):
                 out.update((row.id, row) for row in version_rows(c, versions.c.id.in_(chunk)))
         return out
 
+    def version_summaries(
+        self, ids: Sequence[int], conn: Connection | None = None
+    ) -> dict[int, VersionSummary]:
+        """What a lineage node shows of the versions ``ids`` (missing ids are absent): a few
+        statements for any number of them, and no metadata, tags or description read.
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> cat = Catalog.open("sqlite://")
+            >>> v, _, _ = cat.commit_version("p", "ds", "dataset", entries=[], digest="d" * 64, size=0)
+            >>> s = cat.version_summaries([v.id])[v.id]
+            >>> s.ref, s.aliases
+            ('p/ds:v0', ('latest',))
+        """
+        with self.read(conn) as c:
+            return version_summaries(c, ids)
+
+    def run_summaries(
+        self, ids: Sequence[str], conn: Connection | None = None
+    ) -> dict[str, RunSummary]:
+        """What a lineage node shows of the runs ``ids`` (missing ids are absent): their
+        records without ``info`` and ``error``.
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> Catalog.open("sqlite://").run_summaries(["nope"])
+            {}
+        """
+        with self.read(conn) as c:
+            return run_summaries(c, ids)
+
     def resolve(self, project: str, name: str, selector: str) -> VersionRecord:
         """The committed version named by ``project/name:selector`` (one round trip)."""
         return self.resolve_hinted(project, name, selector)[0]
@@ -252,6 +285,40 @@ class QueriesMixin(Transactions):
             if limit is not None:
                 q = q.limit(limit)
             return entries_of(conn.execute(q).all(), bind)
+
+    def entry_pages(
+        self, version_id: int, *, size: int = 10_000, bind: Any = None
+    ) -> Iterator[list[Entry]]:
+        """The entries of a version (a link's are its target's) sorted by path, in pages of at
+        most ``size``: one keyset query per page (``path > last``, on the ``(version_id,
+        path)`` key), each in a short read of its own, so neither memory nor a transaction
+        grows with the number of files (a committed version's entries never change).
+
+        Example:
+            >>> from artiflow.catalog import Catalog
+            >>> from artiflow.manifest import Entry
+            >>> cat = Catalog.open("sqlite://")
+            >>> files = [Entry(f"f{i}", digest=str(i) * 64, size=1) for i in range(5)]
+            >>> v, _, _ = cat.commit_version("p", "ds", "dataset", entries=files, digest="d" * 64, size=5)
+            >>> [[e.path for e in page] for page in cat.entry_pages(v.id, size=2)]
+            [['f0', 'f1'], ['f2', 'f3'], ['f4']]
+        """
+        with self.read() as conn:
+            vid = content_id(conn, version_id)
+        after: Any = bindparam("after")
+        first = select(*ENTRY_COLUMNS).where(entries.c.version_id == vid)
+        nxt = first.where(entries.c.path > after)
+        last: str | None = None
+        while True:
+            q = (first if last is None else nxt).order_by(entries.c.path).limit(size)
+            with self.read() as conn:
+                rows = conn.execute(q, {} if last is None else {"after": last}).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(entries_of(rows, bind).values())
+            if len(rows) < size:
+                return
 
     def produced_in(
         self,

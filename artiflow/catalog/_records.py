@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 __all__ = [
     "COMMITTED",
@@ -27,8 +27,10 @@ __all__ = [
     "Page",
     "RunRecord",
     "RunRow",
+    "RunSummary",
     "VersionRecord",
     "VersionRow",
+    "VersionSummary",
 ]
 
 PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
@@ -85,6 +87,49 @@ class VersionRecord:
     @property
     def ref(self) -> str:
         return f"{self.project}/{self.name}:{self.version}"
+
+
+class VersionSummary(NamedTuple):
+    """What a lineage node shows of a version (:func:`artiflow.serialize.version_node`): its
+    identity, state and aliases (``latest`` first when it is the latest), without metadata,
+    tags or description. Built from plain row tuples, a few microseconds each where a
+    :class:`VersionRecord` costs tens (a graph of 1,000 consumers reads 1,000 of them)."""
+
+    id: int
+    project: str
+    name: str
+    type: str
+    idx: int | None  # ``index`` in a VersionRecord (a tuple has an ``index`` method)
+    digest: str | None
+    state: str
+    aliases: tuple[str, ...]
+    created_at: dt.datetime
+
+    @property
+    def version(self) -> str:
+        return f"v{self.idx}" if self.idx is not None else "pending"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}:{self.version}"
+
+
+class RunSummary(NamedTuple):
+    """What a lineage node shows of a run (:func:`artiflow.serialize.run_node`): a
+    :class:`RunRecord` without its ``info`` and ``error``."""
+
+    id: str
+    name: str
+    orchestrator: str
+    pipeline: str | None
+    pipeline_run: str | None
+    task: str | None
+    try_number: int | None
+    map_index: int | None
+    host: str | None
+    state: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,29 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    String,
+    and_,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from ..manifest import Entry
 from ..refs import LATEST
-from ._records import COMMITTED, CollectionRecord, RunRecord, VersionRecord
-from .models import alias_events, aliases, collections, entries, tags, versions
+from ._records import (
+    COMMITTED,
+    CollectionRecord,
+    RunRecord,
+    RunSummary,
+    VersionRecord,
+    VersionSummary,
+)
+from .models import alias_events, aliases, collections, entries, runs, tags, versions
 
 __all__ = [
     "CHUNK",
@@ -38,9 +55,13 @@ __all__ = [
     "latest_index",
     "now",
     "page_rows",
+    "raw_time",
     "run_record",
+    "run_summaries",
+    "time_value",
     "version_record",
     "version_rows",
+    "version_summaries",
 ]
 
 CHUNK = 500  # keys per ``IN (…)``: far below every driver's bound-parameter limit
@@ -113,33 +134,37 @@ def alias_seq_column() -> Any:
 def version_record(r: Any, alias_names: Sequence[str], tag_names: Sequence[str]) -> VersionRecord:
     """A :class:`VersionRecord` from a row of :data:`VERSION_COLUMNS` + ``latest_idx`` +
     ``alias_seq``."""
-    is_latest = r.state == COMMITTED and r.idx is not None and r.latest_idx == r.idx
+    # by position (the order of VERSION_COLUMNS): a Row's attribute look-up by name costs
+    # more than the record it fills
+    (vid, cid, project, name, type_, kind, idx, digest, size, file_count, state) = r[:11]
+    (description, meta, semver, distributed_id, target_id, created, committed) = r[11:18]
+    is_latest = state == COMMITTED and idx is not None and r.latest_idx == idx
     names = sorted(alias_names)
     if is_latest:
         names = [LATEST, *names]
     return VersionRecord(
-        id=r.id,
-        collection_id=r.collection_id,
-        project=r.project,
-        name=r.name,
-        type=r.type,
-        kind=r.kind,
-        index=r.idx,
-        digest=r.digest,
-        size=r.size or 0,
-        file_count=r.file_count or 0,
-        state=r.state,
-        description=r.description,
-        metadata=dict(r.meta or {}),
-        semver=r.semver,
-        distributed_id=r.distributed_id,
-        target_id=r.target_id,
-        created_at=aware(r.created_at),  # type: ignore[arg-type]
-        committed_at=aware(r.committed_at),
+        id=vid,
+        collection_id=cid,
+        project=project,
+        name=name,
+        type=type_,
+        kind=kind,
+        index=idx,
+        digest=digest,
+        size=size or 0,
+        file_count=file_count or 0,
+        state=state,
+        description=description,
+        metadata=dict(meta or {}),
+        semver=semver,
+        distributed_id=distributed_id,
+        target_id=target_id,
+        created_at=aware(created),  # type: ignore[arg-type]
+        committed_at=aware(committed),
         aliases=tuple(names),
         tags=tuple(sorted(tag_names)),
         is_latest=is_latest,
-        revision=r.revision or 0,
+        revision=r[18] or 0,
         alias_seq=r.alias_seq or 0,
     )
 
@@ -262,6 +287,106 @@ def version_rows(
         return [version_record(r, (), ()) for r in raw]
     alias_map, tag_map = _labels_of(conn, [r.id for r in raw])
     return [version_record(r, alias_map.get(r.id, []), tag_map.get(r.id, [])) for r in raw]
+
+
+def raw_time(column: Any) -> Any:
+    """``column`` (a timestamp) selected without SQLAlchemy's conversion: SQLite's driver hands
+    back its text, which :func:`time_value` parses with the C ``fromisoformat`` (~4 us a value
+    less than SQLAlchemy's regular expression); other drivers convert it themselves."""
+    return type_coerce(column, String).label(column.name)
+
+
+def time_value(conn: Connection, value: Any) -> dt.datetime | None:
+    """A timestamp of :func:`raw_time` as a UTC-aware datetime (None stays None)."""
+    if isinstance(value, str):
+        try:  # SQLite's text is UTC without an offset (a parse is cheaper than replace())
+            return dt.datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:  # not ISO text: let SQLAlchemy's own conversion read it
+            convert = conn.dialect.type_descriptor(DateTime()).result_processor(conn.dialect, None)
+            value = convert(value) if convert is not None else value
+    return aware(value)
+
+
+def version_summaries(conn: Connection, ids: Sequence[int]) -> dict[int, VersionSummary]:
+    """:class:`VersionSummary` records of the versions ``ids`` (missing ids are absent): per
+    chunk of ids one statement for the rows and one for their aliases, then one grouped
+    statement for the latest index of each collection among them, instead of a correlated
+    subquery per row."""
+    found: list[Any] = []
+    alias_map: dict[int, list[str]] = {}
+    cols = (
+        versions.c.id,
+        versions.c.collection_id,
+        collections.c.project,
+        collections.c.name,
+        collections.c.type,
+        versions.c.idx,
+        versions.c.digest,
+        versions.c.state,
+        raw_time(versions.c.created_at),
+    )
+    for chunk in chunks(ids):
+        found.extend(
+            conn.execute(
+                select(*cols)
+                .join(collections, collections.c.id == versions.c.collection_id)
+                .where(versions.c.id.in_(chunk))
+            ).all()
+        )
+        for vid, alias in conn.execute(
+            select(aliases.c.version_id, aliases.c.alias).where(aliases.c.version_id.in_(chunk))
+        ).all():
+            alias_map.setdefault(vid, []).append(alias)
+    latest: dict[int, int] = {}
+    for chunk in chunks(sorted({r[1] for r in found})):
+        latest.update(
+            conn.execute(
+                select(versions.c.collection_id, func.max(versions.c.idx))
+                .where(versions.c.collection_id.in_(chunk), versions.c.state == COMMITTED)
+                .group_by(versions.c.collection_id)
+            ).all()
+        )
+    out: dict[int, VersionSummary] = {}
+    for vid, cid, project, name, type_, idx, digest, state, created in found:
+        names = sorted(alias_map.get(vid, ()))
+        if state == COMMITTED and idx is not None and latest.get(cid) == idx:
+            names = [LATEST, *names]
+        created_at = time_value(conn, created)
+        assert created_at is not None  # the column is NOT NULL
+        out[vid] = VersionSummary(
+            vid, project, name, type_, idx, digest, state, tuple(names), created_at
+        )
+    return out
+
+
+def run_summaries(conn: Connection, ids: Sequence[str]) -> dict[str, RunSummary]:
+    """:class:`RunSummary` records of the runs ``ids`` (missing ids are absent), one statement
+    per chunk of ids, without the ``info`` JSON a :class:`RunRecord` decodes."""
+    cols = (
+        runs.c.id,
+        runs.c.name,
+        runs.c.orchestrator,
+        runs.c.pipeline,
+        runs.c.pipeline_run,
+        runs.c.task,
+        runs.c.try_number,
+        runs.c.map_index,
+        runs.c.host,
+        runs.c.state,
+        raw_time(runs.c.started_at),
+        raw_time(runs.c.ended_at),
+    )
+    out: dict[str, RunSummary] = {}
+    for chunk in chunks(ids):
+        for r in conn.execute(select(*cols).where(runs.c.id.in_(chunk))).all():
+            started = time_value(conn, r[10])
+            assert started is not None  # the column is NOT NULL
+            out[r[0]] = RunSummary(*r[:10], started, time_value(conn, r[11]))
+    return out
 
 
 def collection_record(r: Any, version_count: int | None, latest: int | None) -> CollectionRecord:
