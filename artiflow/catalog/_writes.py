@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -121,25 +122,24 @@ def _file_count(conn: Connection, version_id: int) -> int:
     return int(value or 0)
 
 
-class _Raced(Exception):  # an internal signal: never leaves this module
-    """The collection was created between the two statements of a pipelined commit: the
-    attempt is rolled back and made again on the general path."""
-
-
 # PostgreSQL: the two statements of a commit, sent in ONE round trip (a psycopg pipeline). The
-# first locks the collection row; the second, whose snapshot is taken once the lock is held (so
-# it sees every version committed before), reads ``latest``, and unless the new content equals
-# it allocates the next index, inserts the version and its entries. The collection row stays
-# locked until COMMIT, so the lock is held for the server's work plus one round trip (it was
-# held across six, each waking the client: the wait of 16 writers on one collection).
+# first locks the collection row and, only when it found the row, sets a token for this attempt
+# (``set_config(..., true)``: transaction-local); the second does its work only under that token,
+# so never without the lock (not when the collection was created between the two). Its snapshot
+# is taken once the lock is held, so it sees every version committed before: it reads
+# ``latest``, and unless the new content equals it allocates the next index and inserts the
+# version and its entries. The lock is thus held for the server's work plus one round trip to
+# COMMIT (it was held across six, each waking the client: the wait of 16 writers on one
+# collection; the version's record is built from the values in hand, not read back).
 _PG_LOCK = (
-    "SELECT id, type, kind, description FROM collections "
-    "WHERE project = %(p)s AND name = %(n)s FOR UPDATE"
+    "SELECT id, type, kind, description, set_config('artiflow.commit', %(token)s, true) "
+    "FROM collections WHERE project = %(p)s AND name = %(n)s FOR UPDATE"
 )
 _PG_COMMIT = """
 WITH c AS (
     SELECT id, next_index FROM collections
-    WHERE project = %(p)s AND name = %(n)s AND type = %(t)s AND kind = %(k)s FOR UPDATE
+    WHERE project = %(p)s AND name = %(n)s AND type = %(t)s AND kind = %(k)s
+        AND current_setting('artiflow.commit', true) = %(token)s
 ), l AS (
     SELECT v.id, v.digest, v.idx FROM versions v JOIN c ON v.collection_id = c.id
     WHERE v.state = 'COMMITTED' AND v.idx IS NOT NULL ORDER BY v.idx DESC LIMIT 1
@@ -162,7 +162,7 @@ WITH c AS (
         unnest(%(paths)s::text[], %(digests)s::text[], %(sizes)s::bigint[], %(refs)s::text[],
                %(extras)s::text[]) AS e(path, digest, size, ref, extra)
 )
-SELECT (SELECT id FROM c), (SELECT id FROM ins), (SELECT idx FROM ins), l.id, l.digest, l.idx,
+SELECT (SELECT id FROM ins), (SELECT idx FROM ins), l.id, l.digest, l.idx,
     (SELECT coalesce(max(a.id), 0) FROM alias_events a WHERE a.collection_id = (SELECT id FROM c))
 FROM (SELECT 1) AS one LEFT JOIN l ON true
 """
@@ -258,6 +258,7 @@ def _pg_commit(
     inline = entries if len(entries) <= _PG_INLINE_ENTRIES else ()
     rows = [entry_row(0, e) for e in inline]
     params = {
+        "token": uuid.uuid4().hex,
         "p": project,
         "n": name,
         "t": artifact_type,
@@ -277,10 +278,8 @@ def _pg_commit(
         "extras": [None if r["extra"] is None else json.dumps(r["extra"]) for r in rows],
     }
     found, out = _pipelined(conn, params)
-    cid, vid, idx, l_id, l_digest, l_idx, alias_seq = out
-    if found is None:
-        if cid is not None:  # created by another writer between the two statements
-            raise _Raced
+    vid, idx, l_id, l_digest, l_idx, alias_seq = out
+    if found is None:  # the second statement did nothing either (no token was set)
         return None, None, (None, None)
     coll = SimpleNamespace(
         id=found[0], project=project, name=name, type=found[1], kind=found[2], description=found[3]
@@ -356,7 +355,6 @@ def _commit(
     kind: str = "artifact",
     target_id: int | None = None,
     noop_if_latest: bool = True,
-    pipelined: bool = True,
 ) -> Commit:
     """Commit a new version inside ``conn``'s transaction (see :meth:`commit_version`)."""
     at = now()
@@ -365,7 +363,7 @@ def _commit(
     latest: Any = None
     latest_idx: int | None = None
     alias_seq: int | None = None  # known when the statement that read latest read it too
-    if pipelined and dialect == "postgresql" and semver is None and target_id is None:
+    if dialect == "postgresql" and semver is None and target_id is None:
         coll, made, (latest_idx, latest) = _pg_commit(
             conn,
             project,
@@ -508,7 +506,7 @@ class WritesMixin(AliasesMixin, GCCatalog):
         (:meth:`gc_check`)."""
         order = sorted(range(len(items)), key=lambda i: (items[i]["project"], items[i]["name"]))
 
-        def body(conn: Connection, pipelined: bool = True) -> list[Commit]:
+        def body(conn: Connection) -> list[Commit]:
             results: list[Any] = [None] * len(items)
             if gc_guard is not None:
                 self.gc_check(conn, gc_guard, (e for it in items for e in it["entries"]))
@@ -516,17 +514,12 @@ class WritesMixin(AliasesMixin, GCCatalog):
                 kw = dict(items[i])
                 artifact_type = kw.pop("type") if "type" in kw else kw.pop("type_")
                 project, name = kw.pop("project"), kw.pop("name")
-                results[i] = _commit(
-                    conn, self.dialect, project, name, artifact_type, pipelined=pipelined, **kw
-                )
+                results[i] = _commit(conn, self.dialect, project, name, artifact_type, **kw)
             return results
 
         # retried whole while the database restarts; a COMMIT whose answer was lost is
         # looked up instead of repeated, so a version is never committed twice
-        try:
-            return self.write_retrying(body, landed=commits_landed)
-        except _Raced:  # rolled back: a collection was created under a pipelined commit
-            return self.write_retrying(lambda c: body(c, False), landed=commits_landed)
+        return self.write_retrying(body, landed=commits_landed)
 
     def delete_version(
         self, version_id: int, *, delete_aliases: bool = False
