@@ -80,10 +80,16 @@ def test_a_version_of_many_files_keeps_every_entry(db_url: str, tmp_path: Path) 
     for i in range(5003):
         (src / f"f{i:05d}.txt").write_text(str(i))
     with Registry(db_url, str(tmp_path / "objects"), home=str(tmp_path / "home")) as reg:
+        first = Artifact("many", type="dataset")  # the collection exists: the common path
+        with first.new_file("one.txt") as fh:
+            fh.write("1")
+        reg.log(first)
         art = Artifact("many", type="dataset")
         art.add_dir(str(src))
         v = reg.log(art)
         _same_record(v, reg)
+    # another home: nothing cached from the log, every entry read from the database
+    with Registry(db_url, str(tmp_path / "objects"), home=str(tmp_path / "check")) as reg:
         got = reg.get("many:latest")
         assert got.file_count == 5003 and len(got.manifest.entries) == 5003
         assert got.manifest.entries["f05002.txt"].size == 4
