@@ -150,19 +150,22 @@ WITH c AS (
     UPDATE collections SET next_index = go.next_index + 1,
         description = COALESCE(collections.description, %(cdesc)s)
     FROM go WHERE collections.id = go.id
+), t AS (
+    SELECT clock_timestamp() AS at  -- the time the lock was held, like idx
 ), ins AS (
     INSERT INTO versions (collection_id, idx, digest, size, file_count, state, description,
         meta, created_at, committed_at)
     SELECT go.id, go.next_index, %(d)s, %(size)s, %(fc)s, 'COMMITTED', %(desc)s, %(meta)s::json,
-        %(at)s, %(at)s FROM go
-    RETURNING id, idx
+        t.at, t.at FROM go, t
+    RETURNING id, idx, created_at
 ), ent AS (
     INSERT INTO entries (version_id, path, digest, size, ref, extra)
     SELECT ins.id, e.path, e.digest, e.size, e.ref, e.extra::json FROM ins,
         unnest(%(paths)s::text[], %(digests)s::text[], %(sizes)s::bigint[], %(refs)s::text[],
                %(extras)s::text[]) AS e(path, digest, size, ref, extra)
 )
-SELECT (SELECT id FROM ins), (SELECT idx FROM ins), l.id, l.digest, l.idx,
+SELECT (SELECT id FROM ins), (SELECT idx FROM ins), (SELECT created_at FROM ins), l.id, l.digest,
+    l.idx,
     (SELECT coalesce(max(a.id), 0) FROM alias_events a WHERE a.collection_id = (SELECT id FROM c))
 FROM (SELECT 1) AS one LEFT JOIN l ON true
 """
@@ -251,10 +254,9 @@ def _pg_commit(
     description: str | None,
     metadata: dict[str, Any],
     noop_if_latest: bool,
-    at: Any,
-) -> tuple[Any, tuple[int, int, int] | None, tuple[int | None, Any]]:
+) -> tuple[Any, tuple[int, int, int, Any] | None, tuple[int | None, Any]]:
     """The pipelined commit on PostgreSQL: ``(locked collection or None, (version id, index,
-    alias_seq) when one was inserted, (index of latest, latest row) as seen under the lock)``."""
+    alias_seq, created_at) when one was inserted, (index of latest, latest row) as seen under the lock)``."""
     inline = entries if len(entries) <= _PG_INLINE_ENTRIES else ()
     rows = [entry_row(0, e) for e in inline]
     params = {
@@ -270,7 +272,6 @@ def _pg_commit(
         "fc": len(entries),
         "desc": description,
         "meta": json.dumps(metadata),
-        "at": at,
         "paths": [r["path"] for r in rows],
         "digests": [r["digest"] for r in rows],
         "sizes": [r["size"] for r in rows],
@@ -278,7 +279,7 @@ def _pg_commit(
         "extras": [None if r["extra"] is None else json.dumps(r["extra"]) for r in rows],
     }
     found, out = _pipelined(conn, params)
-    vid, idx, l_id, l_digest, l_idx, alias_seq = out
+    vid, idx, at, l_id, l_digest, l_idx, alias_seq = out
     if found is None:  # the second statement did nothing either (no token was set)
         return None, None, (None, None)
     coll = SimpleNamespace(
@@ -289,7 +290,7 @@ def _pg_commit(
         return coll, None, (l_idx, latest)
     if len(inline) < len(entries):
         insert_entries(conn, vid, entries)
-    return coll, (vid, idx, int(alias_seq or 0)), (l_idx, latest)
+    return coll, (vid, idx, int(alias_seq or 0), at), (l_idx, latest)
 
 
 # SQLite: write transactions are serialised from BEGIN IMMEDIATE on, so the collection and its
@@ -357,7 +358,6 @@ def _commit(
     noop_if_latest: bool = True,
 ) -> Commit:
     """Commit a new version inside ``conn``'s transaction (see :meth:`commit_version`)."""
-    at = now()
     meta = _json(metadata or {})
     coll: Any = None
     latest: Any = None
@@ -376,10 +376,9 @@ def _commit(
             description=description,
             metadata=meta,
             noop_if_latest=noop_if_latest,
-            at=at,
         )
         if made is not None:
-            vid, idx, seq = made
+            vid, idx, seq, at = made
             return _labelled(
                 conn, coll, vid, idx, latest_idx, seq, aliases, tags, run_id, entries, digest,
                 size, description, meta, at,
@@ -416,6 +415,7 @@ def _commit(
     if semver is not None:
         check_semver(conn, coll, semver)
     idx = allocate_index(conn, coll)
+    at = now()
     vid = conn.execute(
         insert(versions)
         .values(
