@@ -541,6 +541,35 @@ def contend(b: Scale, db: str, url: str | None) -> None:
         if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
             break
         time.sleep(0.05)
+    # the PostgreSQL server's side of the CPU: its backends serving this database, sampled
+    # from /proc every 20 ms while the writers run (a backend exits with its writer)
+    backends: dict[str, float] = {}
+    done: list[bool] = []
+
+    def sample() -> None:
+        tag = f" {url.rsplit('/', 1)[-1]} ".encode() if url else b""
+        tick = os.sysconf("SC_CLK_TCK")
+        while not done:
+            for pid in os.listdir("/proc"):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    if not pid.isdigit():
+                        continue
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                    if not cmd.startswith(b"postgres:") or tag not in cmd:
+                        continue
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                    fields = stat[stat.rindex(")") + 2 :].split()
+                    backends[pid] = (int(fields[11]) + int(fields[12])) / tick
+            time.sleep(0.02)
+
+    sampler = None
+    if url:
+        import threading
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        time.sleep(0.2)
+    before = dict(backends)
     go.touch()
     outs = []
     crashed = []
@@ -551,6 +580,10 @@ def contend(b: Scale, db: str, url: str | None) -> None:
             crashed.append((se.strip().splitlines() or ["?"])[-1])
         else:
             outs.append(json.loads(line[len("BENCH_RESULT ") :]))
+    done.append(True)
+    if sampler is not None:
+        sampler.join(1)
+    server = sum(v - before.get(k, 0.0) for k, v in backends.items())
     commits = sum(o["commits"] for o in outs)
     errors = [e for o in outs for e in o["errors"]] + crashed
     t0 = min((o["t_start"] for o in outs), default=0.0)
@@ -559,13 +592,17 @@ def contend(b: Scale, db: str, url: str | None) -> None:
     p50 = sorted(o["lat_p50_ms"] for o in outs)
     p99 = max((o["lat_p99_ms"] for o in outs), default=0.0)
     cpu = sum(o.get("cpu_s", 0.0) for o in outs)
+    per = (cpu + server) / max(1, commits)
+    cores = os.cpu_count() or 1
     detail = (
         f"{a.writers} processes x {a.commits} versions of 1 file into one collection: "
         f"{commits} commits in {t1 - t0:.2f} s, {len(errors)} errors; per-log latency p50 "
         f"{p50[len(p50) // 2] if p50 else 0:.1f} ms (median of the writers), p99 {p99:.1f} ms; "
-        f"writers' CPU {cpu:.1f} s = {cpu / max(1, commits) * 1000:.0f} ms per commit on "
-        f"{os.cpu_count()} cores (ceiling {os.cpu_count() or 1} / CPU per commit = "
-        f"{(os.cpu_count() or 1) * max(1, commits) / cpu if cpu else 0:.0f}/s if nothing else ran)"
+        f"writers' CPU {cpu:.1f} s = {cpu / max(1, commits) * 1000:.1f} ms per commit"
+        + (f", PostgreSQL backends' {server / max(1, commits) * 1000:.1f} ms" if url else "")
+        + f" on {cores} cores (ceiling {cores} / CPU per commit = "
+        f"{cores / per if per else 0:.0f}/s if nothing else ran); load "
+        f"{os.getloadavg()[0]:.1f}"
     )
     if errors:
         detail += "; first error: " + errors[0]

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["annotate", "cached_hash", "prepare_entries", "validate_draft", "validate_labels"]
 
 Progress = Callable[[int], object] | None
+Latest = str | None | Callable[[], "str | None"]  # the digest of latest, or how to read it
 _Todo = tuple[str, str, "str | None"]  # (entry path, local file, digest known from the cache)
 _Put = tuple[str, str, int, bool]  # (entry path, digest, size, stat already judged)
 
@@ -148,13 +149,18 @@ def _unchanged_latest(
     local: dict[str, str],
     stats: dict[str, os.stat_result],
     known: dict[str, str],
-    expected_latest: str | None,
+    expected_latest: Latest,
 ) -> Manifest | None:
-    """The manifest when every file is known, it equals ``latest`` and its blobs are stored."""
+    """The manifest when every file is known, it equals ``latest`` and its blobs are stored
+    (``latest`` is read only then: a draft with a new file cannot be a no-op)."""
     if expected_latest is None or len(known) != len(local):
         return None
     if any(isinstance(s, ReferenceSource) for s in sources.values()):
         return None
+    if callable(expected_latest):
+        expected_latest = expected_latest()
+        if expected_latest is None:
+            return None
     entries = {p: s for p, s in sources.items() if isinstance(s, Entry)}
     for p, full in local.items():
         entries[p] = Entry(p, known[full], stats[full].st_size, None, EMPTY_EXTRA)
@@ -304,14 +310,15 @@ def _store_files(
 
 
 def prepare_entries(
-    ctx: RegistryContext, artifact: Artifact, progress: Progress, expected_latest: str | None = None
+    ctx: RegistryContext, artifact: Artifact, progress: Progress, expected_latest: Latest = None
 ) -> Manifest:
     """Hash and store every local file of the draft (one read each; the stat cache skips
     unchanged files), resolve references. Nothing is committed here.
 
-    ``expected_latest`` is the digest of the collection's ``latest``: when every file is known
-    from the stat cache and the manifest equals it, the store is not touched at all (the
-    version it would make is a no-op whose blobs are live already)."""
+    ``expected_latest`` is the digest of the collection's ``latest`` (or a function that reads
+    it, called only when every file is known): when every file is known from the stat cache
+    and the manifest equals it, the store is not touched at all (the version it would make is
+    a no-op whose blobs are live already)."""
     sources = artifact.sources()
     local = {p: s.path for p, s in sources.items() if isinstance(s, LocalSource)}
     stats = _stat_all(local)

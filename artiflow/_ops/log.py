@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConflictError, InvalidRefError
@@ -121,8 +122,14 @@ def log_many(
     def attempt(guard: _gc.GCGuard) -> list[Any]:
         commits: list[dict[str, Any]] = []
         for artifact, project, alias_list, tag_list, semver in plans:
-            latest = ctx.catalog.latest_digest(project, artifact.name)
-            manifest = prepare_entries(ctx, artifact, progress, expected_latest=latest)
+            # latest is read only when the draft may equal it (every file known, unchanged):
+            # a log of new content makes one read transaction (the gc epoch), not two
+            manifest = prepare_entries(
+                ctx,
+                artifact,
+                progress,
+                expected_latest=partial(ctx.catalog.latest_digest, project, artifact.name),
+            )
             commits.append(
                 {
                     "project": project,
