@@ -33,7 +33,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         args,
         v.to_dict(),
         lambda: (
-            f"{v.ref}  {len(v.manifest)} files  {human(v.size)}  aliases: {', '.join(v.aliases)}"
+            f"{v.ref}  {v.file_count} files  {human(v.size)}  aliases: {', '.join(v.aliases)}"
         ),
     )
     return ExitCode.OK
@@ -46,7 +46,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         root = v.download(args.output, progress=update)
     emit(
         args,
-        {"ref": v.ref, "path": str(root), "file_count": len(v.manifest), "size": v.size},
+        {"ref": v.ref, "path": str(root), "file_count": v.file_count, "size": v.size},
         str(root),
     )
     return ExitCode.OK
@@ -97,13 +97,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     data["logged_by"] = producers[0].to_dict() if producers else None
     data["logged_by_all"] = [r.to_dict() for r in producers]
     data["used_by"] = [r.to_dict() for r in v.used_by()]
-    data["files"] = [e.to_dict() for e in v.files()] if args.files else len(v.manifest)
+    data["files"] = [e.to_dict() for e in v.files()] if args.files else v.file_count
     if args.json:
         emit(args, data)
         return ExitCode.OK
     print(f"{v.ref}  ({v.type})")
     print(f"  digest:      {v.digest}")
-    print(f"  size:        {human(v.size)} in {len(v.manifest)} files")
+    print(f"  size:        {human(v.size)} in {v.file_count} files")
     print(f"  created:     {v.created_at:%Y-%m-%d %H:%M:%S %Z}")
     print(f"  aliases:     {', '.join(v.aliases) or '-'}")
     print(f"  tags:        {', '.join(v.tags) or '-'}")
@@ -175,7 +175,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 0 when the folder matches, 1 (MISMATCH) with the problems listed when it does not."""
     v = open_registry(args).get(args.ref)
-    payload: dict[str, Any] = {"ref": v.ref, "dir": str(args.dir), "file_count": len(v.manifest)}
+    payload: dict[str, Any] = {"ref": v.ref, "dir": str(args.dir), "file_count": v.file_count}
     try:
         v.verify(args.dir)
     except VerificationError as exc:
@@ -189,7 +189,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     emit(
         args,
         {**payload, "ok": True, "problems": []},
-        f"{args.dir} matches {v.ref} ({len(v.manifest)} files)",
+        f"{args.dir} matches {v.ref} ({v.file_count} files)",
     )
     return ExitCode.OK
 
