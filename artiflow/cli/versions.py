@@ -32,9 +32,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     emit(
         args,
         v.to_dict(),
-        lambda: (
-            f"{v.ref}  {v.file_count} files  {human(v.size)}  aliases: {', '.join(v.aliases)}"
-        ),
+        lambda: f"{v.ref}  {v.file_count} files  {human(v.size)}  aliases: {', '.join(v.aliases)}",
     )
     return ExitCode.OK
 
