@@ -363,7 +363,9 @@ def _commit(
     latest: Any = None
     latest_idx: int | None = None
     alias_seq: int | None = None  # known when the statement that read latest read it too
-    if dialect == "postgresql" and semver is None and target_id is None:
+    # the pipelined path needs psycopg 3's pipeline (psycopg2 takes the general path)
+    pipelined = dialect == "postgresql" and conn.dialect.driver == "psycopg"
+    if pipelined and semver is None and target_id is None:
         coll, made, (latest_idx, latest) = _pg_commit(
             conn,
             project,
