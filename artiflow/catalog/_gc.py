@@ -88,7 +88,9 @@ class GCCatalog(Transactions):
         Example:
             >>> # guard = GCGuard(catalog.gc_epoch(), store.missing)
         """
-        with self.read() as conn:  # waits out a restarting database like every transaction
+        # one statement: autocommit (no BEGIN/COMMIT round trips), and it waits out a
+        # restarting database like every transaction
+        with self.read(single=True) as conn:
             value = conn.execute(select(gc_state.c.epoch).where(gc_state.c.id == 1)).scalar()
         return int(value or 0)
 

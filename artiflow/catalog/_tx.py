@@ -120,15 +120,17 @@ class Transactions:
             raise self._unavailable(exc, committed=committed, waited=False) from exc
 
     @contextmanager
-    def read(self, conn: Connection | None = None) -> Iterator[Connection]:
-        """A read transaction (or ``conn``, when the caller already holds one)."""
+    def read(self, conn: Connection | None = None, *, single: bool = False) -> Iterator[Connection]:
+        """A read transaction (or ``conn``, when the caller already holds one). ``single``: the
+        body runs ONE statement, so it needs no BEGIN/COMMIT round trips (autocommit); it still
+        waits out a restarting database like every transaction."""
         if conn is not None:
             yield conn
             return
         deadline = time.monotonic() + retry_seconds()
         body_done = False
         try:
-            with self._transaction(deadline, {}) as new:
+            with self._transaction(deadline, self.single_read if single else {}) as new:
                 yield new
                 body_done = True
         except DBAPIError as exc:

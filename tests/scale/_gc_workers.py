@@ -55,17 +55,25 @@ def paused_relog(
 POOL = [f"shared content {k}\n" * 50 for k in range(6)]
 
 
+#: every stress writer commits at least this often, however slow the machine (a loaded machine
+#: and moto make a few commits take seconds), unless HARD_LIMIT_S passes first
+MIN_COMMITS = 4
+HARD_LIMIT_S = 120.0
+
+
 def stress_writer(db_url: str, store_url: str, home: str, worker: int, seconds: float) -> None:
-    """Until ``seconds`` pass: log a version made of contents from a small shared pool (so its
-    blobs are often ones that only deleted versions used: gc's favourite victims), check that
-    every blob of the version just committed is in the store, then delete the previous one."""
+    """Until ``seconds`` pass and at least :data:`MIN_COMMITS` were made: log a version made of
+    contents from a small shared pool (so its blobs are often ones that only deleted versions
+    used: gc's favourite victims), check that every blob of the version just committed is in
+    the store, then delete the previous one."""
     rnd = random.Random(worker)
     commits = lost = 0
     lost_refs: list[str] = []
     with Registry(db_url, store_url, home=home) as reg:
-        deadline = time.monotonic() + seconds
+        start = time.monotonic()
+        deadline, hard = start + seconds, start + HARD_LIMIT_S
         previous = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline or (commits < MIN_COMMITS and time.monotonic() < hard):
             art = Artifact(f"stress-{worker}", type="dataset", metadata={"n": commits})
             for f in ("a.txt", "b.txt"):
                 with art.new_file(f) as fh:
