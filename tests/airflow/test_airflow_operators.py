@@ -52,8 +52,30 @@ def test_sensor_waits_for_an_alias_move_deferred_then_a_new_version(run_dag, reg
         f.write("v0")
     registry.log(draft, aliases=["production"])
 
+    def sensor_deferred() -> bool:
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+
+        # dag.test() runs the trigger inline with the task instance back in QUEUED, but the
+        # deferral (the trigger row, next_method) stays on it
+        with create_session() as session:
+            ti = session.query(TaskInstance).filter_by(dag_id="af_sensor", task_id="wait_alias")
+            return any(
+                t.state == TaskInstanceState.DEFERRED
+                or t.trigger_id is not None
+                or t.next_method is not None
+                for t in ti
+            )
+
     def writer():
-        time.sleep(1.5)  # the sensor is deferred by now
+        # move the alias only once the sensor is deferred (it took its baseline then): on a
+        # loaded machine a fixed sleep can move it first, and the sensor waits for a move that
+        # already happened
+        time.sleep(1.5)
+        give_up = time.monotonic() + 120
+        while not sensor_deferred() and time.monotonic() < give_up:
+            time.sleep(0.2)
         reg = Registry()
         d = Artifact("sensor-data")
         with d.new_file("x.txt") as f:
