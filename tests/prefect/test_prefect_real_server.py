@@ -365,11 +365,17 @@ def test_one_flow_run_is_one_pipeline_run_on_a_worker_and_replays(
         "replay_of": str(first.id),
         "flow": "real-consistency",
     }
-    # one comparison per collection (the catalog keeps the last commit's: produce-b, add-up-b)
+    # one comparison per producing task and collection: both producers of numbers and both
+    # add-ups are compared with their own original output (migration 0007)
     outputs = sorted((o.collection, o.reproduced) for o in lock.replays)
     assert outputs == [
         ("default/numbers", True),
+        ("default/numbers", True),
         ("default/parts", True),
         ("default/total", True),
+        ("default/total", True),
     ], outputs
+    for coll in ("default/numbers", "default/total"):
+        tasks = {o.task for o in lock.replays if o.collection == coll}
+        assert len(tasks) == 2 and None not in tasks, (coll, tasks)
     reg.close()
