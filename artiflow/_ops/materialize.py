@@ -455,8 +455,9 @@ def download(
     """Download every entry of ``version`` under ``root`` (default ``version.default_root()``).
 
     Into a new folder the entries are read and written a page at a time (:func:`entry_pages`),
-    so memory does not grow with the number of files; an existing folder is checked whole first (nothing is written when the way to an
-    entry is blocked), which needs every entry at once."""
+    so memory does not grow with the number of files; an existing folder is checked whole
+    first (nothing is written when the way to an entry is blocked), which needs every entry
+    at once."""
     base = Path(root) if root is not None else version.default_root()
     if _root_exists(base):
         items = list(version.manifest.entries.values())
